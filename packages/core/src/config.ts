@@ -1,0 +1,295 @@
+import { z } from 'zod'
+import { PrsmError } from './errors.ts'
+import { OfferInitSchema } from './offer.ts'
+
+const multiaddr = z
+  .string()
+  .regex(
+    /^\/(ip4|ip6|dns|dns4|dns6|dnsaddr|p2p|memory|unix)\//,
+    'must be a multiaddr such as /ip4/127.0.0.1/tcp/4001',
+  )
+
+/**
+ * The node configuration. Every field is documented here and nowhere else; `docs/configuration.md`
+ * is generated from this schema (`npm run docs:config`) and checked for drift by a test.
+ *
+ * Precedence: defaults < `<data-dir>/config.json` < `PRSM_*` environment < command-line flags.
+ */
+export const ConfigSchema = z
+  .object({
+    listen: z
+      .array(multiaddr)
+      .default(['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'])
+      .describe(
+        'Multiaddrs to listen on. Port 0 picks a free port. Use /ip4/0.0.0.0/tcp/4001 to accept remote peers.',
+      ),
+    announce: z
+      .array(multiaddr)
+      .default([])
+      .describe('Multiaddrs to announce instead of the listen addresses (e.g. a public address behind NAT).'),
+    bootstrap: z
+      .array(multiaddr)
+      .default([])
+      .describe('Multiaddrs (ending in /p2p/PEER_ID) of peers to join the network through.'),
+    mdns: z.boolean().default(false).describe('Discover peers on the local network with mDNS.'),
+    relay: z.boolean().default(false).describe('Act as a circuit-relay-v2 server for peers behind NAT.'),
+    api: z
+      .object({
+        host: z.string().default('127.0.0.1').describe('Address the local HTTP API binds to.'),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(0)
+          .describe('Port of the local HTTP API; 0 picks a free port.'),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 0 }),
+    connections: z
+      .object({
+        maxConnections: z.number().int().min(1).default(300).describe('Maximum open connections.'),
+        maxParallelDials: z.number().int().min(1).default(50).describe('Maximum dials in progress at once.'),
+        dialTimeoutMs: z.number().int().min(100).default(10_000).describe('Time allowed for one dial.'),
+        reconnectKnownPeers: z
+          .number()
+          .int()
+          .min(0)
+          .default(20)
+          .describe(
+            'At start, dial up to this many peers from the persisted peer store, most recently seen first.',
+          ),
+      })
+      .strict()
+      .default({ maxConnections: 300, maxParallelDials: 50, dialTimeoutMs: 10_000, reconnectKnownPeers: 20 }),
+    dht: z
+      .object({
+        enabled: z.boolean().default(true).describe('Announce and find offers through the Kad-DHT.'),
+        addresses: z
+          .enum(['all', 'public', 'private'])
+          .default('all')
+          .describe('Which peer addresses the DHT keeps: all, only public, or only private/loopback ones.'),
+      })
+      .strict()
+      .default({ enabled: true, addresses: 'all' }),
+    gossip: z
+      .object({
+        enabled: z.boolean().default(true).describe('Announce and learn offers through gossipsub.'),
+      })
+      .strict()
+      .default({ enabled: true }),
+    messages: z
+      .object({
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(16 * 1024 * 1024)
+          .default(256 * 1024)
+          .describe('Size cap of one signed network message, in bytes.'),
+        maxClockSkewMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(120_000)
+          .describe(
+            'Messages whose timestamp differs from local time by more than this are rejected as stale.',
+          ),
+      })
+      .strict()
+      .default({ maxBytes: 256 * 1024, maxClockSkewMs: 120_000 }),
+    penalties: z
+      .object({
+        threshold: z
+          .number()
+          .min(1)
+          .default(100)
+          .describe('Penalty score at which a peer is disconnected and refused for the cool-down.'),
+        cooldownMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(600_000)
+          .describe('How long a penalised peer is refused.'),
+        decayPerMinute: z
+          .number()
+          .min(0)
+          .default(10)
+          .describe('Penalty points forgiven per minute of good behaviour.'),
+      })
+      .strict()
+      .default({ threshold: 100, cooldownMs: 600_000, decayPerMinute: 10 }),
+    offerTtlMs: z
+      .number()
+      .int()
+      .min(10_000)
+      .default(600_000)
+      .describe('Lifetime of an offer this node signs; it is re-announced at half its lifetime.'),
+    offers: z
+      .array(OfferInitSchema)
+      .default([])
+      .describe('Capabilities this node offers, with their prices.'),
+    logLevel: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .describe('Log level.'),
+  })
+  .strict()
+
+export type Config = Readonly<z.output<typeof ConfigSchema>>
+export type ConfigInput = z.input<typeof ConfigSchema>
+
+/** Environment variables that belong to PRSM but are not config fields. */
+export const RESERVED_ENV = new Set(['PRSM_DATA_DIR', 'PRSM_PASSWORD'])
+
+export interface ConfigSources {
+  /** Parsed `<data-dir>/config.json`, if any. */
+  file?: unknown
+  /** The process environment; only `PRSM_*` variables are read. */
+  env?: Record<string, string | undefined>
+  /** Values from command-line flags, already shaped like the config. */
+  flags?: Record<string, unknown>
+}
+
+export interface LoadedConfig {
+  config: Config
+  /** Non-fatal findings, e.g. an unknown PRSM_* environment variable. */
+  warnings: string[]
+}
+
+const DEFAULTS = ConfigSchema.parse({})
+
+/** Leaf paths of the config (e.g. `messages.maxBytes`) with their default values. */
+export function configLeaves(): Array<{ path: string[]; example: unknown }> {
+  const out: Array<{ path: string[]; example: unknown }> = []
+  const walk = (value: unknown, path: string[]): void => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) walk(v, [...path, k])
+    } else {
+      out.push({ path, example: value })
+    }
+  }
+  walk(DEFAULTS, [])
+  return out
+}
+
+/** `messages.maxBytes` → `PRSM_MESSAGES_MAX_BYTES`. */
+export function envName(path: readonly string[]): string {
+  return `PRSM_${path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_')}`
+}
+
+function coerceEnv(raw: string, example: unknown): unknown {
+  if (Array.isArray(example)) {
+    const trimmed = raw.trim()
+    if (trimmed.startsWith('[')) return parseJson(trimmed)
+    return trimmed === '' ? [] : trimmed.split(',').map((s) => s.trim())
+  }
+  if (typeof example === 'number') return raw.trim() === '' ? Number.NaN : Number(raw)
+  if (typeof example === 'boolean') {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true
+    if (/^(0|false|no|off)$/i.test(raw)) return false
+    return raw
+  }
+  return raw
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let cursor = target
+  for (const key of path.slice(0, -1)) {
+    const next = cursor[key]
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) cursor[key] = {}
+    cursor = cursor[key] as Record<string, unknown>
+  }
+  cursor[path[path.length - 1] as string] = value
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+function merge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base
+  if (isPlainObject(base) && isPlainObject(over)) {
+    const out: Record<string, unknown> = { ...base }
+    for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v)
+    return out
+  }
+  return over
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** Reads `PRSM_*` variables into a partial config, reporting unknown ones as warnings. */
+export function configFromEnv(env: Record<string, string | undefined>): {
+  partial: Record<string, unknown>
+  warnings: string[]
+} {
+  const partial: Record<string, unknown> = {}
+  const known = new Map(configLeaves().map((leaf) => [envName(leaf.path), leaf]))
+  const warnings: string[] = []
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('PRSM_') || raw === undefined || RESERVED_ENV.has(name)) continue
+    const leaf = known.get(name)
+    if (leaf === undefined) {
+      warnings.push(`unknown environment variable ${name} ignored`)
+      continue
+    }
+    setPath(partial, leaf.path, coerceEnv(raw, leaf.example))
+  }
+  return { partial, warnings }
+}
+
+/**
+ * Merges the sources in precedence order, validates once against {@link ConfigSchema} and
+ * returns a deeply frozen config. Throws `CONFIG_INVALID` naming the field path and reason.
+ */
+export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
+  const { partial: envPartial, warnings } = configFromEnv(sources.env ?? {})
+  const layers: Array<[string, unknown]> = [
+    ['config.json', sources.file],
+    ['environment', envPartial],
+    ['flags', sources.flags],
+  ]
+  let merged: unknown = {}
+  for (const [source, layer] of layers) {
+    if (layer === undefined) continue
+    if (!isPlainObject(layer)) {
+      throw new PrsmError('CONFIG_INVALID', `${source}: the configuration must be a JSON object`, {
+        details: { source, path: '', reason: 'not an object' },
+      })
+    }
+    merged = merge(merged, layer)
+  }
+  const result = ConfigSchema.safeParse(merged)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    const path = issue?.path.map(String).join('.') ?? ''
+    const reason = issue?.message ?? 'invalid'
+    throw new PrsmError(
+      'CONFIG_INVALID',
+      `invalid configuration at ${path === '' ? '(root)' : path}: ${reason}`,
+      {
+        details: {
+          path,
+          reason,
+          issues: result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), reason: i.message })),
+        },
+      },
+    )
+  }
+  return { config: deepFreeze(result.data), warnings }
+}
