@@ -1,0 +1,22 @@
+export type { ApiComponents, ApiInit } from './api/server.ts'
+export { createApiServer, offerToJson } from './api/server.ts'
+export type { Identity, InitOptions, PublicIdentity } from './identity/identity.ts'
+export { identityIsInsecure, initIdentity, loadIdentity, readPublicIdentity } from './identity/identity.ts'
+export { keystorePath } from './identity/keystore.ts'
+export { createLogger, REDACT_PATHS } from './logger.ts'
+export type { FindOffersOptions, FoundOffer } from './market/offers.ts'
+export {
+  JOB_PROTOCOL,
+  OFFERS_FETCH_PROTOCOL,
+  OFFERS_TOPIC,
+  OfferService,
+  registerOfferMessages,
+} from './market/offers.ts'
+export type { PrsmLibp2p } from './net/libp2p.ts'
+export { buildLibp2p, DHT_PROTOCOL } from './net/libp2p.ts'
+export { MessageGate } from './net/message-gate.ts'
+export { PENALTY_POINTS, PeerPenalties } from './net/penalties.ts'
+export type { PeerInfo, PrsmNodeInit } from './node.ts'
+export { NODE_VERSION, PrsmNode } from './node.ts'
+export type { RuntimeInfo } from './runtime-file.ts'
+export { RUNTIME_FILE, readRuntimeFile, TOKEN_FILE } from './runtime-file.ts'

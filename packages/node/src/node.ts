@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type Config, MessageRegistry, PrsmError } from '@prsm/core'
+import { FsDatastore } from 'datastore-fs'
+import type { FastifyInstance } from 'fastify'
+import type { Datastore } from 'interface-datastore'
+import type { Logger } from 'pino'
+import { apiUrl, createApiServer } from './api/server.ts'
+import type { Identity } from './identity/identity.ts'
+import { createLogger } from './logger.ts'
+import { type FoundOffer, OfferService } from './market/offers.ts'
+import { buildLibp2p, type PrsmLibp2p } from './net/libp2p.ts'
+import { MessageGate } from './net/message-gate.ts'
+import { PeerPenalties } from './net/penalties.ts'
+import { KnownPeers } from './net/reconnect.ts'
+import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts'
+
+export const NODE_VERSION = '0.1.0'
+
+export interface PrsmNodeInit {
+  config: Config
+  identity: Identity
+  /** The data directory; holds the datastore (peer store, DHT records), node.json and the API token. */
+  dataDir: string
+  logger?: Logger
+  /** Defaults to a filesystem datastore in `<dataDir>/datastore`. */
+  datastore?: Datastore
+  /** Serve the local HTTP API (default true). */
+  api?: boolean
+  /** Write `<dataDir>/node.json` and `<dataDir>/api.token` while running (default true). */
+  runtimeFile?: boolean
+}
+
+export interface PeerInfo {
+  peerId: string
+  addrs: string[]
+  direction: string
+  penalty: number
+}
+
+/**
+ * A PRSM node: the one place where the parts are wired together. Each part gets only the
+ * components it declares; nothing reaches into another part's internals.
+ */
+export class PrsmNode {
+  readonly config: Config
+  readonly identity: Identity
+  readonly dataDir: string
+  readonly logger: Logger
+  readonly registry = new MessageRegistry()
+  readonly penalties: PeerPenalties
+  readonly gate: MessageGate
+  readonly libp2p: PrsmLibp2p
+  readonly offers: OfferService
+  readonly #knownPeers: KnownPeers
+  readonly #init: PrsmNodeInit
+  #api: FastifyInstance | undefined
+  #apiUrl: string | undefined
+  #startedAt = 0
+
+  static async create(init: PrsmNodeInit): Promise<PrsmNode> {
+    const logger = init.logger ?? createLogger({ level: init.config.logLevel })
+    const datastore = init.datastore ?? (await openDatastore(init.dataDir))
+    const penalties = new PeerPenalties(init.config.penalties)
+    const libp2p = await buildLibp2p(init.config, {
+      privateKey: init.identity.nodeKey,
+      datastore,
+      connectionGater: penalties.gater(),
+    })
+    return new PrsmNode(init, logger, penalties, libp2p)
+  }
+
+  private constructor(init: PrsmNodeInit, logger: Logger, penalties: PeerPenalties, libp2p: PrsmLibp2p) {
+    this.#init = init
+    this.config = init.config
+    this.identity = init.identity
+    this.dataDir = init.dataDir
+    this.logger = logger
+    this.penalties = penalties
+    this.libp2p = libp2p
+    this.gate = new MessageGate({ registry: this.registry, penalties }, init.config.messages)
+    this.offers = new OfferService(
+      {
+        libp2p,
+        privateKey: init.identity.nodeKey,
+        registry: this.registry,
+        gate: this.gate,
+        penalties,
+        logger: logger.child({ part: 'offers' }),
+      },
+      {
+        offers: init.config.offers,
+        offerTtlMs: init.config.offerTtlMs,
+        gossip: init.config.gossip.enabled,
+        dht: init.config.dht.enabled,
+      },
+    )
+    this.#knownPeers = new KnownPeers({ libp2p, logger })
+    this.gate.on('rejected', (r) =>
+      logger.warn({ from: r.from, code: r.code, reason: r.message }, 'message rejected'),
+    )
+    penalties.onBan((peer, record) => {
+      logger.warn({ peer: peer.toString(), score: record.score, offences: record.offences }, 'peer banned')
+      libp2p.hangUp(peer).catch(() => undefined)
+    })
+  }
+
+  get peerId(): string {
+    return this.libp2p.peerId.toString()
+  }
+
+  get apiUrl(): string | undefined {
+    return this.#apiUrl
+  }
+
+  async start(): Promise<void> {
+    this.#startedAt = Date.now()
+    await this.libp2p.start()
+    this.#knownPeers.start()
+    await this.offers.start()
+    void this.#knownPeers.reconnect(this.config.connections.reconnectKnownPeers).catch(() => undefined)
+    if (this.#init.api !== false) {
+      const token = randomBytes(32).toString('hex')
+      this.#api = await createApiServer(
+        {
+          status: () => this.status(),
+          peers: () => this.peers(),
+          findOffers: (capability, options) => this.findOffers(capability, options),
+          logger: this.logger.child({ part: 'api' }),
+        },
+        { host: this.config.api.host, port: this.config.api.port, token },
+      )
+      this.#apiUrl = apiUrl(this.#api)
+      if (this.#init.runtimeFile !== false) {
+        await writeRuntimeFile(this.dataDir, {
+          pid: process.pid,
+          peerId: this.peerId,
+          multiaddrs: this.multiaddrs(),
+          apiUrl: this.#apiUrl,
+          token,
+        })
+      }
+    }
+    this.logger.info(
+      {
+        peerId: this.peerId,
+        address: this.identity.address,
+        multiaddrs: this.multiaddrs(),
+        api: this.#apiUrl,
+      },
+      'node started',
+    )
+  }
+
+  async stop(): Promise<void> {
+    if (this.#init.runtimeFile !== false && this.#api !== undefined) await removeRuntimeFile(this.dataDir)
+    await this.#api?.close()
+    this.#api = undefined
+    await this.offers.stop()
+    this.#knownPeers.stop()
+    await this.libp2p.stop()
+    this.logger.info({ peerId: this.peerId }, 'node stopped')
+  }
+
+  multiaddrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((a) => a.toString())
+  }
+
+  async findOffers(
+    capability: string | undefined,
+    options: { dht?: boolean; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<FoundOffer[]> {
+    if (capability === undefined) return this.offers.knownOffers()
+    try {
+      return await this.offers.findOffers(capability, options)
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ZodError') {
+        throw new PrsmError('VALIDATION_FAILED', `invalid capability ${JSON.stringify(capability)}`)
+      }
+      throw err
+    }
+  }
+
+  peers(): PeerInfo[] {
+    return this.libp2p.getConnections().map((c) => ({
+      peerId: c.remotePeer.toString(),
+      addrs: [c.remoteAddr.toString()],
+      direction: c.direction,
+      penalty: this.penalties.get(c.remotePeer)?.score ?? 0,
+    }))
+  }
+
+  status(): Record<string, unknown> {
+    const peers = new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString()))
+    return {
+      version: NODE_VERSION,
+      peerId: this.peerId,
+      address: this.identity.address,
+      multiaddrs: this.multiaddrs(),
+      apiUrl: this.#apiUrl,
+      uptimeMs: Date.now() - this.#startedAt,
+      peers: peers.size,
+      connections: this.libp2p.getConnections().length,
+      dhtMode: this.libp2p.services.dht.getMode(),
+      offers: this.offers.localOffers().map((o) => o.offer.capability),
+      knownOffers: this.offers.knownOffers().length,
+      messages: this.gate.stats(),
+      banned: this.penalties.list().filter((p) => p.bannedUntil !== undefined && p.bannedUntil > Date.now()),
+    }
+  }
+}
+
+async function openDatastore(dataDir: string): Promise<Datastore> {
+  const path = join(dataDir, 'datastore')
+  await mkdir(path, { recursive: true, mode: 0o700 })
+  const store = new FsDatastore(path)
+  await store.open()
+  return store
+}

@@ -1,0 +1,67 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type ConfigInput, loadConfig } from '@prsm/core'
+import { MemoryDatastore } from 'datastore-core'
+import type { Datastore } from 'interface-datastore'
+import { createLogger, initIdentity, loadIdentity, PrsmNode } from '../src/index.ts'
+
+export interface TestNodeOptions {
+  config?: ConfigInput
+  dataDir?: string
+  datastore?: Datastore
+  api?: boolean
+}
+
+/** A real node on loopback TCP with a fresh insecure identity in a temp data dir. */
+export async function startTestNode(options: TestNodeOptions = {}): Promise<PrsmNode> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'prsm-test-')))
+  await initIdentity(dataDir, { password: null }).catch((err: { code?: string }) => {
+    if (err.code !== 'KEYSTORE_EXISTS') throw err
+  })
+  const identity = await loadIdentity(dataDir, null)
+  const { config } = loadConfig({
+    flags: { listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', ...(options.config as object) },
+  })
+  const node = await PrsmNode.create({
+    config,
+    identity,
+    dataDir,
+    logger: createLogger({ level: process.env.PRSM_TEST_LOG ?? 'silent' }),
+    datastore: options.datastore ?? new MemoryDatastore(),
+    api: options.api ?? false,
+  })
+  await node.start()
+  return node
+}
+
+export async function stopAll(nodes: PrsmNode[]): Promise<void> {
+  await Promise.allSettled(nodes.map((n) => n.stop()))
+  await Promise.allSettled(nodes.map((n) => rm(n.dataDir, { recursive: true, force: true })))
+}
+
+/** Polls `check` until it returns a truthy value or the timeout passes (then throws with `what`). */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await check()
+      if (value) return value as NonNullable<T>
+    } catch (err) {
+      last = err
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
+}
+
+export function bootstrapAddr(node: PrsmNode): string {
+  const addr = node.multiaddrs().find((a) => a.includes('/tcp/') && !a.includes('/ws'))
+  if (addr === undefined) throw new Error('node has no TCP address')
+  return addr
+}
