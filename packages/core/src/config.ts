@@ -45,12 +45,26 @@ export const ConfigSchema = z
           .describe('Port of the local HTTP API; 0 picks a free port.'),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 0 }),
+      .prefault({}),
     connections: z
       .object({
         maxConnections: z.number().int().min(1).default(300).describe('Maximum open connections.'),
         maxParallelDials: z.number().int().min(1).default(50).describe('Maximum dials in progress at once.'),
         dialTimeoutMs: z.number().int().min(100).default(10_000).describe('Time allowed for one dial.'),
+        inboundPerHostPerSecond: z
+          .number()
+          .int()
+          .min(1)
+          .default(5)
+          .describe(
+            'Inbound connections accepted per second from one host before it is refused (flood protection).',
+          ),
+        allow: z
+          .array(multiaddr)
+          .default([])
+          .describe(
+            'Address ranges exempt from connection limits, e.g. /ip4/127.0.0.0/ipcidr/8 for a local test network.',
+          ),
         reconnectKnownPeers: z
           .number()
           .int()
@@ -59,9 +73,17 @@ export const ConfigSchema = z
           .describe(
             'At start, dial up to this many peers from the persisted peer store, most recently seen first.',
           ),
+        minPeers: z
+          .number()
+          .int()
+          .min(0)
+          .default(1)
+          .describe(
+            'While fewer peers than this are connected, bootstrap and known peers are re-dialled every 10 s.',
+          ),
       })
       .strict()
-      .default({ maxConnections: 300, maxParallelDials: 50, dialTimeoutMs: 10_000, reconnectKnownPeers: 20 }),
+      .prefault({}),
     dht: z
       .object({
         enabled: z.boolean().default(true).describe('Announce and find offers through the Kad-DHT.'),
@@ -71,13 +93,13 @@ export const ConfigSchema = z
           .describe('Which peer addresses the DHT keeps: all, only public, or only private/loopback ones.'),
       })
       .strict()
-      .default({ enabled: true, addresses: 'all' }),
+      .prefault({}),
     gossip: z
       .object({
         enabled: z.boolean().default(true).describe('Announce and learn offers through gossipsub.'),
       })
       .strict()
-      .default({ enabled: true }),
+      .prefault({}),
     messages: z
       .object({
         maxBytes: z
@@ -97,7 +119,7 @@ export const ConfigSchema = z
           ),
       })
       .strict()
-      .default({ maxBytes: 256 * 1024, maxClockSkewMs: 120_000 }),
+      .prefault({}),
     penalties: z
       .object({
         threshold: z
@@ -118,7 +140,7 @@ export const ConfigSchema = z
           .describe('Penalty points forgiven per minute of good behaviour.'),
       })
       .strict()
-      .default({ threshold: 100, cooldownMs: 600_000, decayPerMinute: 10 }),
+      .prefault({}),
     offerTtlMs: z
       .number()
       .int()

@@ -96,7 +96,14 @@ export class PrsmNode {
         dht: init.config.dht.enabled,
       },
     )
-    this.#knownPeers = new KnownPeers({ libp2p, logger })
+    this.#knownPeers = new KnownPeers(
+      { libp2p, logger },
+      {
+        bootstrap: init.config.bootstrap,
+        minPeers: init.config.connections.minPeers,
+        reconnect: init.config.connections.reconnectKnownPeers,
+      },
+    )
     this.gate.on('rejected', (r) =>
       logger.warn({ from: r.from, code: r.code, reason: r.message }, 'message rejected'),
     )
@@ -119,7 +126,6 @@ export class PrsmNode {
     await this.libp2p.start()
     this.#knownPeers.start()
     await this.offers.start()
-    void this.#knownPeers.reconnect(this.config.connections.reconnectKnownPeers).catch(() => undefined)
     if (this.#init.api !== false) {
       const token = randomBytes(32).toString('hex')
       this.#api = await createApiServer(

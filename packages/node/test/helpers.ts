@@ -9,7 +9,8 @@ import { createLogger, initIdentity, loadIdentity, PrsmNode } from '../src/index
 export interface TestNodeOptions {
   config?: ConfigInput
   dataDir?: string
-  datastore?: Datastore
+  /** Defaults to an in-memory datastore; 'fs' uses the node's real filesystem datastore in the data dir. */
+  datastore?: Datastore | 'fs'
   api?: boolean
 }
 
@@ -21,14 +22,20 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Prsm
   })
   const identity = await loadIdentity(dataDir, null)
   const { config } = loadConfig({
-    flags: { listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', ...(options.config as object) },
+    flags: {
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      logLevel: 'silent',
+      ...(options.config as object),
+      // many nodes on one host: exempt loopback from the per-host inbound rate limit
+      connections: { allow: ['/ip4/127.0.0.0/ipcidr/8'], ...(options.config?.connections as object) },
+    },
   })
   const node = await PrsmNode.create({
     config,
     identity,
     dataDir,
     logger: createLogger({ level: process.env.PRSM_TEST_LOG ?? 'silent' }),
-    datastore: options.datastore ?? new MemoryDatastore(),
+    ...(options.datastore === 'fs' ? {} : { datastore: options.datastore ?? new MemoryDatastore() }),
     api: options.api ?? false,
   })
   await node.start()

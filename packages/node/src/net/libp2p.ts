@@ -97,6 +97,8 @@ export async function buildLibp2p(config: Config, components: Libp2pComponents):
       maxConnections: config.connections.maxConnections,
       maxParallelDials: config.connections.maxParallelDials,
       dialTimeout: config.connections.dialTimeoutMs,
+      inboundConnectionThreshold: config.connections.inboundPerHostPerSecond,
+      allow: [...config.connections.allow],
     },
     peerDiscovery,
     services: services as NonNullable<Libp2pOptions['services']>,

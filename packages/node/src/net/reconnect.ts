@@ -1,4 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import type { PrsmLibp2p } from './libp2p.ts'
 
@@ -6,8 +7,21 @@ import type { PrsmLibp2p } from './libp2p.ts'
 export const LAST_SEEN_KEY = 'prsm/last-seen'
 
 export interface KnownPeersComponents {
-  libp2p: Pick<PrsmLibp2p, 'peerId' | 'peerStore' | 'dial' | 'addEventListener' | 'removeEventListener'>
+  libp2p: Pick<
+    PrsmLibp2p,
+    'peerId' | 'peerStore' | 'dial' | 'getPeers' | 'addEventListener' | 'removeEventListener'
+  >
   logger: Logger
+}
+
+export interface KnownPeersInit {
+  /** Bootstrap multiaddrs, re-dialled while the node has fewer than `minPeers` peers. */
+  bootstrap: readonly string[]
+  minPeers: number
+  /** Peers from the peer store to dial at start. */
+  reconnect: number
+  /** How often to check the peer count. Default 10 s. */
+  intervalMs?: number
 }
 
 /**
@@ -17,26 +31,47 @@ export interface KnownPeersComponents {
  */
 export class KnownPeers {
   readonly #c: KnownPeersComponents
-  readonly #onConnect = (evt: CustomEvent<PeerId>): void => {
+  readonly #onConnect = (evt: CustomEvent<PeerId>): void => this.#recordSeen(evt.detail)
+
+  #recordSeen(peer: PeerId): void {
     const bytes = new Uint8Array(8)
     new DataView(bytes.buffer).setBigUint64(0, BigInt(Date.now()))
-    this.#c.libp2p.peerStore
-      .merge(evt.detail, { metadata: { [LAST_SEEN_KEY]: bytes } })
-      .catch((err: Error) => {
-        this.#c.logger.debug({ err: err.message }, 'cannot record last-seen')
-      })
+    this.#c.libp2p.peerStore.merge(peer, { metadata: { [LAST_SEEN_KEY]: bytes } }).catch((err: Error) => {
+      this.#c.logger.debug({ err: err.message }, 'cannot record last-seen')
+    })
   }
 
-  constructor(components: KnownPeersComponents) {
+  readonly #init: KnownPeersInit
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(components: KnownPeersComponents, init: KnownPeersInit) {
     this.#c = components
+    this.#init = init
   }
 
   start(): void {
     this.#c.libp2p.addEventListener('peer:connect', this.#onConnect)
+    // peers connected while libp2p was starting (bootstrap) arrived before this listener
+    for (const peer of this.#c.libp2p.getPeers()) this.#recordSeen(peer)
+    void this.reconnect(this.#init.reconnect).catch(() => undefined)
+    this.#timer = setInterval(() => void this.#maintain(), this.#init.intervalMs ?? 10_000)
+    this.#timer.unref()
   }
 
   stop(): void {
+    clearInterval(this.#timer)
     this.#c.libp2p.removeEventListener('peer:connect', this.#onConnect)
+  }
+
+  /** A node that lost its peers (or whose bootstrap peer was down at start) rejoins by itself. */
+  async #maintain(): Promise<void> {
+    if (this.#c.libp2p.getPeers().length >= this.#init.minPeers) return
+    const signal = AbortSignal.timeout(8_000)
+    await Promise.allSettled(
+      this.#init.bootstrap.map((addr) => this.#c.libp2p.dial(multiaddr(addr), { signal })),
+    )
+    if (this.#c.libp2p.getPeers().length < this.#init.minPeers)
+      await this.reconnect(this.#init.reconnect, signal)
   }
 
   /** Dials up to `max` known peers, most recently seen first. Resolves with the number reached. */
