@@ -126,7 +126,10 @@ export async function startAnvil(init: AnvilInit = {}): Promise<Anvil> {
 function waitForListening(child: ChildProcess, signal: AbortSignal | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     let output = ''
-    const timer = setTimeout(() => fail(new Error(`anvil did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS)
+    const timer = setTimeout(
+      () => fail(new Error(`anvil did not start within ${START_TIMEOUT_MS} ms`)),
+      START_TIMEOUT_MS,
+    )
     const onData = (chunk: Buffer): void => {
       output += chunk.toString()
       const match = /Listening on 127\.0\.0\.1:(\d+)/.exec(output)

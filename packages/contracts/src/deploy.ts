@@ -98,7 +98,8 @@ export async function deployAll(walletClient: DeployerClient, options: DeployOpt
     signal?.throwIfAborted()
     const hash = await walletClient.deployContract({ abi, bytecode, args })
     const receipt = await client.waitForTransactionReceipt({ hash })
-    if (receipt.status !== 'success' || !receipt.contractAddress) throw new Error(`deployment reverted: ${hash}`)
+    if (receipt.status !== 'success' || !receipt.contractAddress)
+      throw new Error(`deployment reverted: ${hash}`)
     return receipt.contractAddress
   }
 

@@ -63,7 +63,8 @@ export function parseDeployment(raw: unknown): Deployment {
     fail('chainId', 'must be a positive integer')
   }
   if (typeof o.rpcUrl !== 'string' || !/^(https?|wss?):\/\//.test(o.rpcUrl)) fail('rpcUrl', 'must be a URL')
-  if (typeof o.deployBlock !== 'string' && typeof o.deployBlock !== 'number') fail('deployBlock', 'is missing')
+  if (typeof o.deployBlock !== 'string' && typeof o.deployBlock !== 'number')
+    fail('deployBlock', 'is missing')
   let deployBlock = 0n
   try {
     deployBlock = BigInt(o.deployBlock as string)
@@ -75,7 +76,8 @@ export function parseDeployment(raw: unknown): Deployment {
   const addresses = {} as Record<(typeof ADDRESS_KEYS)[number], Address>
   for (const key of ADDRESS_KEYS) {
     const v = a[key]
-    if (typeof v !== 'string' || !isAddress(v, { strict: false })) fail(`addresses.${key}`, 'is not an address')
+    if (typeof v !== 'string' || !isAddress(v, { strict: false }))
+      fail(`addresses.${key}`, 'is not an address')
     addresses[key] = getAddress(v as string)
   }
   const deployment: Deployment = {

@@ -72,7 +72,11 @@ export async function startDevnet(init: DevnetInit = {}): Promise<Devnet> {
     const [faucet, ...others] = anvil.accounts
     if (!faucet) throw new Error('anvil started without accounts')
     const chain = chainOf(anvil)
-    const wallet = createWalletClient({ account: privateKeyToAccount(faucet.privateKey), chain, transport: http(anvil.rpcUrl) })
+    const wallet = createWalletClient({
+      account: privateKeyToAccount(faucet.privateKey),
+      chain,
+      transport: http(anvil.rpcUrl),
+    })
     let deployment = deploymentFile === undefined ? undefined : await reuse(deploymentFile, anvil)
     if (!deployment) {
       deployment = await deployAll(wallet, {
@@ -125,7 +129,11 @@ export interface FaucetFunding {
  * Sends FTNS and gas money from a devnet's faucet to `to` (for example a node's own wallet when
  * it starts with `--devnet`). Throws on a deployment that is not a devnet.
  */
-export async function fundFromFaucet(deployment: Deployment, to: Address, funding: FaucetFunding = {}): Promise<void> {
+export async function fundFromFaucet(
+  deployment: Deployment,
+  to: Address,
+  funding: FaucetFunding = {},
+): Promise<void> {
   if (!deployment.devnet) throw new Error('not a devnet deployment: it has no faucet')
   const wallet = createWalletClient({
     account: privateKeyToAccount(deployment.devnet.faucet.privateKey),

@@ -6,7 +6,10 @@ import { type Hex, keccak256, stringToHex } from 'viem'
  * the contracts and the node read. `bps` values are basis points (10,000 = 100 %).
  */
 export const PARAMETERS = {
-  networkFeeBps: { unit: 'bps', description: 'Network fee taken from every channel claim, paid to the treasury' },
+  networkFeeBps: {
+    unit: 'bps',
+    description: 'Network fee taken from every channel claim, paid to the treasury',
+  },
   royaltyCapBps: {
     unit: 'bps',
     description: 'Largest royalty table total, as a share of the voucher amount (fixed per channel at open)',

@@ -36,7 +36,11 @@ export function verifyPeerBinding(input: PeerBindingInput & { signature: Uint8Ar
   const key = ed25519KeyOfPeerId(input.peerId)
   if (!key) return false
   try {
-    const publicKey = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, key]), format: 'der', type: 'spki' })
+    const publicKey = createPublicKey({
+      key: Buffer.concat([ED25519_SPKI_PREFIX, key]),
+      format: 'der',
+      type: 'spki',
+    })
     return verify(null, peerBindingMessage(input), publicKey, input.signature)
   } catch {
     return false

@@ -110,7 +110,8 @@ export function normalizeRoyalties(entries: readonly RoyaltyEntry[]): RoyaltyEnt
   })
   table.sort((a, b) => (BigInt(a.creator) < BigInt(b.creator) ? -1 : 1))
   for (let i = 1; i < table.length; i++) {
-    if (table[i]?.creator === table[i - 1]?.creator) throw new TypeError(`duplicate creator ${table[i]?.creator}`)
+    if (table[i]?.creator === table[i - 1]?.creator)
+      throw new TypeError(`duplicate creator ${table[i]?.creator}`)
   }
   return table
 }
@@ -162,7 +163,13 @@ export function domainSeparator(domain: VoucherDomain): Uint8Array {
     sep = hexBytes(
       keccak256(
         encodeAbiParameters(
-          [{ type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'uint256' }, { type: 'address' }],
+          [
+            { type: 'bytes32' },
+            { type: 'bytes32' },
+            { type: 'bytes32' },
+            { type: 'uint256' },
+            { type: 'address' },
+          ],
           [
             DOMAIN_TYPEHASH,
             keccak256(stringToHex(domain.name)),
@@ -197,7 +204,10 @@ export function voucherDigest(domain: VoucherDomain, voucher: Voucher): Uint8Arr
 }
 
 /** Signs a voucher with a raw private key (libsecp256k1, RFC 6979, low-s; same bytes as viem). */
-export function signVoucher(voucher: Voucher, options: { domain: VoucherDomain; privateKey: Hex }): SignedVoucher {
+export function signVoucher(
+  voucher: Voucher,
+  options: { domain: VoucherDomain; privateKey: Hex },
+): SignedVoucher {
   const digest = voucherDigest(options.domain, voucher)
   const { signature, recoveryId } = secp.signRecoverable(digest, hexBytes(options.privateKey))
   const sig = new Uint8Array(65)
@@ -258,7 +268,10 @@ export interface VoucherVerifierInit {
   maxCachedKeys?: number
 }
 
-export function createVoucherVerifier(domain: VoucherDomain, init: VoucherVerifierInit = {}): VoucherVerifier {
+export function createVoucherVerifier(
+  domain: VoucherDomain,
+  init: VoucherVerifierInit = {},
+): VoucherVerifier {
   const maxKeys = init.maxCachedKeys ?? 100_000
   const keys = new Map<string, Uint8Array>()
 
@@ -331,7 +344,10 @@ export function createVoucherVerifier(domain: VoucherDomain, init: VoucherVerifi
 }
 
 /** The PaymentChannels.claim/close argument for a voucher. */
-export function toContractVoucher(voucher: SignedVoucher, signature: Hex = voucher.signature): ContractVoucher {
+export function toContractVoucher(
+  voucher: SignedVoucher,
+  signature: Hex = voucher.signature,
+): ContractVoucher {
   return {
     cumulativeAmount: voucher.cumulativeAmount,
     creators: voucher.royalties.map((e) => e.creator),
@@ -353,7 +369,8 @@ export function voucherToJson(voucher: SignedVoucher): VoucherJson {
 export function voucherFromJson(json: unknown, options: { maxRoyalties?: number } = {}): SignedVoucher {
   const o = json as Partial<VoucherJson> | null
   const amount = (v: unknown, field: string): bigint => {
-    if (typeof v !== 'string' || !/^\d{1,78}$/.test(v)) throw new TypeError(`voucher ${field} is not a decimal amount`)
+    if (typeof v !== 'string' || !/^\d{1,78}$/.test(v))
+      throw new TypeError(`voucher ${field} is not a decimal amount`)
     const n = BigInt(v)
     if (n > UINT256_MAX) throw new TypeError(`voucher ${field} is out of range`)
     return n
@@ -366,14 +383,16 @@ export function voucherFromJson(json: unknown, options: { maxRoyalties?: number 
     throw new TypeError('voucher signature is not 65 bytes')
   }
   if (!Array.isArray(o.royalties)) throw new TypeError('voucher royalties is not an array')
-  if (o.royalties.length > (options.maxRoyalties ?? 64)) throw new TypeError('voucher royalty table is too long')
+  if (o.royalties.length > (options.maxRoyalties ?? 64))
+    throw new TypeError('voucher royalty table is too long')
   const royalties = o.royalties.map((e, i) => {
     if (typeof e?.creator !== 'string' || !isAddress(e.creator, { strict: false })) {
       throw new TypeError(`voucher royalties[${i}].creator is not an address`)
     }
     return { creator: getAddress(e.creator), amount: amount(e.amount, `royalties[${i}].amount`) }
   })
-  if (!isCanonicalRoyalties(royalties)) throw new TypeError('voucher royalty creators are not strictly ascending')
+  if (!isCanonicalRoyalties(royalties))
+    throw new TypeError('voucher royalty creators are not strictly ascending')
   return {
     channel: o.channel.toLowerCase() as Hex,
     cumulativeAmount: amount(o.cumulativeAmount, 'cumulativeAmount'),

@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto'
 import type { Address, Hex } from 'viem'
 import { ftnsTokenAbi } from '../src/generated/FTNSToken.ts'
 import { paymentChannelsAbi } from '../src/generated/PaymentChannels.ts'
-import { normalizeRoyalties, type RoyaltyEntry, type SignedVoucher, signVoucher, toContractVoucher } from '../src/voucher.ts'
+import {
+  normalizeRoyalties,
+  type RoyaltyEntry,
+  type SignedVoucher,
+  signVoucher,
+  toContractVoucher,
+} from '../src/voucher.ts'
 import { type Client, type Fixture, send } from './fixtures.ts'
 
 export interface OpenedChannel {
@@ -25,7 +31,12 @@ export async function openChannel(
   const salt = `0x${randomBytes(32).toString('hex')}` as Hex
   const payeeAddress = f.client(payee).account.address
   const expiry = (await f.now()) + ttlSeconds
-  await send(c, { address: channels, abi: paymentChannelsAbi, functionName: 'open', args: [payeeAddress, deposit, expiry, salt] })
+  await send(c, {
+    address: channels,
+    abi: paymentChannelsAbi,
+    functionName: 'open',
+    args: [payeeAddress, deposit, expiry, salt],
+  })
   const id = await c.readContract({
     address: channels,
     abi: paymentChannelsAbi,
@@ -58,5 +69,10 @@ export function claim(f: Fixture, ch: OpenedChannel, voucher: SignedVoucher, by:
 }
 
 export function getChannel(c: Client, channels: Address, id: Hex) {
-  return c.readContract({ address: channels, abi: paymentChannelsAbi, functionName: 'getChannel', args: [id] })
+  return c.readContract({
+    address: channels,
+    abi: paymentChannelsAbi,
+    functionName: 'getChannel',
+    args: [id],
+  })
 }

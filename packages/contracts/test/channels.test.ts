@@ -1,14 +1,27 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { type Address, decodeErrorResult, encodeFunctionData, getAddress, type Hex, toFunctionSelector } from 'viem'
+import {
+  type Address,
+  decodeErrorResult,
+  encodeFunctionData,
+  getAddress,
+  type Hex,
+  toFunctionSelector,
+} from 'viem'
 import { FTNS } from '../src/deploy.ts'
 import { paymentChannelsAbi, paymentChannelsBytecode } from '../src/generated/PaymentChannels.ts'
-import { royaltyCommitment, signVoucher, toContractVoucher, voucherDigest, voucherDomain } from '../src/voucher.ts'
-import { hookTokenAbi, hookTokenBytecode } from './generated/HookToken.ts'
-import { reentererAbi, reentererBytecode } from './generated/Reenterer.ts'
+import {
+  royaltyCommitment,
+  signVoucher,
+  toContractVoucher,
+  voucherDigest,
+  voucherDomain,
+} from '../src/voucher.ts'
 import { claim, getChannel, openChannel, sign } from './channel-helpers.ts'
 import { balanceOf, expectRevert, type Fixture, send, setupChain } from './fixtures.ts'
+import { hookTokenAbi, hookTokenBytecode } from './generated/HookToken.ts'
+import { reentererAbi, reentererBytecode } from './generated/Reenterer.ts'
 
 const randomAddress = (): Address => getAddress(`0x${randomBytes(20).toString('hex')}`)
 
@@ -100,15 +113,26 @@ describe('PaymentChannels', () => {
       functionName: 'approve',
       args: [channelsAddress(), 50n],
     })
-    await send(f.client(1), { address: channelsAddress(), abi: paymentChannelsAbi, functionName: 'topUp', args: [ch.id, 50n] })
+    await send(f.client(1), {
+      address: channelsAddress(),
+      abi: paymentChannelsAbi,
+      functionName: 'topUp',
+      args: [ch.id, 50n],
+    })
     await claim(f, ch, v)
   })
 
   it('rejects vouchers signed for another chain id, contract or domain name, or by someone else', async () => {
     const ch = await openChannel(f, 1, 2, 100n)
     const { chainId } = f.deployment
-    await expectRevert(claim(f, ch, sign(f, ch, 10n, [], voucherDomain(chainId + 1, channelsAddress()))), 'BadSignature')
-    await expectRevert(claim(f, ch, sign(f, ch, 10n, [], voucherDomain(chainId, randomAddress()))), 'BadSignature')
+    await expectRevert(
+      claim(f, ch, sign(f, ch, 10n, [], voucherDomain(chainId + 1, channelsAddress()))),
+      'BadSignature',
+    )
+    await expectRevert(
+      claim(f, ch, sign(f, ch, 10n, [], voucherDomain(chainId, randomAddress()))),
+      'BadSignature',
+    )
     const otherName = { ...f.domain, name: 'Other' } as unknown as typeof f.domain
     await expectRevert(claim(f, ch, sign(f, ch, 10n, [], otherName)), 'BadSignature')
     await expectRevert(claim(f, ch, sign(f, { ...ch, payer: 3 }, 10n)), 'BadSignature')
@@ -126,7 +150,12 @@ describe('PaymentChannels', () => {
     await claim(f, ch, sign(f, ch, 30n))
     const late = sign(f, ch, 60n)
     const reclaim = (by = 1) =>
-      send(f.client(by), { address: channelsAddress(), abi: paymentChannelsAbi, functionName: 'reclaim', args: [ch.id] })
+      send(f.client(by), {
+        address: channelsAddress(),
+        abi: paymentChannelsAbi,
+        functionName: 'reclaim',
+        args: [ch.id],
+      })
     await expectRevert(reclaim(), 'NotExpired')
     await f.increaseTime(601)
     await expectRevert(claim(f, ch, late), 'Expired')
@@ -141,7 +170,12 @@ describe('PaymentChannels', () => {
     const ch = await openChannel(f, 1, 2, 100n, 600n)
     const state = await getChannel(f.client(0), channelsAddress(), ch.id)
     const extend = (by: number, expiry: bigint) =>
-      send(f.client(by), { address: channelsAddress(), abi: paymentChannelsAbi, functionName: 'extend', args: [ch.id, expiry] })
+      send(f.client(by), {
+        address: channelsAddress(),
+        abi: paymentChannelsAbi,
+        functionName: 'extend',
+        args: [ch.id, expiry],
+      })
     await expectRevert(extend(2, state.expiry + 100n), 'NotPayer')
     await expectRevert(extend(1, state.expiry), 'ExpiryNotLater')
     await extend(1, state.expiry + 100n)
@@ -152,7 +186,10 @@ describe('PaymentChannels', () => {
   it('rejects a royalty table over the cap', async () => {
     const ch = await openChannel(f, 1, 2, 1_000n)
     // default cap 20 %: 201 of 1000 is over
-    await expectRevert(claim(f, ch, sign(f, ch, 1_000n, [{ creator: randomAddress(), amount: 201n }])), 'RoyaltyOverCap')
+    await expectRevert(
+      claim(f, ch, sign(f, ch, 1_000n, [{ creator: randomAddress(), amount: 201n }])),
+      'RoyaltyOverCap',
+    )
     await claim(f, ch, sign(f, ch, 1_000n, [{ creator: randomAddress(), amount: 200n }]))
   })
 
@@ -201,13 +238,19 @@ describe('PaymentChannels', () => {
         { creator: a, amount: 1n },
       ],
     ]) {
-      const v = signVoucher({ channel: ch.id, cumulativeAmount: 100n, royalties }, { domain: f.domain, privateKey: key })
+      const v = signVoucher(
+        { channel: ch.id, cumulativeAmount: 100n, royalties },
+        { domain: f.domain, privateKey: key },
+      )
       await expectRevert(claim(f, ch, v), 'RoyaltyTableInvalid')
     }
     await claim(f, ch, sign(f, ch, 1_000n, [{ creator: a, amount: 100n }]))
     await expectRevert(claim(f, ch, sign(f, ch, 2_000n, [{ creator: a, amount: 50n }])), 'RoyaltyDecreased')
     // +1 of payment cannot carry +200 of royalty (even within the overall cap).
-    await expectRevert(claim(f, ch, sign(f, ch, 1_001n, [{ creator: a, amount: 200n }])), 'RoyaltyOverPayment')
+    await expectRevert(
+      claim(f, ch, sign(f, ch, 1_001n, [{ creator: a, amount: 200n }])),
+      'RoyaltyOverPayment',
+    )
   })
 
   it('lets the payee close early with a final voucher, refunding the rest', async () => {
@@ -288,7 +331,12 @@ describe('PaymentChannels reentrancy through a malicious token receiver', () => 
       f.deployment.addresses.timelock,
     ])
     attacker = await deploy(reentererAbi as never, reentererBytecode)
-    await send(deployer, { address: hook, abi: hookTokenAbi, functionName: 'setHooked', args: [attacker, true] })
+    await send(deployer, {
+      address: hook,
+      abi: hookTokenAbi,
+      functionName: 'setHooked',
+      args: [attacker, true],
+    })
   })
   after(() => f.stop())
 
@@ -296,8 +344,18 @@ describe('PaymentChannels reentrancy through a malicious token receiver', () => 
 
   async function openTo(payee: Address, payerIndex: number, deposit: bigint, ttl = 3600n): Promise<Hex> {
     const payer = f.client(payerIndex)
-    await send(payer, { address: hook, abi: hookTokenAbi, functionName: 'mint', args: [payer.account.address, deposit] })
-    await send(payer, { address: hook, abi: hookTokenAbi, functionName: 'approve', args: [channels, deposit] })
+    await send(payer, {
+      address: hook,
+      abi: hookTokenAbi,
+      functionName: 'mint',
+      args: [payer.account.address, deposit],
+    })
+    await send(payer, {
+      address: hook,
+      abi: hookTokenAbi,
+      functionName: 'approve',
+      args: [channels, deposit],
+    })
     const salt = `0x${randomBytes(32).toString('hex')}` as Hex
     await send(payer, {
       address: channels,
@@ -317,22 +375,46 @@ describe('PaymentChannels reentrancy through a malicious token receiver', () => 
     const id = await openTo(attacker, 1, 1_000n)
     const domain = voucherDomain(f.deployment.chainId, channels)
     const voucher = sign(f, { id, payer: 1, payee: 0 }, 500n, [], domain)
-    const claimData = encodeFunctionData({ abi: paymentChannelsAbi, functionName: 'claim', args: [id, toContractVoucher(voucher)] })
+    const claimData = encodeFunctionData({
+      abi: paymentChannelsAbi,
+      functionName: 'claim',
+      args: [id, toContractVoucher(voucher)],
+    })
     const bigger = sign(f, { id, payer: 1, payee: 0 }, 900n, [], domain)
-    const attack = encodeFunctionData({ abi: paymentChannelsAbi, functionName: 'claim', args: [id, toContractVoucher(bigger)] })
+    const attack = encodeFunctionData({
+      abi: paymentChannelsAbi,
+      functionName: 'claim',
+      args: [id, toContractVoucher(bigger)],
+    })
     const c = f.client(0)
-    await send(c, { address: attacker, abi: reentererAbi, functionName: 'setAttack', args: [channels, attack] })
+    await send(c, {
+      address: attacker,
+      abi: reentererAbi,
+      functionName: 'setAttack',
+      args: [channels, attack],
+    })
     await send(c, { address: attacker, abi: reentererAbi, functionName: 'exec', args: [channels, claimData] })
 
     assert.equal(await c.readContract({ address: attacker, abi: reentererAbi, functionName: 'attempts' }), 1n)
-    assert.equal(await c.readContract({ address: attacker, abi: reentererAbi, functionName: 'lastOk' }), false)
+    assert.equal(
+      await c.readContract({ address: attacker, abi: reentererAbi, functionName: 'lastOk' }),
+      false,
+    )
     const error = await c.readContract({ address: attacker, abi: reentererAbi, functionName: 'lastError' })
     assert.equal(error.slice(0, 10), reentrancySelector)
-    assert.equal(decodeErrorResult({ abi: paymentChannelsAbi, data: error }).errorName, 'ReentrancyGuardReentrantCall')
+    assert.equal(
+      decodeErrorResult({ abi: paymentChannelsAbi, data: error }).errorName,
+      'ReentrancyGuardReentrantCall',
+    )
     const state = await getChannel(c, channels, id)
     assert.equal(state.claimed, 500n)
     // 2 % fee of 500 went to the treasury, 490 to the attacker, nothing more.
-    const attackerBalance = await c.readContract({ address: hook, abi: hookTokenAbi, functionName: 'balanceOf', args: [attacker] })
+    const attackerBalance = await c.readContract({
+      address: hook,
+      abi: hookTokenAbi,
+      functionName: 'balanceOf',
+      args: [attacker],
+    })
     assert.equal(attackerBalance, 490n)
   })
 
@@ -340,7 +422,11 @@ describe('PaymentChannels reentrancy through a malicious token receiver', () => 
     const c = f.client(0)
     // The attacker is the payer: fund it, open through exec.
     await send(c, { address: hook, abi: hookTokenAbi, functionName: 'mint', args: [attacker, 1_000n] })
-    const approve = encodeFunctionData({ abi: hookTokenAbi, functionName: 'approve', args: [channels, 1_000n] })
+    const approve = encodeFunctionData({
+      abi: hookTokenAbi,
+      functionName: 'approve',
+      args: [channels, 1_000n],
+    })
     await send(c, { address: attacker, abi: reentererAbi, functionName: 'exec', args: [hook, approve] })
     const salt = `0x${'22'.repeat(32)}` as Hex
     const payee = f.client(2).account.address
@@ -350,16 +436,39 @@ describe('PaymentChannels reentrancy through a malicious token receiver', () => 
       args: [payee, 1_000n, (await f.now()) + 100n, salt],
     })
     await send(c, { address: attacker, abi: reentererAbi, functionName: 'exec', args: [channels, open] })
-    const id = await c.readContract({ address: channels, abi: paymentChannelsAbi, functionName: 'channelId', args: [attacker, payee, salt] })
+    const id = await c.readContract({
+      address: channels,
+      abi: paymentChannelsAbi,
+      functionName: 'channelId',
+      args: [attacker, payee, salt],
+    })
     const reclaim = encodeFunctionData({ abi: paymentChannelsAbi, functionName: 'reclaim', args: [id] })
-    await send(c, { address: attacker, abi: reentererAbi, functionName: 'setAttack', args: [channels, reclaim] })
+    await send(c, {
+      address: attacker,
+      abi: reentererAbi,
+      functionName: 'setAttack',
+      args: [channels, reclaim],
+    })
     await f.increaseTime(101)
-    const before = await c.readContract({ address: hook, abi: hookTokenAbi, functionName: 'balanceOf', args: [attacker] })
+    const before = await c.readContract({
+      address: hook,
+      abi: hookTokenAbi,
+      functionName: 'balanceOf',
+      args: [attacker],
+    })
     await send(c, { address: attacker, abi: reentererAbi, functionName: 'exec', args: [channels, reclaim] })
-    assert.equal(await c.readContract({ address: attacker, abi: reentererAbi, functionName: 'lastOk' }), false)
+    assert.equal(
+      await c.readContract({ address: attacker, abi: reentererAbi, functionName: 'lastOk' }),
+      false,
+    )
     const error = await c.readContract({ address: attacker, abi: reentererAbi, functionName: 'lastError' })
     assert.equal(error.slice(0, 10), reentrancySelector)
-    const afterBalance = await c.readContract({ address: hook, abi: hookTokenAbi, functionName: 'balanceOf', args: [attacker] })
+    const afterBalance = await c.readContract({
+      address: hook,
+      abi: hookTokenAbi,
+      functionName: 'balanceOf',
+      args: [attacker],
+    })
     assert.equal(afterBalance - before, 1_000n, 'refunded exactly once')
   })
 })

@@ -55,9 +55,11 @@ export async function setupChain(
       if (!c) {
         const acc = anvil.accounts[i]
         assert.ok(acc, `no dev account ${i}`)
-        c = createWalletClient({ account: privateKeyToAccount(acc.privateKey), chain, transport: http(anvil.rpcUrl) }).extend(
-          publicActions,
-        ) as Client
+        c = createWalletClient({
+          account: privateKeyToAccount(acc.privateKey),
+          chain,
+          transport: http(anvil.rpcUrl),
+        }).extend(publicActions) as Client
         clients.set(i, c)
       }
       return c
@@ -121,7 +123,8 @@ export async function send(client: Client, call: Call): Promise<TransactionRecei
 export function revertName(err: unknown): string | undefined {
   if (!(err instanceof BaseError)) return undefined
   const revert = err.walk((e) => e instanceof ContractFunctionRevertedError)
-  if (revert instanceof ContractFunctionRevertedError) return revert.data?.errorName ?? revert.reason ?? 'unknown'
+  if (revert instanceof ContractFunctionRevertedError)
+    return revert.data?.errorName ?? revert.reason ?? 'unknown'
   return undefined
 }
 
