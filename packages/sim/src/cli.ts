@@ -22,12 +22,23 @@ Commands:
   list      List the shipped scenarios
 `
 
-function out(text: string): void {
-  process.stdout.write(text)
+/** Where the CLI writes; tests pass their own. */
+export interface SimIo {
+  readonly out: (text: string) => void
+  readonly err: (text: string) => void
 }
 
-function fail(message: string): number {
-  process.stderr.write(`prsm sim: ${message}\n\n${USAGE}`)
+const STDIO: SimIo = {
+  out: (text) => {
+    process.stdout.write(text)
+  },
+  err: (text) => {
+    process.stderr.write(text)
+  },
+}
+
+function fail(io: SimIo, message: string): number {
+  io.err(`prsm sim: ${message}\n\n${USAGE}`)
   return 2
 }
 
@@ -39,7 +50,7 @@ function int(value: string | undefined, name: string, min: number): number | str
   return Number(value)
 }
 
-async function run(args: string[]): Promise<number> {
+async function run(args: string[], io: SimIo): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -54,12 +65,12 @@ async function run(args: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   })
-  if (values.scenario === undefined) return fail('run needs --scenario')
+  if (values.scenario === undefined) return fail(io, 'run needs --scenario')
   const agents = int(values.agents, 'agents', 1)
   const days = int(values.days, 'days', 1)
   const seed = values.seed === undefined ? 1 : int(values.seed, 'seed', 0)
-  for (const v of [agents, days, seed]) if (typeof v === 'string') return fail(v)
-  if ((seed as number) > 0xffffffff) return fail('--seed must be below 2^32')
+  for (const v of [agents, days, seed]) if (typeof v === 'string') return fail(io, v)
+  if ((seed as number) > 0xffffffff) return fail(io, '--seed must be below 2^32')
   let scenario = await loadScenario(values.scenario)
   if (values.baseline) scenario = baselineOf(scenario)
   const opts = {
@@ -78,11 +89,11 @@ async function run(args: string[]): Promise<number> {
   )
   const files = await writeRun(dir, result, scenario)
   if (values.json) {
-    out(summaryJson(s))
+    io.out(summaryJson(s))
     return 0
   }
   const m = s.metrics
-  out(
+  io.out(
     [
       `scenario ${s.scenario}${values.baseline ? ' (baseline: mechanisms off)' : ''}: ${s.agents} agents × ${s.days} days, seed ${s.seed}`,
       `  Gini of balances      ${fixed(m.gini, 3)}`,
@@ -100,7 +111,7 @@ async function run(args: string[]): Promise<number> {
   return 0
 }
 
-async function compare(args: string[]): Promise<number> {
+async function compare(args: string[], io: SimIo): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -118,7 +129,7 @@ async function compare(args: string[]): Promise<number> {
   const seeds = values.seeds === undefined ? 20 : int(values.seeds, 'seeds', 1)
   const agents = values.agents === undefined ? 40 : int(values.agents, 'agents', 1)
   const days = values.days === undefined ? 30 : int(values.days, 'days', 1)
-  for (const v of [seeds, agents, days]) if (typeof v === 'string') return fail(v)
+  for (const v of [seeds, agents, days]) if (typeof v === 'string') return fail(io, v)
   const scenarios = values.scenarios?.split(',').filter((x) => x.length > 0) ?? [...SCENARIO_NAMES]
   const options = {
     seeds: seeds as number,
@@ -129,39 +140,46 @@ async function compare(args: string[]): Promise<number> {
   }
   const rows = await compareScenarios(options)
   if (values.json)
-    out(
+    io.out(
       `${JSON.stringify({ ...options, rows }, (_k, v: unknown) => (typeof v === 'number' ? round(v, 6) : v), 2)}\n`,
     )
-  else if (values.markdown) out(formatCompareMarkdown(rows, options))
-  else out(formatCompare(rows, options))
+  else if (values.markdown) io.out(formatCompareMarkdown(rows, options))
+  else io.out(formatCompare(rows, options))
   return 0
 }
 
-/** `prsm sim …`: `argv` is everything after `sim`. Returns the exit code (2 for bad arguments). */
-export async function simCli(argv: string[]): Promise<number> {
+/**
+ * `prsm sim …`: `argv` is everything after `sim`. Returns the exit code (2 for bad arguments).
+ * Output goes to stdout/stderr unless `stdio` says otherwise.
+ */
+export async function simCli(argv: string[], stdio: SimIo = STDIO): Promise<number> {
   const [command, ...rest] = argv
   try {
     switch (command) {
       case 'run':
-        return await run(rest)
+        return await run(rest, stdio)
       case 'compare':
-        return await compare(rest)
+        return await compare(rest, stdio)
       case 'list':
-        out(`${SCENARIO_NAMES.join('\n')}\n`)
+        stdio.out(`${SCENARIO_NAMES.join('\n')}\n`)
         return 0
       case undefined:
       case 'help':
       case '--help':
       case '-h':
-        out(USAGE)
-        return command === undefined ? 2 : 0
+        if (command === undefined) {
+          stdio.err(USAGE)
+          return 2
+        }
+        stdio.out(USAGE)
+        return 0
       default:
-        return fail(`unknown command ${JSON.stringify(command)}`)
+        return fail(stdio, `unknown command ${JSON.stringify(command)}`)
     }
   } catch (err) {
     const code = (err as { code?: unknown }).code
     if (err instanceof ScenarioError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-      return fail((err as Error).message)
+      return fail(stdio, (err as Error).message)
     }
     throw err
   }

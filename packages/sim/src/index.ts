@@ -1,4 +1,5 @@
 /** `@prsm/sim`: the agent-based simulator of the FTNS economy, driven by `@prsm/economics`. */
+export type { SimIo } from './cli.ts'
 export { simCli } from './cli.ts'
 export type { CompareOptions, CompareRow, MetricStats, Stat } from './compare.ts'
 export { ASSESSMENT, compareScenarios, formatCompare, formatCompareMarkdown, TARGETS } from './compare.ts'
