@@ -97,6 +97,18 @@ export const ConfigSchema = z
     gossip: z
       .object({
         enabled: z.boolean().default(true).describe('Announce and learn offers through gossipsub.'),
+        ipColocationThreshold: z
+          .number()
+          .int()
+          .min(1)
+          .default(10)
+          .describe('Peers sharing one IP address beyond this count lose gossip score (a Sybil defence).'),
+        ipColocationWhitelist: z
+          .array(z.string().max(64))
+          .default([])
+          .describe(
+            'IP addresses exempt from the same-IP gossip penalty, e.g. 127.0.0.1 for a local test network.',
+          ),
       })
       .strict()
       .prefault({}),

@@ -28,6 +28,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Prsm
       ...(options.config as object),
       // many nodes on one host: exempt loopback from the per-host inbound rate limit
       connections: { allow: ['/ip4/127.0.0.0/ipcidr/8'], ...(options.config?.connections as object) },
+      gossip: { ipColocationWhitelist: ['127.0.0.1'], ...(options.config?.gossip as object) },
     },
   })
   const node = await PrsmNode.create({

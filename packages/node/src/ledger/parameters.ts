@@ -78,7 +78,7 @@ export function createParameterWatcher(
       throw chainError(cause, 'read parameters')
     }
     const raw = new Map<Hex, bigint>()
-    keys.forEach((k, i) => raw.set(k.toLowerCase() as Hex, values[i] ?? 0n))
+    for (const [i, k] of keys.entries()) raw.set(k.toLowerCase() as Hex, values[i] ?? 0n)
     const changes: ParameterChange[] = []
     for (const [key, value] of raw) {
       const previous = snapshot.raw.get(key)

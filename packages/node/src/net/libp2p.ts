@@ -78,6 +78,10 @@ export async function buildLibp2p(config: Config, components: Libp2pComponents):
       // Our own envelope check runs in the topic validator; keep gossip's own cap above ours so
       // oversize messages reach it and are penalised with their code.
       maxInboundDataLength: config.messages.maxBytes * 4,
+      scoreParams: {
+        IPColocationFactorThreshold: config.gossip.ipColocationThreshold,
+        IPColocationFactorWhitelist: new Set(config.gossip.ipColocationWhitelist),
+      },
     }),
     autonat: autoNAT(),
     dcutr: dcutr(),
