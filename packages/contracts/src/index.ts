@@ -30,6 +30,19 @@ export { paymentChannelsAbi, paymentChannelsBytecode } from './generated/Payment
 export { prsmGovernorAbi, prsmGovernorBytecode } from './generated/PRSMGovernor.ts'
 export { prsmTimelockAbi, prsmTimelockBytecode } from './generated/PRSMTimelock.ts'
 export { providerRegistryAbi, providerRegistryBytecode } from './generated/ProviderRegistry.ts'
+export type { ProposalActions, ProposalState } from './governance.ts'
+export {
+  castVote,
+  delegateVotes,
+  executeProposal,
+  PROPOSAL_STATES,
+  parameterProposal,
+  passProposalOnDevnet,
+  proposalId,
+  proposalState,
+  propose,
+  queueProposal,
+} from './governance.ts'
 export type { NetworkParameters, ParameterName } from './parameters.ts'
 export {
   DEFAULT_PARAMETERS,
