@@ -122,7 +122,9 @@ export async function nodeStartCommand(flags: NodeStartFlags): Promise<void> {
         resolve()
       })
     }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
   })
+  // The node is stopped and its files removed; do not wait for libraries' idle timers.
+  process.exit(0)
 }

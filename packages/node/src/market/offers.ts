@@ -68,6 +68,7 @@ export interface OfferServiceComponents {
     | 'handle'
     | 'unhandle'
     | 'getMultiaddrs'
+    | 'getPeers'
     | 'addEventListener'
     | 'removeEventListener'
   >
@@ -289,27 +290,53 @@ export class OfferService {
    */
   async findOffers(capability: string, options: FindOffersOptions = {}): Promise<FoundOffer[]> {
     CapabilitySchema.parse(capability)
-    if (this.#init.dht && options.dht !== false) {
-      const signal = AbortSignal.any([
-        AbortSignal.timeout(options.timeoutMs ?? 5_000),
-        ...(options.signal === undefined ? [] : [options.signal]),
-      ])
-      const me = this.#c.libp2p.peerId.toString()
-      const fetches: Array<Promise<unknown>> = []
-      try {
-        const cid = await capabilityCid(capability)
-        for await (const provider of this.#c.libp2p.contentRouting.findProviders(cid, { signal })) {
-          const id = provider.id.toString()
-          if (id === me || this.#c.penalties.isBanned(id)) continue
-          fetches.push(this.fetchOffers(provider.id, capability, { signal }).catch(() => undefined))
-        }
-      } catch (err) {
-        if (!signal.aborted)
-          this.#c.logger.debug({ err: (err as Error).message, capability }, 'findProviders failed')
-      }
-      await Promise.all(fetches)
+    if (!this.#init.dht || options.dht === false) return this.knownOffers(capability)
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(options.timeoutMs ?? 5_000),
+      ...(options.signal === undefined ? [] : [options.signal]),
+    ])
+    await this.#firstPeer(signal)
+    // A young node's routing table fills over its first seconds: while nothing is found, look
+    // again until the time allowed runs out.
+    while (!signal.aborted) {
+      await this.#searchDht(capability, signal)
+      const found = this.knownOffers(capability)
+      if (found.some((f) => f.source !== 'local')) return found
+      await new Promise((resolve) => setTimeout(resolve, 250))
     }
     return this.knownOffers(capability)
+  }
+
+  async #searchDht(capability: string, signal: AbortSignal): Promise<void> {
+    const me = this.#c.libp2p.peerId.toString()
+    const fetches: Array<Promise<unknown>> = []
+    try {
+      const cid = await capabilityCid(capability)
+      for await (const provider of this.#c.libp2p.contentRouting.findProviders(cid, { signal })) {
+        const id = provider.id.toString()
+        if (id === me || this.#c.penalties.isBanned(id)) continue
+        fetches.push(this.fetchOffers(provider.id, capability, { signal }).catch(() => undefined))
+      }
+    } catch (err) {
+      if (!signal.aborted)
+        this.#c.logger.debug({ err: (err as Error).message, capability }, 'findProviders failed')
+    }
+    await Promise.all(fetches)
+  }
+
+  /** A node that has just started (still dialling its bootstrap peers) waits for its first peer. */
+  async #firstPeer(signal: AbortSignal): Promise<void> {
+    const { libp2p } = this.#c
+    if (libp2p.getPeers().length > 0) return
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        libp2p.removeEventListener('peer:connect', done)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      libp2p.addEventListener('peer:connect', done)
+      signal.addEventListener('abort', done)
+    })
   }
 
   /** Asks one peer for its current offers (all, or of one capability) over the fetch protocol. */
