@@ -4,7 +4,7 @@ import { compareScenarios, formatCompare, formatCompareMarkdown } from './compar
 import { runSimulation } from './engine.ts'
 import { fixed, round } from './format.ts'
 import { summaryJson, writeRun } from './output.ts'
-import { baselineOf, loadScenario, SCENARIO_NAMES, ScenarioError } from './scenario.ts'
+import { baselineOf, loadScenario, SCENARIO_NAMES, ScenarioError, withoutMechanisms } from './scenario.ts'
 
 const USAGE = `Usage: prsm sim <command> [options]
 
@@ -14,10 +14,12 @@ Commands:
             --agents N   --days D   --seed S (default 1)
             --out DIR    (default sim-out/NAME-aN-dD-sS)
             --baseline   turn every mechanism off (prototype-like rules)
+            --disable m1,m2  turn some mechanisms off (qualityGate, stakeGate, qualityRewards,
+                         reputationRouting, stakeWeightedReview, stabiliser)
             --json       print the summary as JSON instead of a table
   compare   Run every scenario over K seeds and print mean ± 95% interval beside the assessment
             --seeds K (default 20)   --agents N (default 40)   --days D (default 30)
-            --scenarios a,b,...   --baseline (add mechanisms-off columns)
+            --scenarios a,b,...   --baseline (add mechanisms-off columns)   --disable m1,m2
             --json | --markdown
   list      List the shipped scenarios
 `
@@ -42,6 +44,10 @@ function fail(io: SimIo, message: string): number {
   return 2
 }
 
+function list(value: string | undefined): string[] {
+  return value === undefined ? [] : value.split(',').filter((x) => x.length > 0)
+}
+
 function int(value: string | undefined, name: string, min: number): number | string {
   if (value === undefined) return Number.NaN
   if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
@@ -61,6 +67,7 @@ async function run(args: string[], io: SimIo): Promise<number> {
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
       baseline: { type: 'boolean', default: false },
+      disable: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -73,6 +80,8 @@ async function run(args: string[], io: SimIo): Promise<number> {
   if ((seed as number) > 0xffffffff) return fail(io, '--seed must be below 2^32')
   let scenario = await loadScenario(values.scenario)
   if (values.baseline) scenario = baselineOf(scenario)
+  const disabled = list(values.disable)
+  scenario = withoutMechanisms(scenario, disabled)
   const opts = {
     seed: seed as number,
     ...(Number.isNaN(agents) ? {} : { agents: agents as number }),
@@ -84,7 +93,7 @@ async function run(args: string[], io: SimIo): Promise<number> {
     values.out ??
       join(
         'sim-out',
-        `${scenario.name}${values.baseline ? '-baseline' : ''}-a${s.agents}-d${s.days}-s${s.seed}`,
+        `${scenario.name}${values.baseline ? '-baseline' : ''}${disabled.length > 0 ? `-without-${disabled.join('-')}` : ''}-a${s.agents}-d${s.days}-s${s.seed}`,
       ),
   )
   const files = await writeRun(dir, result, scenario)
@@ -95,7 +104,7 @@ async function run(args: string[], io: SimIo): Promise<number> {
   const m = s.metrics
   io.out(
     [
-      `scenario ${s.scenario}${values.baseline ? ' (baseline: mechanisms off)' : ''}: ${s.agents} agents × ${s.days} days, seed ${s.seed}`,
+      `scenario ${s.scenario}${values.baseline ? ' (baseline: mechanisms off)' : ''}${disabled.length > 0 ? ` (off: ${disabled.join(', ')})` : ''}: ${s.agents} agents × ${s.days} days, seed ${s.seed}`,
       `  Gini of balances      ${fixed(m.gini, 3)}`,
       `  quality               ${fixed(m.quality * 100, 1)}%  (contributions ${fixed(s.details.contributionQuality * 100, 1)}%, jobs ${fixed(s.details.jobQuality * 100, 1)}%)`,
       `  price stability       ${fixed(m.stability * 100, 1)}%  (price ${fixed(s.details.price.min, 3)}–${fixed(s.details.price.max, 3)}, final ${fixed(s.details.price.final, 3)})`,
@@ -120,6 +129,7 @@ async function compare(args: string[], io: SimIo): Promise<number> {
       days: { type: 'string' },
       scenarios: { type: 'string' },
       baseline: { type: 'boolean', default: false },
+      disable: { type: 'string' },
       json: { type: 'boolean', default: false },
       markdown: { type: 'boolean', default: false },
     },
@@ -130,13 +140,14 @@ async function compare(args: string[], io: SimIo): Promise<number> {
   const agents = values.agents === undefined ? 40 : int(values.agents, 'agents', 1)
   const days = values.days === undefined ? 30 : int(values.days, 'days', 1)
   for (const v of [seeds, agents, days]) if (typeof v === 'string') return fail(io, v)
-  const scenarios = values.scenarios?.split(',').filter((x) => x.length > 0) ?? [...SCENARIO_NAMES]
+  const scenarios = values.scenarios === undefined ? [...SCENARIO_NAMES] : list(values.scenarios)
   const options = {
     seeds: seeds as number,
     agents: agents as number,
     days: days as number,
     scenarios,
     baseline: values.baseline,
+    disable: list(values.disable),
   }
   const rows = await compareScenarios(options)
   if (values.json)

@@ -96,6 +96,8 @@ function review(
   if (scenario.mechanisms.stakeGate && (ledger.balance[submitter] as bigint) >= fee) {
     const split = splitPayment({ amount: fee, feeBps: eco.feeBps, royaltyCapBps: eco.royaltyCapBps })
     ledger.paySplit(submitter, reviewer, treasury, split, accountOf)
+    const payer = world.agents[world.ownerOf[submitter] as number] as Agent
+    payer.spamCost += fee
     credit(world, reviewer, split.provider)
     totals.feesWei += split.fee
   }
@@ -184,12 +186,14 @@ export function submit(
   if (!accepted && m.stakeGate && r >= 0) {
     const reviewer = reviewers.accounts[r] as number
     const slashed = ledger.slashStake(account, eco.rejectSlashBps, eco.reporterBps, reviewer, treasury)
+    agent.spamCost += slashed
     totals.slashedWei += slashed
     credit(world, reviewer, (slashed * BigInt(eco.reporterBps)) / 10_000n)
   }
   const rep = world.reputation[account] as number
   world.reputation[account] = rep + 0.1 * ((accepted ? judged : 0) - rep)
   totals.submitted++
+  agent.submittedToday++
   if (kind === 'spam') totals.spamSubmitted++
   if (accepted) {
     totals.accepted++
@@ -235,14 +239,21 @@ export function contributeData(world: World, day: number, effects: Effects, revi
     )
   }
   for (const a of world.byRole.freeloader) {
-    offer(a, a.accounts[0] as number, roles.freeloader.submitRate * effects.spamSubmissions, 0, 'spam')
+    const drive = roles.freeloader.adaptive ? a.drive : 1
+    offer(
+      a,
+      a.accounts[0] as number,
+      roles.freeloader.submitRate * effects.spamSubmissions * drive,
+      0,
+      'spam',
+    )
   }
   if (effects.sybil > 0) {
     for (const a of world.byRole.sybil) {
       for (let i = 1; i < a.accounts.length; i++) {
         const account = a.accounts[i] as number
         if (a.validatorAccounts.includes(account)) continue
-        offer(a, account, roles.sybil.submitRate, 0, 'spam')
+        offer(a, account, roles.sybil.submitRate * (roles.sybil.adaptive ? a.drive : 1), 0, 'spam')
       }
     }
   }
@@ -367,5 +378,24 @@ export function payRewards(world: World, reviewers: Reviewers): void {
     amounts.forEach((amount, i) => {
       pay(reviewers.accounts[i] as number, amount)
     })
+  }
+}
+
+/**
+ * Spammers respond to what spam earns them: after a day on which their submissions cost more
+ * (review fees, slashed bonds) than they brought in, they cut their rate by 30% (down to 5%, so
+ * they keep probing); after a profitable day they raise it by 25% (up to the full rate).
+ */
+export function adaptSpammers(world: World): void {
+  for (const role of ['freeloader', 'sybil'] as const) {
+    for (const a of world.byRole[role]) {
+      if (a.submittedToday > 0) {
+        const net = a.income - a.spamCost
+        if (net < 0n) a.drive = Math.max(0.05, a.drive * 0.7)
+        else if (net > 0n) a.drive = Math.min(1, a.drive * 1.25)
+      }
+      a.spamCost = 0n
+      a.submittedToday = 0
+    }
   }
 }

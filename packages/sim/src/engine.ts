@@ -1,5 +1,5 @@
 import { totalStake } from '@prsm/economics'
-import { buildReviewers, contributeData, payRewards, publishModels } from './contributions.ts'
+import { adaptSpammers, buildReviewers, contributeData, payRewards, publishModels } from './contributions.ts'
 import { prepareProviders, serveJobs, settleProviders } from './jobs.ts'
 import { gini, mean, nakamoto, stability } from './metrics.ts'
 import { effectsForDay, type Mechanisms, ROLES, type Role, type Scenario } from './scenario.ts'
@@ -69,9 +69,23 @@ export interface Summary {
     royaltiesFtns: number
     feesFtns: number
     rewardsFtns: number
+    /** Agents per role. */
+    roleCounts: Record<Role, number>
     incomeShareByRole: Record<Role, number>
     wealthShareByRole: Record<Role, number>
+    /** Σ (final − initial wealth) of each role's agents, FTNS: what attacking earned or cost. */
+    wealthChangeByRole: Record<Role, number>
+    /** Gini of the agents' starting wealth (the grants and stakes before day 1). */
+    giniInitial: number
+    /** Gini over every account (a sybil's identities counted separately). */
     giniAccounts: number
+    /** Gini over agents other than freeloaders and sybil attackers. */
+    giniHonest: number
+    /** Average paid per job, in FTNS and in dollars at the day's price. */
+    jobPriceFtns: number
+    jobPriceUsd: number
+    /** Share of jobs served by cartel members (0 without a cartel). */
+    cartelJobShare: number
     price: { initial: number; final: number; min: number; max: number }
     treasury: { ftns: number; cash: number; stabiliserSoldFtns: number; stabiliserSpentCash: number }
     supplyFtns: string
@@ -111,6 +125,7 @@ export function runSimulation(scenario: Scenario, options: RunOptions): RunResul
   let growth = 1
   let activitySum = 0
   let paymentsWei = 0n
+  let paymentsUsd = 0
 
   for (let day = 1; day <= days; day++) {
     const effects = effectsForDay(scenario, day)
@@ -130,13 +145,17 @@ export function runSimulation(scenario: Scenario, options: RunOptions): RunResul
     contributeData(world, day, effects, reviewers)
     publishModels(world, day, reviewers)
     payRewards(world, reviewers)
+    adaptSpammers(world)
     const providers = prepareProviders(world, effects, priceUsd)
     serveJobs(world, effects, growth, providers)
     settleProviders(world, reviewers)
     let jobCost = 0
     for (const p of providers) jobCost += toFtns(p.priceWei) * scenario.economics.jobTokens
     jobCost = providers.length > 0 ? jobCost / providers.length : 0
-    for (const u of world.byRole.user) paymentsWei += u.spent
+    for (const u of world.byRole.user) {
+      paymentsWei += u.spent
+      paymentsUsd += toFtns(u.spent) * priceUsd
+    }
     tradeDay(world, effects, priceUsd, jobCost, growth)
 
     let active = 0
@@ -176,12 +195,21 @@ export function runSimulation(scenario: Scenario, options: RunOptions): RunResul
   const wealthTotal = wealth.reduce((s, x) => s + x, 0)
   const incomeShareByRole = {} as Record<Role, number>
   const wealthShareByRole = {} as Record<Role, number>
+  const wealthChangeByRole = {} as Record<Role, number>
   for (const r of ROLES) {
     incomeShareByRole[r] = ratio(Number(totals.incomeByRole[r]), Number(incomeTotal))
     let w = 0
-    for (const a of world.byRole[r]) w += wealth[a.index] as number
+    let change = 0
+    for (const a of world.byRole[r]) {
+      w += wealth[a.index] as number
+      change += (wealth[a.index] as number) - toFtns(world.initialWealth[a.index] as bigint)
+    }
     wealthShareByRole[r] = ratio(w, wealthTotal)
+    wealthChangeByRole[r] = change
   }
+  const honest = world.agents
+    .filter((a) => a.role !== 'freeloader' && a.role !== 'sybil')
+    .map((a) => wealth[a.index] as number)
   const contributionQuality = ratio(totals.contribQualitySum, totals.contribCount)
   const jobQuality = ratio(totals.jobQualitySum, totals.jobCount)
   const quality =
@@ -224,9 +252,16 @@ export function runSimulation(scenario: Scenario, options: RunOptions): RunResul
       royaltiesFtns: toFtns(totals.royaltiesWei),
       feesFtns: toFtns(totals.feesWei),
       rewardsFtns: toFtns(totals.rewardsWei),
+      roleCounts: Object.fromEntries(ROLES.map((r) => [r, world.byRole[r].length])) as Record<Role, number>,
       incomeShareByRole,
       wealthShareByRole,
+      wealthChangeByRole,
+      giniInitial: gini(world.initialWealth.map(toFtns)),
       giniAccounts: gini(accountWealth),
+      giniHonest: gini(honest),
+      jobPriceFtns: ratio(toFtns(paymentsWei), totals.jobCount),
+      jobPriceUsd: ratio(paymentsUsd, totals.jobCount),
+      cartelJobShare: ratio(totals.cartelJobs, totals.jobCount),
       price: {
         initial: initialPrice,
         final: prices[prices.length - 1] ?? initialPrice,

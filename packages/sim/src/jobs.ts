@@ -112,6 +112,7 @@ export function serveJobs(world: World, effects: Effects, growth: number, provid
       best.active = true
       const quality = clamp(0.5 * best.skill + 0.5 * model.quality + 0.05 * rng.normal(), 0, 1)
       best.servedToday += jobs
+      if (best.cartel && effects.cartel > 0) totals.cartelJobs += jobs
       best.qualityToday += quality * jobs
       totals.jobQualitySum += quality * jobs
       totals.jobCount += jobs

@@ -106,13 +106,15 @@ export interface Scenario {
   grant: { min: number; max: number }
   roles: {
     data: { skill: Skill; submitRate: number; sellShare: number }
-    freeloader: { skill: Skill; submitRate: number; sellShare: number }
+    /** `adaptive`: cut submissions by 30% after each day the spam lost money, raise them by 25% after a profitable one. */
+    freeloader: { skill: Skill; submitRate: number; sellShare: number; adaptive: boolean }
     sybil: {
       skill: Skill
       identities: number
       validatorIdentities: number
       submitRate: number
       sellShare: number
+      adaptive: boolean
     }
     creator: { skill: Skill; publishRate: number; parents: number; sellShare: number }
     provider: {
@@ -222,13 +224,14 @@ export const DEFAULT_SCENARIO: Readonly<Scenario> = Object.freeze({
   grant: { min: 100, max: 1000 },
   roles: {
     data: { skill: { mean: 0.72, sd: 0.12 }, submitRate: 0.6, sellShare: 0.5 },
-    freeloader: { skill: { mean: 0.25, sd: 0.1 }, submitRate: 2, sellShare: 0.8 },
+    freeloader: { skill: { mean: 0.25, sd: 0.1 }, submitRate: 2, sellShare: 0.8, adaptive: true },
     sybil: {
       skill: { mean: 0.3, sd: 0.1 },
       identities: 10,
       validatorIdentities: 3,
       submitRate: 1,
       sellShare: 0.8,
+      adaptive: true,
     },
     creator: { skill: { mean: 0.78, sd: 0.1 }, publishRate: 0.2, parents: 3, sellShare: 0.5 },
     provider: {
@@ -267,8 +270,8 @@ export const DEFAULT_SCENARIO: Readonly<Scenario> = Object.freeze({
     spotCheckThreshold: 0.45,
     providerSlashBps: 500,
     unbondingDays: 7,
-    rewardEmissionBps: 50,
-    validatorEmissionBps: 10,
+    rewardEmissionBps: 10,
+    validatorEmissionBps: 2,
     rewardCapBps: 1000,
     reputationFloorBps: 2000,
     flatReward: 5,
@@ -417,6 +420,29 @@ export function effectsForDay(scenario: Scenario, day: number): Effects {
     if (x.sybil !== undefined) e.sybil = Math.max(e.sybil, x.sybil)
   }
   return e
+}
+
+export const MECHANISM_NAMES = [
+  'qualityGate',
+  'stakeGate',
+  'qualityRewards',
+  'reputationRouting',
+  'stakeWeightedReview',
+  'stabiliser',
+] as const satisfies readonly (keyof Mechanisms)[]
+
+/** The scenario with the named mechanisms switched off (for ablation studies). */
+export function withoutMechanisms(scenario: Scenario, names: readonly string[]): Scenario {
+  const mechanisms = { ...scenario.mechanisms }
+  for (const name of names) {
+    if (!(MECHANISM_NAMES as readonly string[]).includes(name)) {
+      throw new ScenarioError(
+        `unknown mechanism ${JSON.stringify(name)} (known: ${MECHANISM_NAMES.join(', ')})`,
+      )
+    }
+    mechanisms[name as keyof Mechanisms] = false
+  }
+  return { ...scenario, mechanisms }
 }
 
 /** The scenario with every mechanism switched off (the prototype-like rules). */

@@ -33,6 +33,10 @@ export interface Agent {
   priceWei: bigint
   /** Validators: reviews done today. */
   reviews: number
+  /** Freeloaders and sybils: how hard they spam (0.05..1), and what spamming cost them today. */
+  drive: number
+  spamCost: bigint
+  submittedToday: number
   /** Traders: dollars (micro) and their own price average. */
   cash: bigint
   ema: number
@@ -63,6 +67,8 @@ export interface Totals {
   providerSlashes: number
   slashedWei: bigint
   incomeByRole: Record<Role, bigint>
+  /** Jobs served by cartel members (while the cartel is active). */
+  cartelJobs: number
   royaltiesWei: bigint
   feesWei: bigint
   rewardsWei: bigint
@@ -90,6 +96,8 @@ export interface World {
   readonly rng: { setup: Rng; contrib: Rng; jobs: Rng; market: Rng }
   readonly totals: Totals
   readonly initialSupply: bigint
+  /** Each agent's starting wealth in wei (for wealth changes by role). */
+  readonly initialWealth: bigint[]
   /** Accepted contributions of the current day (identity, judged quality, true quality). */
   today: { account: number[]; judged: number[]; quality: number[] }
 }
@@ -198,6 +206,9 @@ export function createWorld(scenario: Scenario, agentCount: number, days: number
         utilisation: 7000,
         priceWei: 0n,
         reviews: 0,
+        drive: 1,
+        spamCost: 0n,
+        submittedToday: 0,
         cash: role === 'trader' ? BigInt(Math.round(roles.trader.cash)) * MICRO : 0n,
         ema: scenario.market.initialPrice,
       }
@@ -292,11 +303,17 @@ export function createWorld(scenario: Scenario, agentCount: number, days: number
       providerSlashes: 0,
       slashedWei: 0n,
       incomeByRole,
+      cartelJobs: 0,
       royaltiesWei: 0n,
       feesWei: 0n,
       rewardsWei: 0n,
     },
     initialSupply: ledger.supply(),
+    initialWealth: agents.map((a) => {
+      let w = 0n
+      for (const acc of a.accounts) w += ledger.wealth(acc)
+      return w
+    }),
     today: { account: [], judged: [], quality: [] },
   }
 }
