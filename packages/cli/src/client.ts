@@ -1,5 +1,5 @@
 import { fromWire, PrsmError, type WireError } from '@prsm/core'
-import { readRuntimeFile } from '@prsm/node'
+import { readRuntimeFile } from '@prsm/node/runtime'
 
 /** Calls the local API of the node running on `dataDir`, authenticated with its token file. */
 export async function callNode<T>(dataDir: string, path: string, init: RequestInit = {}): Promise<T> {

@@ -1,7 +1,5 @@
 import { Command, CommanderError, Option } from 'commander'
-import { initCommand } from './commands/init.ts'
 import { nodeStatusCommand, offersCommand, peersCommand } from './commands/inspect.ts'
-import { nodeStartCommand } from './commands/node-start.ts'
 import { EXIT, reportError } from './output.ts'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -25,7 +23,8 @@ export function buildProgram(): Command {
     .option('--force', 'replace existing keys')
     .option('--insecure-no-password', 'store keys without a password (development only)')
     .addOption(jsonOption())
-    .action(initCommand)
+    // commands that need the node's libraries load them only when they run (fast start for the rest)
+    .action(async (flags) => (await import('./commands/init.ts')).initCommand(flags))
 
   const node = program.command('node').description('run and inspect a node')
   node
@@ -43,7 +42,7 @@ export function buildProgram(): Command {
     .option('--mdns', 'discover peers on the local network')
     .option('--relay', 'act as a circuit-relay server')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
-    .action(nodeStartCommand)
+    .action(async (flags) => (await import('./commands/node-start.ts')).nodeStartCommand(flags))
   node
     .command('status')
     .description('show the running node')

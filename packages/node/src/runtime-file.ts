@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PrsmError } from '@prsm/core'
 import { writePrivateFile } from './identity/keystore.ts'
@@ -21,7 +21,11 @@ export async function writeRuntimeFile(
 ): Promise<void> {
   const { token, ...rest } = info
   await writePrivateFile(join(dataDir, TOKEN_FILE), `${token}\n`)
-  await writeFile(join(dataDir, RUNTIME_FILE), `${JSON.stringify(rest, null, 2)}\n`, { mode: 0o644 })
+  // atomic (temp file + rename): a reader never sees a half-written file
+  const path = join(dataDir, RUNTIME_FILE)
+  const tmp = `${path}.${process.pid}.tmp`
+  await writeFile(tmp, `${JSON.stringify(rest, null, 2)}\n`, { mode: 0o644 })
+  await rename(tmp, path)
 }
 
 export async function removeRuntimeFile(dataDir: string): Promise<void> {
