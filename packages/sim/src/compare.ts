@@ -26,7 +26,7 @@ export const FIGURE_NAMES = [
   'giniHonest',
   'giniInitial',
   'spamAccepted',
-  'attackerChange',
+  'attackerPnl',
   'cartelJobShare',
   'jobPriceUsd',
 ] as const
@@ -48,8 +48,7 @@ export function figuresOf(s: Summary): Record<FigureName, number> {
     giniHonest: d.giniHonest,
     giniInitial: d.giniInitial,
     spamAccepted: d.spamSubmitted > 0 ? d.spamAccepted / d.spamSubmitted : 0,
-    attackerChange:
-      attackers > 0 ? (d.wealthChangeByRole.freeloader + d.wealthChangeByRole.sybil) / attackers : 0,
+    attackerPnl: attackers > 0 ? d.spamPnlFtns / attackers : 0,
     cartelJobShare: d.cartelJobShare,
     jobPriceUsd: d.jobPriceUsd,
   }
@@ -185,14 +184,14 @@ function attacks(withBaseline: boolean): Column[] {
   const cols: Column[] = [
     { head: 'scenario', cell: (r) => r.scenario },
     col('spam accepted %', 'spamAccepted', 1, 100),
-    col('FTNS per attacker', 'attackerChange', 1),
+    col('spam P&L per attacker (FTNS)', 'attackerPnl', 1),
     col('cartel job share %', 'cartelJobShare', 1, 100),
     col('$ per job', 'jobPriceUsd', 3),
   ]
   if (withBaseline) {
     cols.push(
       col('baseline spam accepted %', 'spamAccepted', 1, 100, true),
-      col('baseline FTNS per attacker', 'attackerChange', 1, 1, true),
+      col('baseline spam P&L', 'attackerPnl', 1, 1, true),
       col('baseline cartel job share %', 'cartelJobShare', 1, 100, true),
       col('baseline $ per job', 'jobPriceUsd', 3, 1, true),
     )
@@ -230,19 +229,19 @@ function caption(rows: readonly CompareRow[], options: CompareOptions): string {
   )
 }
 
-function tables(rows: readonly CompareRow[], options: CompareOptions): Column[][] {
+function tables(options: CompareOptions): Column[][] {
   const b = options.baseline === true
   return [headline(b), secondary(b), attacks(b)]
 }
 
 /** The comparison as plain-text tables: headline metrics, other metrics, attack outcomes. */
 export function formatCompare(rows: readonly CompareRow[], options: CompareOptions): string {
-  const parts = tables(rows, options).map((cols) => textTable(cols, rows))
+  const parts = tables(options).map((cols) => textTable(cols, rows))
   return `${caption(rows, options)}\n\n${parts.join('\n\n')}\n`
 }
 
 /** The comparison as Markdown tables (as pasted into docs/simulator.md). */
 export function formatCompareMarkdown(rows: readonly CompareRow[], options: CompareOptions): string {
-  const parts = tables(rows, options).map((cols) => markdownTable(cols, rows))
+  const parts = tables(options).map((cols) => markdownTable(cols, rows))
   return `${caption(rows, options)}\n\n${parts.join('\n\n')}\n`
 }

@@ -394,6 +394,7 @@ export function adaptSpammers(world: World): void {
         if (net < 0n) a.drive = Math.max(0.05, a.drive * 0.7)
         else if (net > 0n) a.drive = Math.min(1, a.drive * 1.25)
       }
+      a.spamPnl += a.income - a.spamCost
       a.spamCost = 0n
       a.submittedToday = 0
     }

@@ -73,8 +73,10 @@ export interface Summary {
     roleCounts: Record<Role, number>
     incomeShareByRole: Record<Role, number>
     wealthShareByRole: Record<Role, number>
-    /** Σ (final − initial wealth) of each role's agents, FTNS: what attacking earned or cost. */
+    /** Σ (final − initial FTNS wealth) of each role's agents (selling FTNS for dollars counts as a decrease). */
     wealthChangeByRole: Record<Role, number>
+    /** What spamming earned freeloaders and sybils: Σ (income − review fees − slashed bonds), FTNS. */
+    spamPnlFtns: number
     /** Gini of the agents' starting wealth (the grants and stakes before day 1). */
     giniInitial: number
     /** Gini over every account (a sybil's identities counted separately). */
@@ -256,6 +258,9 @@ export function runSimulation(scenario: Scenario, options: RunOptions): RunResul
       incomeShareByRole,
       wealthShareByRole,
       wealthChangeByRole,
+      spamPnlFtns: toFtns(
+        [...world.byRole.freeloader, ...world.byRole.sybil].reduce((sum, a) => sum + a.spamPnl, 0n),
+      ),
       giniInitial: gini(world.initialWealth.map(toFtns)),
       giniAccounts: gini(accountWealth),
       giniHonest: gini(honest),

@@ -36,6 +36,8 @@ export interface Agent {
   /** Freeloaders and sybils: how hard they spam (0.05..1), and what spamming cost them today. */
   drive: number
   spamCost: bigint
+  /** Freeloaders and sybils: Σ (income − review fees paid − bonds slashed) over the run, wei. */
+  spamPnl: bigint
   submittedToday: number
   /** Traders: dollars (micro) and their own price average. */
   cash: bigint
@@ -208,6 +210,7 @@ export function createWorld(scenario: Scenario, agentCount: number, days: number
         reviews: 0,
         drive: 1,
         spamCost: 0n,
+        spamPnl: 0n,
         submittedToday: 0,
         cash: role === 'trader' ? BigInt(Math.round(roles.trader.cash)) * MICRO : 0n,
         ema: scenario.market.initialPrice,
