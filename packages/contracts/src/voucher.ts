@@ -1,3 +1,4 @@
+import { keccak_256 } from '@noble/hashes/sha3.js'
 import * as secp from 'tiny-secp256k1'
 import {
   type Address,
@@ -92,7 +93,7 @@ export function voucherDomain(chainId: number, verifyingContract: Address): Vouc
 }
 
 const UINT256_MAX = 2n ** 256n - 1n
-const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
+const HALF_N = Buffer.from('7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0', 'hex')
 
 const VOUCHER_TYPEHASH = hexBytes(
   keccak256(stringToHex('Voucher(bytes32 channel,uint256 cumulativeAmount,bytes32 royaltyRoot)')),
@@ -134,11 +135,16 @@ export function royaltyTotal(table: RoyaltyTable): bigint {
 }
 
 const EMPTY_ROOT = keccak256(encodeAbiParameters([{ type: 'address[]' }, { type: 'uint256[]' }], [[], []]))
+const EMPTY_ROOT_BYTES = hexBytes(EMPTY_ROOT)
 
 /** keccak256(abi.encode(address[] creators, uint256[] amounts)), the voucher's royaltyRoot. */
 export function royaltyCommitment(table: RoyaltyTable): Hex {
+  return bytesHex(royaltyRootBytes(table))
+}
+
+function royaltyRootBytes(table: RoyaltyTable): Uint8Array {
   const n = table.length
-  if (n === 0) return EMPTY_ROOT
+  if (n === 0) return EMPTY_ROOT_BYTES
   // Head: two offsets; then each array as length + n words.
   const buf = new Uint8Array(32 * (4 + 2 * n))
   writeWord(buf, 0, 64n)
@@ -151,7 +157,7 @@ export function royaltyCommitment(table: RoyaltyTable): Hex {
     buf.set(hexBytes(e.creator), 96 + 32 * i + 12)
     writeWord(buf, second + 32 + 32 * i, e.amount)
   }
-  return keccak256(buf)
+  return keccak_256(buf)
 }
 
 const domainCache = new WeakMap<VoucherDomain, Uint8Array>()
@@ -194,13 +200,13 @@ export function voucherDigest(domain: VoucherDomain, voucher: Voucher): Uint8Arr
   struct.set(VOUCHER_TYPEHASH, 0)
   struct.set(bytes32(voucher.channel), 32)
   writeWord(struct, 64, voucher.cumulativeAmount)
-  struct.set(hexBytes(royaltyCommitment(voucher.royalties)), 96)
+  struct.set(royaltyRootBytes(voucher.royalties), 96)
   const msg = new Uint8Array(66)
   msg[0] = 0x19
   msg[1] = 0x01
   msg.set(domainSeparator(domain), 2)
-  msg.set(keccak256(struct, 'bytes'), 34)
-  return keccak256(msg, 'bytes')
+  msg.set(keccak_256(struct), 34)
+  return keccak_256(msg)
 }
 
 /** Signs a voucher with a raw private key (libsecp256k1, RFC 6979, low-s; same bytes as viem). */
@@ -282,7 +288,9 @@ export function createVoucherVerifier(
     const recovery = v >= 27 ? v - 27 : v
     if (recovery !== 0 && recovery !== 1) return undefined
     const rs = sig.subarray(0, 64)
-    if (readWord(rs, 32) > HALF_N || readWord(rs, 32) === 0n || readWord(rs, 0) === 0n) return undefined
+    const r = rs.subarray(0, 32)
+    const sPart = rs.subarray(32, 64)
+    if (Buffer.compare(sPart, HALF_N) > 0 || isZero(sPart) || isZero(r)) return undefined
     return { rs, recovery }
   }
 
@@ -403,7 +411,7 @@ export function voucherFromJson(json: unknown, options: { maxRoyalties?: number 
 
 /** The Ethereum address of an uncompressed (65-byte) public key, lower case. */
 function publicKeyAddress(pub: Uint8Array): string {
-  return `0x${Buffer.from(keccak256(pub.subarray(1), 'bytes').subarray(12)).toString('hex')}`
+  return `0x${Buffer.from(keccak_256(pub.subarray(1)).subarray(12)).toString('hex')}`
 }
 
 function hexBytes(hex: string): Uint8Array {
@@ -421,9 +429,15 @@ function bytes32(hex: Hex): Uint8Array {
 }
 
 function writeWord(buf: Uint8Array, offset: number, value: bigint): void {
+  if (value <= 0xffffffffffffffffn) {
+    // Most amounts fit 64 bits: write them without a hex round trip (the buffer is zeroed).
+    new DataView(buf.buffer, buf.byteOffset).setBigUint64(offset + 24, value)
+    return
+  }
   buf.set(Buffer.from(value.toString(16).padStart(64, '0'), 'hex'), offset)
 }
 
-function readWord(buf: Uint8Array, offset: number): bigint {
-  return BigInt(`0x${Buffer.from(buf.buffer, buf.byteOffset + offset, 32).toString('hex')}`)
+function isZero(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0) return false
+  return true
 }

@@ -138,8 +138,8 @@ export function createPayee(components: PayeeComponents, init: PayeeInit = {}): 
       const marks =
         !prior && state.claimed > 0n && v.royalties.length > 0 ? await chainRoyalties(v) : undefined
 
-      // From here to the journal write there is no await: concurrent vouchers on one channel
-      // are checked and recorded one at a time, so monotonicity holds.
+      // From here to the journal's reservation there is no await: concurrent vouchers on one
+      // channel are checked and ordered one at a time, so monotonicity holds.
       const previous = journal.newest(channelId)
       const base = previous?.cumulativeAmount ?? state.claimed
       if (v.cumulativeAmount <= base) {
@@ -184,7 +184,8 @@ export function createPayee(components: PayeeComponents, init: PayeeInit = {}): 
       }
       if (!verifier.verify(v, state.payer))
         throw new LedgerError('VOUCHER_BAD_SIGNATURE', undefined, { details })
-      if (!journal.accept({ ...v, channel: channelId }, state.payer)) {
+      // The journal orders this call against concurrent ones synchronously, then commits.
+      if (!(await journal.accept({ ...v, channel: channelId }, state.payer))) {
         throw new LedgerError('VOUCHER_NOT_MONOTONIC', undefined, { details })
       }
       return {

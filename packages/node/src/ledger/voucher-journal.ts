@@ -10,7 +10,8 @@ import { LedgerError } from './errors.ts'
  *   - payee side: the newest accepted voucher per channel, and claims (intent → sent → result);
  *   - payer side: the newest voucher signed per channel, so a restart never signs a lower amount.
  *
- * Every write is its own transaction and returns only after SQLite commits it. With
+ * Every write returns only after SQLite commits it. Voucher acceptances that arrive in the same
+ * event-loop turn are committed together (group commit: one fsync for many requests). With
  * `synchronous=FULL` (the default) the WAL is fsynced at each commit, so an accepted voucher
  * survives a power loss, not only a process crash: a voucher is money for work already done.
  * `NORMAL` survives process crashes (SIGKILL) but may lose the last commits on power loss;
@@ -62,10 +63,11 @@ export interface VoucherJournal {
   /** Payee: every channel's newest accepted voucher. */
   accepted(): JournalledVoucher[]
   /**
-   * Payee: durably stores `voucher` if it is above the stored one (returns true), else leaves the
-   * journal unchanged (false). Returns after the commit.
+   * Payee: durably stores `voucher` if it is above the newest one (resolves true once committed),
+   * else leaves the journal unchanged (resolves false at once). The check against the newest is
+   * synchronous, so concurrent calls are ordered; their writes share one commit (group commit).
    */
-  accept(voucher: SignedVoucher, payer: Address): boolean
+  accept(voucher: SignedVoucher, payer: Address): Promise<boolean>
   /** Payee: marks a channel settled (closed on chain); it leaves `accepted()`. */
   markSettled(channel: Hex): void
   isSettled(channel: Hex): boolean
@@ -153,6 +155,7 @@ export function createVoucherJournal(init: VoucherJournalInit): VoucherJournal {
         signature = excluded.signature, accepted_at = excluded.accepted_at
       WHERE excluded.cumulative > accepted_vouchers.cumulative`),
     allAccepted: db.prepare('SELECT * FROM accepted_vouchers'),
+    acceptedOf: db.prepare('SELECT * FROM accepted_vouchers WHERE channel = ?'),
     settle: db.prepare('UPDATE accepted_vouchers SET settled = 1 WHERE channel = ?'),
     claim: db.prepare(`
       INSERT INTO claims (channel, cumulative, status, tx_hash, detail, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -181,16 +184,62 @@ export function createVoucherJournal(init: VoucherJournalInit): VoucherJournal {
 
   // Read-through cache of the payee's newest vouchers (this process is the only writer).
   const newest = new Map<string, JournalledVoucher & { settled: boolean }>()
+  const rowToVoucher = (row: Record<string, string | number>): JournalledVoucher & { settled: boolean } => ({
+    channel: row.channel as Hex,
+    payer: row.payer as Address,
+    cumulativeAmount: fromHex64(row.cumulative as string),
+    royalties: decodeRoyalties(row.royalties as string),
+    signature: row.signature as Hex,
+    acceptedAt: Number(row.accepted_at),
+    settled: Number(row.settled) === 1,
+  })
   for (const row of q.allAccepted.all() as Record<string, string | number>[]) {
-    newest.set(row.channel as string, {
-      channel: row.channel as Hex,
-      payer: row.payer as Address,
-      cumulativeAmount: fromHex64(row.cumulative as string),
-      royalties: decodeRoyalties(row.royalties as string),
-      signature: row.signature as Hex,
-      acceptedAt: Number(row.accepted_at),
-      settled: Number(row.settled) === 1,
-    })
+    newest.set(row.channel as string, rowToVoucher(row))
+  }
+
+  interface PendingAccept {
+    voucher: SignedVoucher
+    channel: Hex
+    payer: Address
+    acceptedAt: number
+    resolve(stored: boolean): void
+    reject(err: unknown): void
+  }
+  let pending: PendingAccept[] = []
+  let flushScheduled = false
+  const flush = (): void => {
+    flushScheduled = false
+    const batch = pending
+    pending = []
+    if (batch.length === 0) return
+    try {
+      db.exec('BEGIN IMMEDIATE')
+      for (const p of batch) {
+        q.accept.run(
+          p.channel,
+          p.payer,
+          hex64(p.voucher.cumulativeAmount),
+          encodeRoyalties(p.voucher.royalties),
+          p.voucher.signature,
+          p.acceptedAt,
+        )
+      }
+      db.exec('COMMIT')
+    } catch (cause) {
+      try {
+        if (db.isTransaction) db.exec('ROLLBACK')
+      } catch {}
+      // Back to what is on disk for the channels of the failed batch.
+      for (const p of batch) {
+        newest.delete(p.channel)
+        const row = q.acceptedOf.get(p.channel) as Record<string, string | number> | undefined
+        if (row) newest.set(p.channel, rowToVoucher(row))
+      }
+      const err = new LedgerError('LEDGER_JOURNAL_FAILED', 'journal commit failed', { cause })
+      for (const p of batch) p.reject(err)
+      return
+    }
+    for (const p of batch) p.resolve(true)
   }
 
   const write = <T>(what: string, fn: () => T): T => {
@@ -234,21 +283,18 @@ export function createVoucherJournal(init: VoucherJournalInit): VoucherJournal {
     },
     accept(voucher, payer) {
       const channel = voucher.channel.toLowerCase() as Hex
+      const current = newest.get(channel)
+      if (current && voucher.cumulativeAmount <= current.cumulativeAmount) return Promise.resolve(false)
       const acceptedAt = Date.now()
-      const changes = write('accept', () =>
-        q.accept.run(
-          channel,
-          payer,
-          hex64(voucher.cumulativeAmount),
-          encodeRoyalties(voucher.royalties),
-          voucher.signature,
-          acceptedAt,
-        ),
-      ).changes
-      if (Number(changes) === 0) return false
-      const settled = newest.get(channel)?.settled ?? false
-      newest.set(channel, { ...voucher, channel, payer, acceptedAt, settled })
-      return true
+      // Reserve in memory now (orders concurrent calls); durable once the batch commits.
+      newest.set(channel, { ...voucher, channel, payer, acceptedAt, settled: current?.settled ?? false })
+      return new Promise<boolean>((resolve, reject) => {
+        pending.push({ voucher, channel, payer, acceptedAt, resolve, reject })
+        if (!flushScheduled) {
+          flushScheduled = true
+          setImmediate(flush)
+        }
+      })
     },
     markSettled(channel) {
       const id = channel.toLowerCase()
@@ -313,6 +359,7 @@ export function createVoucherJournal(init: VoucherJournalInit): VoucherJournal {
       return Number(changes) === 1
     },
     close() {
+      flush()
       if (db.isOpen) db.close()
     },
   }
