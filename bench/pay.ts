@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   createVoucherVerifier,
+  type Deployment,
   FTNS,
   ftnsTokenAbi,
   normalizeRoyalties,
@@ -26,9 +27,44 @@ import {
   toContractVoucher,
   voucherDomain,
 } from '@prsm/contracts'
-import { type Address, getAddress, type Hex } from 'viem'
+import {
+  type Account,
+  type Address,
+  type Chain,
+  getAddress,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { createLedger } from '../packages/node/src/ledger/ledger.ts'
+
+// The ledger lives inside @prsm/node, which exports only its entry point: load it by path.
+const ledgerUrl = new URL('../packages/node/src/ledger/index.ts', import.meta.url).href
+const { createLedger } = (await import(ledgerUrl)) as { createLedger: CreateLedger }
+
+/** The slice of the ledger API this bench uses (a relative type import would cross projects). */
+interface BenchLedger {
+  start(): Promise<void>
+  stop(): Promise<void>
+  wallet: { address: Address }
+  chain: { walletClient: WalletClient<Transport, Chain, Account>; publicClient: PublicClient }
+  payer: {
+    openChannel(o: {
+      payee: Address
+      deposit: bigint
+      expirySeconds: number
+    }): Promise<{ channel: Hex; tx: { gasUsed: bigint } }>
+    pay(channel: Hex, amount: bigint, royalties?: { creator: Address; amount: bigint }[]): SignedVoucher
+    reclaim(channel: Hex): Promise<{ gasUsed: bigint }>
+  }
+  payee: { acceptVoucher(v: SignedVoucher): Promise<unknown> }
+  reconciler: { close(channel: Hex): Promise<{ txHash?: Hex }> }
+}
+type CreateLedger = (
+  init: { journalPath: string; reconcile: boolean; synchronous?: 'FULL' | 'NORMAL' },
+  components: { deployment: Deployment; privateKey: Hex },
+) => BenchLedger
 
 const TARGET_MS = Number(process.env.BENCH_MS ?? 1500)
 const SYNC = process.env.BENCH_SYNC === 'NORMAL' ? 'NORMAL' : 'FULL'
