@@ -384,9 +384,11 @@ export function payRewards(world: World, reviewers: Reviewers): void {
 /**
  * Spammers respond to what spam earns them: after a day on which their submissions cost more
  * (review fees, slashed bonds) than they brought in, they cut their rate by 30% (down to 5%, so
- * they keep probing); after a profitable day they raise it by 25% (up to the full rate).
+ * they keep probing); after a profitable day they raise it by 25% (up to the full rate). Once at
+ * the floor they start unbonding their identities' bonds (still slashable for `unbondingDays`).
  */
-export function adaptSpammers(world: World): void {
+export function adaptSpammers(world: World, day: number): void {
+  const { ledger } = world
   for (const role of ['freeloader', 'sybil'] as const) {
     for (const a of world.byRole[role]) {
       if (a.submittedToday > 0) {
@@ -397,6 +399,13 @@ export function adaptSpammers(world: World): void {
       a.spamPnl += a.income - a.spamCost
       a.spamCost = 0n
       a.submittedToday = 0
+      if (world.scenario.roles[role].adaptive && a.drive <= 0.05) {
+        for (const account of a.accounts) {
+          if (a.validatorAccounts.includes(account)) continue
+          const bonded = ledger.bonded(account)
+          if (bonded > 0n) ledger.unbond(account, bonded, day, world.scenario.economics.unbondingDays)
+        }
+      }
     }
   }
 }

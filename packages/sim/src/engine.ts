@@ -137,6 +137,7 @@ export function runSimulation(scenario: Scenario, options: RunOptions): RunResul
       a.income = 0n
     }
     world.today = { account: [], judged: [], quality: [] }
+    for (let acc = 0; acc < ledger.size; acc++) if (ledger.isUnbonding(acc)) ledger.withdraw(acc, day)
     const jobQ0 = totals.jobQualitySum
     const jobN0 = totals.jobCount
     const unserved0 = totals.unserved
@@ -147,7 +148,7 @@ export function runSimulation(scenario: Scenario, options: RunOptions): RunResul
     contributeData(world, day, effects, reviewers)
     publishModels(world, day, reviewers)
     payRewards(world, reviewers)
-    adaptSpammers(world)
+    adaptSpammers(world, day)
     const providers = prepareProviders(world, effects, priceUsd)
     serveJobs(world, effects, growth, providers)
     settleProviders(world, reviewers)

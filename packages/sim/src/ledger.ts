@@ -1,4 +1,5 @@
 import {
+  beginUnbond,
   bond,
   EMPTY_STAKE,
   type PaymentSplit,
@@ -7,6 +8,7 @@ import {
   splitSlash,
   totalStake,
   transfer,
+  withdrawUnbonded,
 } from '@prsm/economics'
 
 /**
@@ -56,6 +58,28 @@ export class Ledger {
     const [rest] = transfer(this.balance[account] as bigint, 0n, amount)
     this.balance[account] = rest
     this.stake[account] = bond(this.stake[account] as StakePosition, amount)
+  }
+
+  /** Starts unbonding `amount` of an account's bonded stake, released after `period` days. */
+  unbond(account: number, amount: bigint, now: number, period: number): void {
+    this.stake[account] = beginUnbond(this.stake[account] as StakePosition, amount, {
+      now,
+      unbondingPeriod: period,
+    })
+  }
+
+  /** Returns every released unbonding entry of an account to its liquid balance. */
+  withdraw(account: number, now: number): bigint {
+    const { position, withdrawn } = withdrawUnbonded(this.stake[account] as StakePosition, now)
+    if (withdrawn === 0n) return 0n
+    this.stake[account] = position
+    this.balance[account] = (this.balance[account] as bigint) + withdrawn
+    return withdrawn
+  }
+
+  /** True when the account has stake waiting out its unbonding period. */
+  isUnbonding(account: number): boolean {
+    return (this.stake[account] as StakePosition).unbonding.length > 0
   }
 
   /**
