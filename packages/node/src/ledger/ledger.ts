@@ -19,6 +19,8 @@ export interface LedgerInit {
   reconciler?: ReconcilerInit
   parameters?: ParameterWatcherInit
   channels?: ChannelCacheInit
+  /** How often to poll for transaction receipts (default 250 ms; a devnet mines instantly). */
+  pollingIntervalMs?: number
   /** Run the claim loop (default true; a node that never receives payments may turn it off). */
   reconcile?: boolean
 }
@@ -67,7 +69,11 @@ export function createLedger(init: LedgerInit, components: LedgerComponents): Le
   let parts: Parts | undefined
   if (components.deployment) {
     if (!components.privateKey) throw new Error('createLedger: a deployment needs the wallet privateKey')
-    const chain = createLedgerChain({ deployment: components.deployment, privateKey: components.privateKey })
+    const chain = createLedgerChain({
+      deployment: components.deployment,
+      privateKey: components.privateKey,
+      ...(init.pollingIntervalMs === undefined ? {} : { pollingIntervalMs: init.pollingIntervalMs }),
+    })
     const journal = createVoucherJournal({
       path: init.journalPath,
       ...(init.synchronous ? { synchronous: init.synchronous } : {}),

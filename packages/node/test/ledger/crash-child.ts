@@ -21,7 +21,13 @@ const vouchers = (JSON.parse(readFileSync(vouchersFile, 'utf8')) as VoucherJson[
   voucherFromJson(v),
 )
 const ledger = createLedger(
-  { journalPath, reconcile: false, reconciler: { claimThreshold: 1n }, payee: { expiryMarginSeconds: 60 } },
+  {
+    journalPath,
+    reconcile: false,
+    pollingIntervalMs: 20,
+    reconciler: { claimThreshold: 1n },
+    payee: { expiryMarginSeconds: 60 },
+  },
   { deployment, privateKey: process.env.PRSM_KEY as Hex },
 )
 await ledger.start()

@@ -113,14 +113,15 @@ it(`survives ${KILLS} SIGKILLs during acceptance and claiming without losing or 
   const vouchersFile = join(f.dir, 'vouchers.json')
   writeFileSync(vouchersFile, JSON.stringify(vouchers.map(voucherToJson)))
   const journalPath = join(f.dir, 'payee.db')
-  const env = { ...process.env, PRSM_KEY: f.key(2) }
+  // The compile cache keeps each restart's module loading short (TS stripping, V8 code cache).
+  const env = { ...process.env, PRSM_KEY: f.key(2), NODE_COMPILE_CACHE: join(f.dir, 'compile-cache') }
   const args = [deploymentFile, vouchersFile, journalPath]
 
   const acked = new Map<string, bigint>()
   let kills = 0
   let lives = 0
   let claimsSeen = 0
-  const deadline = Date.now() + 100_000
+  const deadline = Date.now() + 150_000
   while (kills < KILLS) {
     assert.ok(Date.now() < deadline, `only ${kills} kills before the time budget ran out`)
     const life = await run(args, env, Math.floor(Math.random() * 350))
