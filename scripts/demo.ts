@@ -9,7 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ConfigInput, formatFtns, loadConfig } from '@prsm/core'
-import { createLogger, type FoundOffer, initIdentity, loadIdentity, PrsmNode } from '@prsm/node'
+import {
+  createLogger,
+  type FoundOffer,
+  initIdentity,
+  installProcessGuards,
+  loadIdentity,
+  PrsmNode,
+} from '@prsm/node'
 
 const NODES: Array<{ name: string; offers: NonNullable<ConfigInput['offers']> }> = [
   { name: 'alpha', offers: [{ capability: 'model:llama-3-8b', price: '0.000002' }] },
@@ -54,6 +61,7 @@ function row(found: FoundOffer): string {
 }
 
 async function main(): Promise<void> {
+  installProcessGuards(createLogger({ level: 'warn', name: 'demo' }))
   const started = Date.now()
   const root = await mkdtemp(join(tmpdir(), 'prsm-demo-'))
   const nodes: PrsmNode[] = []

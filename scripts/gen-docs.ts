@@ -22,7 +22,7 @@ function describeAt(path: string[]): string {
   let description = ''
   for (const key of path) {
     while (node.shape === undefined && node.def?.innerType !== undefined) node = node.def.innerType
-    node = (node.shape ?? {})[key] as Described
+    node = node.shape?.[key] as Described
     description = node?.description ?? ''
   }
   return description

@@ -1,8 +1,8 @@
 // Governance on a devnet: a proposal changes the network fee; a running node sees it live.
 import { chainOf, delegateVotes, parameterProposal, passProposalOnDevnet, startDevnet } from '@prsm/contracts'
+import { createLedgerChain, createParameterWatcher } from '@prsm/node/ledger'
 import { createWalletClient, http, publicActions } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { createLedgerChain, createParameterWatcher } from '../../packages/node/src/ledger/index.ts'
 
 const devnet = await startDevnet()
 const { deployment } = devnet

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FTNS, startDevnet, voucherToJson } from '@prsm/contracts'
-import { createLedger, formatFtns } from '../../packages/node/src/ledger/index.ts'
+import { createLedger, formatFtns } from '@prsm/node/ledger'
 
 const dir = await mkdtemp(join(tmpdir(), 'prsm-pay-'))
 const devnet = await startDevnet()

@@ -43,3 +43,12 @@ export function table(headers: string[], rows: string[][]): string {
       .trimEnd()
   return [line(headers), ...rows.map(line)].join('\n')
 }
+
+/** Thrown by a command that has already reported its outcome and only sets the exit code. */
+export class ExitRequest extends Error {
+  readonly exitCode: number
+  constructor(exitCode: number) {
+    super(`exit ${exitCode}`)
+    this.exitCode = exitCode
+  }
+}

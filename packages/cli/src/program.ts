@@ -1,13 +1,17 @@
 import { Command, CommanderError, Option } from 'commander'
 import { nodeStatusCommand, offersCommand, peersCommand } from './commands/inspect.ts'
-import { EXIT, reportError } from './output.ts'
+import { registerSimCommand } from './commands/sim.ts'
+import { EXIT, ExitRequest, reportError } from './output.ts'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 const dataDirOption = () =>
   new Option('--data-dir <dir>', 'data directory (default: $PRSM_DATA_DIR or ~/.prsm)')
 const jsonOption = () => new Option('--json', 'print JSON')
 
-/** Builds the `prsm` command tree. Actions throw; {@link runCli} turns errors into exit codes. */
+/**
+ * Builds the `prsm` command tree. Each area registers its commands from `commands/<area>.ts`;
+ * actions throw, and {@link runCli} turns errors into exit codes.
+ */
 export function buildProgram(): Command {
   const program = new Command('prsm')
     .description('PRSM: a peer-to-peer network for AI work')
@@ -66,6 +70,8 @@ export function buildProgram(): Command {
     .addOption(jsonOption())
     .action(offersCommand)
 
+  registerSimCommand(program)
+
   return program
 }
 
@@ -76,6 +82,7 @@ export async function runCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' })
     return EXIT.OK
   } catch (err) {
+    if (err instanceof ExitRequest) return err.exitCode
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE
     }

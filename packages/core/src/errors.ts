@@ -39,6 +39,42 @@ export const ERROR_CATALOGUE = {
   OFFER_INVALID: { status: 400, message: 'The offer is invalid' },
   OFFER_EXPIRED: { status: 410, message: 'The offer has expired' },
 
+  // chain, wallet, payment channels and vouchers (the node ledger)
+  CHAIN_NOT_CONFIGURED: {
+    status: 503,
+    message: 'No chain is configured: paid features are off (start the node with --devnet FILE or a chain)',
+  },
+  CHAIN_UNAVAILABLE: { status: 502, message: 'The chain RPC endpoint could not be reached' },
+  CHAIN_TX_REVERTED: { status: 502, message: 'The transaction was reverted by the chain' },
+  VOUCHER_MALFORMED: { status: 400, message: 'The voucher could not be decoded' },
+  VOUCHER_BAD_SIGNATURE: { status: 401, message: "The voucher is not signed by the channel's payer" },
+  VOUCHER_NOT_MONOTONIC: {
+    status: 409,
+    message: 'The voucher amount does not exceed the newest accepted voucher on this channel',
+  },
+  VOUCHER_OVER_DEPOSIT: { status: 402, message: "The voucher amount exceeds the channel's deposit" },
+  VOUCHER_UNDERPAID: { status: 402, message: 'The voucher adds less than the price of the request' },
+  VOUCHER_ROYALTY_CAP: { status: 400, message: "The voucher's royalty table exceeds the royalty cap" },
+  VOUCHER_ROYALTY_DECREASED: {
+    status: 400,
+    message: "The voucher lowers or drops a creator's cumulative royalty",
+  },
+  VOUCHER_ROYALTY_OVER_PAYMENT: { status: 400, message: 'The voucher adds more royalty than payment' },
+  CHANNEL_UNKNOWN: { status: 404, message: 'The payment channel does not exist on chain' },
+  CHANNEL_EXPIRED: { status: 410, message: 'The payment channel has expired or is too close to expiry' },
+  CHANNEL_CLOSED: { status: 410, message: 'The payment channel is closed' },
+  CHANNEL_WRONG_PAYEE: { status: 403, message: 'The payment channel pays someone else' },
+  CHANNEL_INSUFFICIENT_FUNDS: {
+    status: 402,
+    message: 'The payment would exceed the channel deposit (top up)',
+  },
+  CHANNEL_NOT_OURS: { status: 403, message: 'This node is not the payer of the channel' },
+  PAYEE_UNRESOLVED: { status: 404, message: 'No registered provider with a valid PeerId binding was found' },
+  WALLET_INSUFFICIENT_FUNDS: { status: 402, message: 'The wallet balance is too low' },
+  AMOUNT_INVALID: { status: 400, message: 'The amount must be a positive number of FTNS' },
+  STAKE_INVALID: { status: 400, message: 'The staking request is invalid' },
+  LEDGER_JOURNAL_FAILED: { status: 500, message: 'The voucher journal could not be written' },
+
   // node control and API
   NODE_NOT_RUNNING: { status: 503, message: 'No node is running for this data directory' },
   NODE_ALREADY_RUNNING: { status: 409, message: 'A node is already running for this data directory' },

@@ -6,7 +6,8 @@ import { FsDatastore } from 'datastore-fs'
 import type { FastifyInstance } from 'fastify'
 import type { Datastore } from 'interface-datastore'
 import type { Logger } from 'pino'
-import { apiUrl, createApiServer } from './api/server.ts'
+import { nodeRoutes } from './api/routes/node.ts'
+import { type ApiRoutes, apiUrl, createApiServer } from './api/server.ts'
 import type { Identity } from './identity/identity.ts'
 import { createLogger } from './logger.ts'
 import { type FoundOffer, OfferService } from './market/offers.ts'
@@ -129,13 +130,9 @@ export class PrsmNode {
     if (this.#init.api !== false) {
       const token = randomBytes(32).toString('hex')
       this.#api = await createApiServer(
-        {
-          status: () => this.status(),
-          peers: () => this.peers(),
-          findOffers: (capability, options) => this.findOffers(capability, options),
-          logger: this.logger.child({ part: 'api' }),
-        },
+        { logger: this.logger.child({ part: 'api' }) },
         { host: this.config.api.host, port: this.config.api.port, token },
+        this.apiRoutes(),
       )
       this.#apiUrl = apiUrl(this.#api)
       if (this.#init.runtimeFile !== false) {
@@ -167,6 +164,17 @@ export class PrsmNode {
     this.#knownPeers.stop()
     await this.libp2p.stop()
     this.logger.info({ peerId: this.peerId }, 'node stopped')
+  }
+
+  /** Every area's API routes; an area added to the node adds its routes here. */
+  apiRoutes(): ApiRoutes[] {
+    return [
+      nodeRoutes({
+        status: () => this.status(),
+        peers: () => this.peers(),
+        findOffers: (capability, options) => this.findOffers(capability, options),
+      }),
+    ]
   }
 
   multiaddrs(): string[] {

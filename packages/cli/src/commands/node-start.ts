@@ -1,7 +1,14 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadConfig, PrsmError } from '@prsm/core'
-import { createLogger, identityIsInsecure, loadIdentity, PrsmNode, readRuntimeFile } from '@prsm/node'
+import {
+  createLogger,
+  identityIsInsecure,
+  installProcessGuards,
+  loadIdentity,
+  PrsmNode,
+  readRuntimeFile,
+} from '@prsm/node'
 import { resolveDataDir } from '../data-dir.ts'
 import { obtainPassword } from '../password.ts'
 
@@ -86,6 +93,7 @@ export async function nodeStartCommand(flags: NodeStartFlags): Promise<void> {
   const identity = await loadIdentity(dataDir, insecure ? null : await obtainPassword())
   const logger = createLogger({ level: config.logLevel })
   for (const w of warnings) logger.warn(w)
+  installProcessGuards(logger)
 
   const node = await PrsmNode.create({ config, identity, dataDir, logger })
   await node.start()

@@ -1,18 +1,15 @@
 import { timingSafeEqual } from 'node:crypto'
-import { type ErrorCode, formatFtns, PrsmError } from '@prsm/core'
+import { PrsmError } from '@prsm/core'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { z } from 'zod'
-import type { FoundOffer } from '../market/offers.ts'
 
-/** What the API needs from the node: read-only views, each a small function. */
+/**
+ * Registers one area's routes (node, ledger, content, …) under /api/v1. Each area of the node
+ * provides its own in `api/routes/<area>.ts`, taking only the components it needs.
+ */
+export type ApiRoutes = (app: FastifyInstance) => void | Promise<void>
+
 export interface ApiComponents {
-  status(): Promise<Record<string, unknown>> | Record<string, unknown>
-  peers(): Promise<unknown[]> | unknown[]
-  findOffers(
-    capability: string | undefined,
-    options: { dht: boolean; timeoutMs: number },
-  ): Promise<FoundOffer[]>
   logger: Logger
 }
 
@@ -21,19 +18,6 @@ export interface ApiInit {
   port: number
   /** Bearer token required on every /api/v1 route except /api/v1/health. */
   token: string
-}
-
-const OffersQuery = z
-  .object({
-    capability: z.string().max(128).optional(),
-    dht: z.enum(['true', 'false']).optional(),
-    timeoutMs: z.coerce.number().int().min(0).max(60_000).optional(),
-  })
-  .strict()
-
-/** Offers on the wire: the price as wei and as a decimal FTNS string. */
-export function offerToJson(found: FoundOffer): Record<string, unknown> {
-  return { ...found, offer: { ...found.offer, priceFtns: formatFtns(BigInt(found.offer.price)) } }
 }
 
 function tokensEqual(given: string, expected: string): boolean {
@@ -46,7 +30,11 @@ function tokensEqual(given: string, expected: string): boolean {
  * The node's local HTTP API (bound to loopback by default). Every error is
  * `{ error: { code, message, details } }` with a code from the catalogue.
  */
-export async function createApiServer(components: ApiComponents, init: ApiInit): Promise<FastifyInstance> {
+export async function createApiServer(
+  components: ApiComponents,
+  init: ApiInit,
+  routes: ApiRoutes[],
+): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, requestTimeout: 60_000 })
 
   app.setErrorHandler((err, _req, reply) => {
@@ -77,24 +65,7 @@ export async function createApiServer(components: ApiComponents, init: ApiInit):
   })
 
   app.get('/api/v1/health', async () => ({ ok: true }))
-  app.get('/api/v1/node/status', async () => components.status())
-  app.get('/api/v1/peers', async () => ({ peers: await components.peers() }))
-  app.get('/api/v1/offers', async (req) => {
-    const parsed = OffersQuery.safeParse(req.query)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]
-      throw new PrsmError(
-        'VALIDATION_FAILED' satisfies ErrorCode,
-        `${issue?.path.join('.')}: ${issue?.message}`,
-      )
-    }
-    const { capability, dht, timeoutMs } = parsed.data
-    const offers = await components.findOffers(capability, {
-      dht: dht !== 'false',
-      timeoutMs: timeoutMs ?? 5_000,
-    })
-    return { offers: offers.map(offerToJson) }
-  })
+  for (const register of routes) await register(app)
 
   await app.listen({ host: init.host, port: init.port })
   return app
