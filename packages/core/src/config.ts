@@ -65,6 +65,12 @@ export const ConfigSchema = z
           .describe(
             'Address ranges exempt from connection limits, e.g. /ip4/127.0.0.0/ipcidr/8 for a local test network.',
           ),
+        pingIntervalMs: z
+          .number()
+          .int()
+          .min(1_000)
+          .default(30_000)
+          .describe('How often each connection is pinged to detect dead peers and measure latency.'),
         reconnectKnownPeers: z
           .number()
           .int()
@@ -150,6 +156,101 @@ export const ConfigSchema = z
           .min(0)
           .default(10)
           .describe('Penalty points forgiven per minute of good behaviour.'),
+      })
+      .strict()
+      .prefault({}),
+    chain: z
+      .object({
+        deployment: z
+          .string()
+          .default('')
+          .describe(
+            'Path of the deployment file of the chain to use (written by prsm devnet up or prsm chain deploy; --devnet FILE sets it). Empty: no chain, paid features answer CHAIN_NOT_CONFIGURED.',
+          ),
+        claimThreshold: z
+          .string()
+          .regex(/^\d+(\.\d{1,18})?$/, 'must be a decimal FTNS amount such as 10')
+          .default('10')
+          .describe(
+            'The claim loop claims a channel once this much FTNS on it is unclaimed (or expiry nears).',
+          ),
+        reconcileIntervalMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(15_000)
+          .describe('How often the claim loop checks the channels this node is paid through.'),
+        parameterPollMs: z
+          .number()
+          .int()
+          .min(50)
+          .default(5_000)
+          .describe('How often the node checks the parameter registry for changes made by governance.'),
+        faucet: z
+          .boolean()
+          .default(true)
+          .describe(
+            "On a devnet deployment, fund this node's wallet from the faucet at start (gas, and FTNS when it has none).",
+          ),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        chunkSize: z
+          .number()
+          .int()
+          .min(1024)
+          .max(2 * 1024 * 1024)
+          .default(1024 * 1024)
+          .describe('UnixFS chunk size in bytes for imported files (CIDv1, raw leaves, balanced layout).'),
+        blockTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(10_000)
+          .describe('Time a provider is given to serve one block before the next provider is tried.'),
+        providerLookupTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(10_000)
+          .describe('Time allowed for a DHT provider lookup of a CID.'),
+        fetchConcurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(256)
+          .default(16)
+          .describe('Blocks of one file fetched in parallel.'),
+        bitswap: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Serve blocks over Bitswap and use it as a fallback to fetch from non-PRSM peers (e.g. Kubo).',
+          ),
+        gateways: z
+          .array(z.url())
+          .default([])
+          .describe('Trustless HTTP gateways (raw blocks) tried after peers fail; every block is verified.'),
+        kuboRpc: z
+          .array(z.url())
+          .default([])
+          .describe(
+            'Kubo RPC endpoints (/api/v0/block/get) tried after peers fail; every block is verified.',
+          ),
+        spotCheckIntervalMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(600_000)
+          .describe('How often replica holders are spot-checked (random blocks requested and verified).'),
+        spotCheckBlocks: z
+          .number()
+          .int()
+          .min(1)
+          .default(3)
+          .describe('Blocks requested from each replica holder per spot check.'),
       })
       .strict()
       .prefault({}),

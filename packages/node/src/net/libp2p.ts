@@ -104,6 +104,7 @@ export async function buildLibp2p(config: Config, components: Libp2pComponents):
       inboundConnectionThreshold: config.connections.inboundPerHostPerSecond,
       allow: [...config.connections.allow],
     },
+    connectionMonitor: { pingInterval: config.connections.pingIntervalMs },
     peerDiscovery,
     services: services as NonNullable<Libp2pOptions['services']>,
     nodeInfo: { name: 'prsm', version: '0.1.0' },

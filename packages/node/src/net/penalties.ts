@@ -10,6 +10,7 @@ export const PENALTY_POINTS: Partial<Record<ErrorCode, number>> = {
   MESSAGE_REPLAYED: 25,
   MESSAGE_UNKNOWN_TYPE: 10,
   MESSAGE_STALE: 10,
+  CONTENT_BAD_BLOCK: 50,
 }
 const DEFAULT_POINTS = 10
 

@@ -33,7 +33,14 @@ export class KnownPeers {
   readonly #c: KnownPeersComponents
   readonly #onConnect = (evt: CustomEvent<PeerId>): void => this.#recordSeen(evt.detail)
 
+  readonly #recorded = new Map<string, number>()
+
   #recordSeen(peer: PeerId): void {
+    // one peer store write per peer per minute is plenty for choosing whom to redial
+    const key = peer.toString()
+    const now = Date.now()
+    if (now - (this.#recorded.get(key) ?? 0) < 60_000) return
+    this.#recorded.set(key, now)
     const bytes = new Uint8Array(8)
     new DataView(bytes.buffer).setBigUint64(0, BigInt(Date.now()))
     this.#c.libp2p.peerStore.merge(peer, { metadata: { [LAST_SEEN_KEY]: bytes } }).catch((err: Error) => {
