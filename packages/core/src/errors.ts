@@ -75,6 +75,25 @@ export const ERROR_CATALOGUE = {
   STAKE_INVALID: { status: 400, message: 'The staking request is invalid' },
   LEDGER_JOURNAL_FAILED: { status: 500, message: 'The voucher journal could not be written' },
 
+  // content storage (IPFS blocks and files), manifests, replication
+  CONTENT_INVALID_CID: { status: 400, message: 'The CID is not valid' },
+  CONTENT_NOT_FOUND: { status: 404, message: 'The content could not be found locally or on the network' },
+  CONTENT_BAD_BLOCK: { status: 502, message: 'A peer served a block that does not match its CID' },
+  CONTENT_RANGE_INVALID: { status: 416, message: 'The requested byte range cannot be satisfied' },
+  CONTENT_NOT_A_FILE: { status: 400, message: 'The CID is not a UnixFS file' },
+  MANIFEST_INVALID: { status: 400, message: 'The manifest does not match the manifest schema' },
+  MANIFEST_BAD_SIGNATURE: {
+    status: 401,
+    message: "The manifest signature does not verify against its creator's address",
+  },
+  MANIFEST_FILE_MISMATCH: {
+    status: 422,
+    message: 'A file CID in the manifest does not match the content (size or kind)',
+  },
+  MANIFEST_NOT_FOUND: { status: 404, message: 'No manifest was found for this CID or name' },
+  REPLICATION_FAILED: { status: 502, message: 'Not enough storage providers accepted to pin the content' },
+  PIN_REFUSED: { status: 403, message: 'The storage provider refused the pin request' },
+
   // node control and API
   NODE_NOT_RUNNING: { status: 503, message: 'No node is running for this data directory' },
   NODE_ALREADY_RUNNING: { status: 409, message: 'A node is already running for this data directory' },
