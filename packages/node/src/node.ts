@@ -4,8 +4,11 @@ import { join } from 'node:path'
 import { type Config, MessageRegistry, PrsmError } from '@prsm/core'
 import { FsDatastore } from 'datastore-fs'
 import type { FastifyInstance } from 'fastify'
+import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 import type { Logger } from 'pino'
+import { contentRoutes } from './api/routes/content.ts'
+import { manifestRoutes } from './api/routes/manifests.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { type ApiRoutes, apiUrl, createApiServer } from './api/server.ts'
 import type { Identity } from './identity/identity.ts'
@@ -16,6 +19,8 @@ import { MessageGate } from './net/message-gate.ts'
 import { PeerPenalties } from './net/penalties.ts'
 import { KnownPeers } from './net/reconnect.ts'
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts'
+import { ManifestService } from './storage/manifests.ts'
+import { ContentStorage } from './storage/storage.ts'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -27,6 +32,8 @@ export interface PrsmNodeInit {
   logger?: Logger
   /** Defaults to a filesystem datastore in `<dataDir>/datastore`. */
   datastore?: Datastore
+  /** Defaults to a filesystem blockstore in `<dataDir>/blocks` (tests wrap it to model faulty peers). */
+  blockstore?: Blockstore
   /** Serve the local HTTP API (default true). */
   api?: boolean
   /** Write `<dataDir>/node.json` and `<dataDir>/api.token` while running (default true). */
@@ -54,6 +61,10 @@ export class PrsmNode {
   readonly gate: MessageGate
   readonly libp2p: PrsmLibp2p
   readonly offers: OfferService
+  /** IPFS content: files, blocks, pins (Helia on this node's libp2p host). */
+  readonly storage: ContentStorage
+  /** Signed manifests of models, datasets and tools, and their provenance graph. */
+  readonly manifests: ManifestService
   readonly #knownPeers: KnownPeers
   readonly #init: PrsmNodeInit
   #api: FastifyInstance | undefined
@@ -63,6 +74,7 @@ export class PrsmNode {
   static async create(init: PrsmNodeInit): Promise<PrsmNode> {
     const logger = init.logger ?? createLogger({ level: init.config.logLevel })
     const datastore = init.datastore ?? (await openDatastore(init.dataDir))
+    init = { ...init, datastore }
     const penalties = new PeerPenalties(init.config.penalties)
     const libp2p = await buildLibp2p(init.config, {
       privateKey: init.identity.nodeKey,
@@ -97,6 +109,29 @@ export class PrsmNode {
         dht: init.config.dht.enabled,
       },
     )
+    this.storage = new ContentStorage(
+      {
+        libp2p,
+        datastore: init.datastore as Datastore,
+        penalties,
+        logger: logger.child({ part: 'storage' }),
+        ...(init.blockstore === undefined ? {} : { blockstore: init.blockstore }),
+      },
+      { ...init.config.storage, blocksPath: join(init.dataDir, 'blocks') },
+    )
+    this.manifests = new ManifestService(
+      {
+        libp2p,
+        storage: this.storage,
+        privateKey: init.identity.nodeKey,
+        walletKey: init.identity.walletKey,
+        registry: this.registry,
+        gate: this.gate,
+        datastore: init.datastore as Datastore,
+        logger: logger.child({ part: 'manifests' }),
+      },
+      { gossip: init.config.gossip.enabled, dht: init.config.dht.enabled },
+    )
     this.#knownPeers = new KnownPeers(
       { libp2p, logger },
       {
@@ -127,6 +162,8 @@ export class PrsmNode {
     await this.libp2p.start()
     this.#knownPeers.start()
     await this.offers.start()
+    await this.storage.start()
+    await this.manifests.start()
     if (this.#init.api !== false) {
       const token = randomBytes(32).toString('hex')
       this.#api = await createApiServer(
@@ -160,6 +197,8 @@ export class PrsmNode {
     if (this.#init.runtimeFile !== false && this.#api !== undefined) await removeRuntimeFile(this.dataDir)
     await this.#api?.close()
     this.#api = undefined
+    await this.manifests.stop()
+    await this.storage.stop()
     await this.offers.stop()
     this.#knownPeers.stop()
     await this.libp2p.stop()
@@ -174,6 +213,8 @@ export class PrsmNode {
         peers: () => this.peers(),
         findOffers: (capability, options) => this.findOffers(capability, options),
       }),
+      contentRoutes({ storage: this.storage }),
+      manifestRoutes({ manifests: this.manifests }),
     ]
   }
 

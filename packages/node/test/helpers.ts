@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ConfigInput, loadConfig } from '@prsm/core'
 import { MemoryDatastore } from 'datastore-core'
+import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 import { createLogger, initIdentity, loadIdentity, PrsmNode } from '../src/index.ts'
 
@@ -12,6 +13,8 @@ export interface TestNodeOptions {
   /** Defaults to an in-memory datastore; 'fs' uses the node's real filesystem datastore in the data dir. */
   datastore?: Datastore | 'fs'
   api?: boolean
+  /** Replaces the node's filesystem blockstore (e.g. a wrapper modelling a faulty peer). */
+  blockstore?: Blockstore
 }
 
 /** A real node on loopback TCP with a fresh insecure identity in a temp data dir. */
@@ -38,6 +41,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Prsm
     logger: createLogger({ level: process.env.PRSM_TEST_LOG ?? 'silent' }),
     ...(options.datastore === 'fs' ? {} : { datastore: options.datastore ?? new MemoryDatastore() }),
     api: options.api ?? false,
+    ...(options.blockstore === undefined ? {} : { blockstore: options.blockstore }),
   })
   await node.start()
   return node

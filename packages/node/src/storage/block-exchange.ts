@@ -1,0 +1,260 @@
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { PrsmError } from '@prsm/core'
+import type { Blockstore } from 'interface-blockstore'
+import { CID } from 'multiformats/cid'
+import type { Logger } from 'pino'
+import type { PrsmLibp2p } from '../net/libp2p.ts'
+import type { PeerPenalties } from '../net/penalties.ts'
+import { blockMatches, MAX_BLOCK_BYTES, readBlock } from './blocks.ts'
+
+/**
+ * PRSM's block protocol: one stream per block. The requester writes one length-prefixed frame
+ * with the CID's bytes; the provider answers with one frame: `0x00` followed by the block, or
+ * `0x01` when it does not have it. The requester verifies every block against its CID.
+ */
+export const BLOCK_PROTOCOL = '/prsm/block/1.0.0'
+const HAVE = 0
+const DONT_HAVE = 1
+
+export interface BlockExchangeComponents {
+  libp2p: Pick<
+    PrsmLibp2p,
+    'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'peerStore' | 'contentRouting'
+  >
+  /** The local blockstore (never the networked one: serving must not trigger fetches). */
+  blockstore: Pick<Blockstore, 'has' | 'get'>
+  penalties: Pick<PeerPenalties, 'penalise' | 'isBanned'>
+  logger: Logger
+}
+
+export interface BlockExchangeInit {
+  blockTimeoutMs: number
+  providerLookupTimeoutMs: number
+  /** Called for every block served to a peer (usage counters). */
+  onServe?: (cid: CID, bytes: number, peer: PeerId) => void
+}
+
+/** A source tried after the PRSM peers (Bitswap, HTTP gateways); must return verified bytes or throw. */
+export interface FallbackRetriever {
+  name: string
+  retrieve(cid: CID, options: { signal: AbortSignal }): Promise<Uint8Array>
+}
+
+export interface ProviderFailure {
+  peer: string
+  reason: 'bad-block' | 'timeout' | 'dont-have' | 'error'
+}
+
+/**
+ * Serves local blocks on {@link BLOCK_PROTOCOL} and retrieves blocks from peers with failover:
+ * connected PRSM peers first (the ones that served recently first), then providers found in the
+ * DHT, then the fallbacks. A provider that stalls past `blockTimeoutMs` or answers "don't have"
+ * is skipped for this block; one that serves bytes not matching the CID is penalised with
+ * `CONTENT_BAD_BLOCK` and avoided for later blocks.
+ */
+export class BlockExchange {
+  readonly name = 'prsm-blocks'
+  readonly #c: BlockExchangeComponents
+  readonly #init: BlockExchangeInit
+  readonly #fallbacks: FallbackRetriever[] = []
+  /** Last time each peer served a good block; better providers are asked first. */
+  readonly #lastGood = new Map<string, number>()
+  /** Peers that served a bad block: asked last (until the penalty bans them). */
+  readonly #suspect = new Set<string>()
+  readonly #failures: ProviderFailure[] = []
+  #started = false
+
+  constructor(components: BlockExchangeComponents, init: BlockExchangeInit) {
+    this.#c = components
+    this.#init = init
+  }
+
+  addFallback(fallback: FallbackRetriever): void {
+    this.#fallbacks.push(fallback)
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    await this.#c.libp2p.handle(
+      BLOCK_PROTOCOL,
+      (stream, connection) => this.#serve(stream, connection.remotePeer),
+      {
+        maxInboundStreams: 256,
+        maxOutboundStreams: 256,
+      },
+    )
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    await this.#c.libp2p.unhandle(BLOCK_PROTOCOL)
+  }
+
+  /** Recent provider failures (newest last), for status and tests. */
+  failures(): ProviderFailure[] {
+    return [...this.#failures]
+  }
+
+  async #serve(stream: Parameters<Parameters<PrsmLibp2p['handle']>[1]>[0], from: PeerId): Promise<void> {
+    const signal = AbortSignal.timeout(this.#init.blockTimeoutMs * 3)
+    try {
+      const lp = lpStream(stream, { maxDataLength: 256 })
+      const request = await lp.read({ signal })
+      const cid = CID.decode(request.subarray())
+      let block: Uint8Array | undefined
+      if (await this.#c.blockstore.has(cid, { signal })) {
+        block = await readBlock(this.#c.blockstore, cid, { signal }).catch(() => undefined)
+      }
+      if (block === undefined) {
+        await lp.write(Uint8Array.of(DONT_HAVE), { signal })
+      } else {
+        const frame = new Uint8Array(block.byteLength + 1)
+        frame[0] = HAVE
+        frame.set(block, 1)
+        await lp.write(frame, { signal })
+        this.#init.onServe?.(cid, block.byteLength, from)
+      }
+      await stream.close({ signal })
+    } catch (err) {
+      this.#c.logger.debug({ err: (err as Error).message, peer: from.toString() }, 'block request failed')
+      stream.abort(err as Error)
+    }
+  }
+
+  /** Asks one peer for one block; returns verified bytes, or throws with the failure reason. */
+  async fetchFrom(peer: PeerId, cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(this.#init.blockTimeoutMs),
+      ...(options.signal === undefined ? [] : [options.signal]),
+    ])
+    let failure: ProviderFailure['reason'] = 'error'
+    try {
+      const stream = await this.#c.libp2p.dialProtocol(peer, BLOCK_PROTOCOL, { signal })
+      try {
+        const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_BYTES + 1 })
+        await lp.write(cid.bytes, { signal })
+        const reply = (await lp.read({ signal })).subarray()
+        await stream.close({ signal }).catch(() => undefined)
+        if (reply[0] !== HAVE) {
+          failure = 'dont-have'
+          throw new PrsmError('CONTENT_NOT_FOUND', `${peer} does not have ${cid}`)
+        }
+        const block = reply.subarray(1)
+        if (!(await blockMatches(cid, block))) {
+          failure = 'bad-block'
+          this.#suspect.add(peer.toString())
+          this.#c.penalties.penalise(peer, 'CONTENT_BAD_BLOCK')
+          this.#c.logger.warn({ peer: peer.toString(), cid: cid.toString() }, 'peer served a bad block')
+          throw new PrsmError('CONTENT_BAD_BLOCK', `${peer} served a block that does not match ${cid}`)
+        }
+        this.#lastGood.set(peer.toString(), Date.now())
+        this.#suspect.delete(peer.toString())
+        return block
+      } catch (err) {
+        stream.abort(err as Error)
+        throw err
+      }
+    } catch (err) {
+      if (failure === 'error' && signal.aborted && options.signal?.aborted !== true) failure = 'timeout'
+      this.#failures.push({ peer: peer.toString(), reason: failure })
+      if (this.#failures.length > 100) this.#failures.shift()
+      throw err
+    }
+  }
+
+  /** Connected peers that speak the block protocol, best first. */
+  async #connectedProviders(): Promise<PeerId[]> {
+    const { libp2p, penalties } = this.#c
+    const seen = new Set<string>()
+    const peers: PeerId[] = []
+    for (const conn of libp2p.getConnections()) {
+      const id = conn.remotePeer.toString()
+      if (seen.has(id) || penalties.isBanned(id)) continue
+      seen.add(id)
+      const info = await libp2p.peerStore.get(conn.remotePeer).catch(() => undefined)
+      if (info?.protocols.includes(BLOCK_PROTOCOL) === true) peers.push(conn.remotePeer)
+    }
+    return this.#rank(peers)
+  }
+
+  #rank(peers: PeerId[]): PeerId[] {
+    const score = (p: PeerId): number =>
+      this.#suspect.has(p.toString()) ? -1 : (this.#lastGood.get(p.toString()) ?? 0)
+    return peers.sort((a, b) => score(b) - score(a))
+  }
+
+  /**
+   * Retrieves one block: every connected PRSM peer in turn, then DHT providers, then the
+   * fallbacks. Throws `CONTENT_NOT_FOUND` when nobody served a valid block.
+   */
+  async retrieve(cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    const signal = options.signal ?? AbortSignal.timeout(60_000)
+    const tried = new Set<string>([this.#c.libp2p.peerId.toString()])
+    const tryPeers = async (peers: PeerId[]): Promise<Uint8Array | undefined> => {
+      for (const peer of peers) {
+        signal.throwIfAborted()
+        if (tried.has(peer.toString()) || this.#c.penalties.isBanned(peer)) continue
+        tried.add(peer.toString())
+        try {
+          return await this.fetchFrom(peer, cid, { signal })
+        } catch {
+          // try the next provider
+        }
+      }
+      return undefined
+    }
+    const direct = await tryPeers(await this.#connectedProviders())
+    if (direct !== undefined) return direct
+
+    const found = await this.#findProviders(cid, signal)
+    const viaDht = await tryPeers(found)
+    if (viaDht !== undefined) return viaDht
+
+    for (const fallback of this.#fallbacks) {
+      signal.throwIfAborted()
+      try {
+        const block = await fallback.retrieve(cid, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(this.#init.blockTimeoutMs)]),
+        })
+        if (await blockMatches(cid, block)) return block
+        this.#c.logger.warn({ source: fallback.name, cid: cid.toString() }, 'fallback served a bad block')
+      } catch (err) {
+        this.#c.logger.debug({ source: fallback.name, err: (err as Error).message }, 'fallback failed')
+      }
+    }
+    throw new PrsmError('CONTENT_NOT_FOUND', `no provider served a valid block for ${cid}`, {
+      details: { cid: cid.toString(), tried: tried.size - 1 },
+    })
+  }
+
+  async #findProviders(cid: CID, signal: AbortSignal): Promise<PeerId[]> {
+    const me = this.#c.libp2p.peerId.toString()
+    const out: PeerId[] = []
+    const lookup = AbortSignal.any([signal, AbortSignal.timeout(this.#init.providerLookupTimeoutMs)])
+    try {
+      for await (const provider of this.#c.libp2p.contentRouting.findProviders(cid, { signal: lookup })) {
+        const id = provider.id.toString()
+        if (id === me || out.some((p) => p.toString() === id)) continue
+        out.push(provider.id)
+        if (out.length >= 8) break
+      }
+    } catch (err) {
+      if (!signal.aborted) this.#c.logger.debug({ err: (err as Error).message }, 'findProviders failed')
+    }
+    return this.#rank(out)
+  }
+
+  /** Peers that announced `cid` in the DHT (for replication checks and `stat`). */
+  async findProviders(cid: CID, options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const peers = await this.#findProviders(cid, options.signal ?? AbortSignal.timeout(30_000))
+    return peers.map((p) => p.toString())
+  }
+}
+
+export function toPeerId(peer: string | PeerId): PeerId {
+  return typeof peer === 'string' ? peerIdFromString(peer) : peer
+}
