@@ -1,5 +1,8 @@
 import { Command, CommanderError, Option } from 'commander'
+import { registerContentCommands } from './commands/content.ts'
 import { nodeStatusCommand, offersCommand, peersCommand } from './commands/inspect.ts'
+import { registerManifestCommands } from './commands/manifest.ts'
+import { registerProvenanceCommand } from './commands/provenance.ts'
 import { registerSimCommand } from './commands/sim.ts'
 import { EXIT, ExitRequest, reportError } from './output.ts'
 
@@ -71,6 +74,9 @@ export function buildProgram(): Command {
     .action(offersCommand)
 
   registerSimCommand(program)
+  registerContentCommands(program)
+  registerManifestCommands(program)
+  registerProvenanceCommand(program)
 
   return program
 }

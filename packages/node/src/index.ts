@@ -1,3 +1,7 @@
+export type { ContentRoutesComponents } from './api/routes/content.ts'
+export { contentRoutes, parseRange } from './api/routes/content.ts'
+export type { ManifestRoutesComponents } from './api/routes/manifests.ts'
+export { manifestRoutes } from './api/routes/manifests.ts'
 export type { NodeRoutesComponents } from './api/routes/node.ts'
 export { nodeRoutes, offerToJson } from './api/routes/node.ts'
 export type { ApiComponents, ApiInit, ApiRoutes } from './api/server.ts'
@@ -23,3 +27,21 @@ export { NODE_VERSION, PrsmNode } from './node.ts'
 export { installProcessGuards } from './process-guards.ts'
 export type { RuntimeInfo } from './runtime-file.ts'
 export { RUNTIME_FILE, readRuntimeFile, TOKEN_FILE } from './runtime-file.ts'
+export { BLOCK_PROTOCOL, BlockExchange } from './storage/block-exchange.ts'
+export type { Manifest, ManifestInput } from './storage/manifest.ts'
+export {
+  decodeManifest,
+  encodeManifest,
+  MANIFEST_DOMAIN,
+  MANIFEST_TYPES,
+  manifestNameCid,
+  manifestSignatureValid,
+  signManifest,
+} from './storage/manifest.ts'
+export type { StoredManifest } from './storage/manifests.ts'
+export { MANIFESTS_FETCH_PROTOCOL, MANIFESTS_TOPIC, ManifestService } from './storage/manifests.ts'
+export type { ProvenanceEdge, ProvenanceGraph, ProvenanceNode } from './storage/provenance.ts'
+export { provenanceText } from './storage/provenance.ts'
+export type { AddResult, ContentStat, StorageComponents, StorageInit } from './storage/storage.ts'
+export { ContentStorage, parseCid } from './storage/storage.ts'
+export type { UsageRecord } from './storage/usage.ts'
