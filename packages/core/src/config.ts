@@ -5,7 +5,7 @@ import { OfferInitSchema } from './offer.ts'
 const multiaddr = z
   .string()
   .regex(
-    /^\/(ip4|ip6|dns|dns4|dns6|dnsaddr|p2p|memory|unix)\//,
+    /^\/(ip4|ip6|dns|dns4|dns6|dnsaddr|p2p|memory|unix)\/|^\/p2p-circuit$/,
     'must be a multiaddr such as /ip4/127.0.0.1/tcp/4001',
   )
 

@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { PrsmNode } from '../src/index.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from './helpers.ts'
 
@@ -107,5 +108,27 @@ describe('restart', () => {
     await waitFor('reconnection to the hub', () =>
       again.libp2p.getPeers().some((p) => p.toString() === hub.peerId),
     )
+  })
+})
+
+describe('circuit relay', () => {
+  const nodes: PrsmNode[] = []
+  after(() => stopAll(nodes))
+
+  it('a node with --relay carries a connection to a node that listens only through it', async () => {
+    const relay = await startTestNode({ config: { relay: true } })
+    nodes.push(relay)
+    assert.ok(relay.libp2p.getProtocols().includes('/libp2p/circuit/relay/0.2.0/hop'))
+    const behind = await startTestNode({
+      config: { listen: ['/ip4/127.0.0.1/tcp/0', '/p2p-circuit'], bootstrap: [bootstrapAddr(relay)] },
+    })
+    const outside = await startTestNode()
+    nodes.push(behind, outside)
+    const circuit = await waitFor('a relay reservation', () =>
+      behind.multiaddrs().find((a) => a.includes(`/p2p/${relay.peerId}/p2p-circuit`)),
+    )
+    const connection = await outside.libp2p.dial(multiaddr(circuit))
+    assert.equal(connection.remotePeer.toString(), behind.peerId)
+    assert.match(connection.remoteAddr.toString(), /\/p2p-circuit\//)
   })
 })
