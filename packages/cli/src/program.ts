@@ -1,9 +1,12 @@
 import { Command, CommanderError, Option } from 'commander'
+import { registerChainCommands } from './commands/chain.ts'
+import { registerChannelCommands } from './commands/channel.ts'
 import { registerContentCommands } from './commands/content.ts'
 import { nodeStatusCommand, offersCommand, peersCommand } from './commands/inspect.ts'
 import { registerManifestCommands } from './commands/manifest.ts'
 import { registerProvenanceCommand } from './commands/provenance.ts'
 import { registerSimCommand } from './commands/sim.ts'
+import { registerWalletCommands } from './commands/wallet.ts'
 import { EXIT, ExitRequest, reportError } from './output.ts'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -49,6 +52,10 @@ export function buildProgram(): Command {
     .option('--mdns', 'discover peers on the local network')
     .option('--relay', 'act as a circuit-relay server')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option(
+      '--devnet <file>',
+      'use the chain in this deployment file (from prsm devnet up or prsm chain deploy)',
+    )
     .action(async (flags) => (await import('./commands/node-start.ts')).nodeStartCommand(flags))
   node
     .command('status')
@@ -77,6 +84,9 @@ export function buildProgram(): Command {
   registerContentCommands(program)
   registerManifestCommands(program)
   registerProvenanceCommand(program)
+  registerChainCommands(program)
+  registerWalletCommands(program)
+  registerChannelCommands(program)
 
   return program
 }

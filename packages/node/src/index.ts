@@ -1,5 +1,7 @@
 export type { ContentRoutesComponents } from './api/routes/content.ts'
 export { contentRoutes, parseRange } from './api/routes/content.ts'
+export type { LedgerRoutesComponents } from './api/routes/ledger.ts'
+export { ledgerRoutes } from './api/routes/ledger.ts'
 export type { ManifestRoutesComponents } from './api/routes/manifests.ts'
 export { manifestRoutes } from './api/routes/manifests.ts'
 export type { NodeRoutesComponents } from './api/routes/node.ts'
@@ -18,6 +20,18 @@ export {
   OfferService,
   registerOfferMessages,
 } from './market/offers.ts'
+export type {
+  OpenChannelRequest,
+  PaymentReceipt,
+  PaymentServiceComponents,
+  PaymentServiceInit,
+} from './market/payments.ts'
+export {
+  PAY_INFO_PROTOCOL,
+  PAY_PROTOCOL,
+  PaymentService,
+  registerPaymentMessages,
+} from './market/payments.ts'
 export type { PrsmLibp2p } from './net/libp2p.ts'
 export { buildLibp2p, DHT_PROTOCOL } from './net/libp2p.ts'
 export { MessageGate } from './net/message-gate.ts'

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { Deployment } from '@prsm/contracts'
 import { type Config, MessageRegistry, PrsmError } from '@prsm/core'
 import { FsDatastore } from 'datastore-fs'
 import type { FastifyInstance } from 'fastify'
@@ -8,12 +9,16 @@ import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 import type { Logger } from 'pino'
 import { contentRoutes } from './api/routes/content.ts'
+import { ledgerRoutes } from './api/routes/ledger.ts'
 import { manifestRoutes } from './api/routes/manifests.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { type ApiRoutes, apiUrl, createApiServer } from './api/server.ts'
 import type { Identity } from './identity/identity.ts'
+import { deploymentFromConfig, fundFromDevnetFaucet, ledgerFromConfig } from './ledger/from-config.ts'
+import type { Ledger } from './ledger/ledger.ts'
 import { createLogger } from './logger.ts'
 import { type FoundOffer, OfferService } from './market/offers.ts'
+import { PaymentService } from './market/payments.ts'
 import { buildLibp2p, type PrsmLibp2p } from './net/libp2p.ts'
 import { MessageGate } from './net/message-gate.ts'
 import { PeerPenalties } from './net/penalties.ts'
@@ -38,6 +43,8 @@ export interface PrsmNodeInit {
   api?: boolean
   /** Write `<dataDir>/node.json` and `<dataDir>/api.token` while running (default true). */
   runtimeFile?: boolean
+  /** The chain to use; defaults to the deployment file named by `config.chain.deployment`. */
+  deployment?: Deployment
 }
 
 export interface PeerInfo {
@@ -65,6 +72,9 @@ export class PrsmNode {
   readonly storage: ContentStorage
   /** Signed manifests of models, datasets and tools, and their provenance graph. */
   readonly manifests: ManifestService
+  /** Wallet, payment channels, claims and network parameters (CHAIN_NOT_CONFIGURED without a chain). */
+  readonly ledger: Ledger
+  readonly payments: PaymentService
   readonly #knownPeers: KnownPeers
   readonly #init: PrsmNodeInit
   #api: FastifyInstance | undefined
@@ -72,6 +82,8 @@ export class PrsmNode {
   #startedAt = 0
 
   static async create(init: PrsmNodeInit): Promise<PrsmNode> {
+    // A bad deployment file fails here, before the node opens anything.
+    const deployment = init.deployment ?? deploymentFromConfig(init.config)
     const logger = init.logger ?? createLogger({ level: init.config.logLevel })
     const datastore = init.datastore ?? (await openDatastore(init.dataDir))
     init = { ...init, datastore }
@@ -81,7 +93,7 @@ export class PrsmNode {
       datastore,
       connectionGater: penalties.gater(),
     })
-    return new PrsmNode(init, logger, penalties, libp2p)
+    return new PrsmNode({ ...init, ...(deployment ? { deployment } : {}) }, logger, penalties, libp2p)
   }
 
   private constructor(init: PrsmNodeInit, logger: Logger, penalties: PeerPenalties, libp2p: PrsmLibp2p) {
@@ -108,6 +120,22 @@ export class PrsmNode {
         gossip: init.config.gossip.enabled,
         dht: init.config.dht.enabled,
       },
+    )
+    this.ledger = ledgerFromConfig(init.config, init.deployment, {
+      dataDir: init.dataDir,
+      identity: init.identity,
+      logger: logger.child({ part: 'ledger' }),
+    })
+    this.payments = new PaymentService(
+      {
+        libp2p,
+        privateKey: init.identity.nodeKey,
+        registry: this.registry,
+        gate: this.gate,
+        ledger: this.ledger,
+        logger: logger.child({ part: 'payments' }),
+      },
+      { peersFile: join(init.dataDir, 'channel-peers.json') },
     )
     this.storage = new ContentStorage(
       {
@@ -159,11 +187,19 @@ export class PrsmNode {
 
   async start(): Promise<void> {
     this.#startedAt = Date.now()
+    if (this.ledger.enabled) {
+      const { deployment } = this.ledger.chain
+      if (deployment.devnet && this.config.chain.faucet) {
+        await fundFromDevnetFaucet(this.ledger, deployment, { logger: this.logger.child({ part: 'ledger' }) })
+      }
+      await this.ledger.start()
+    }
     await this.libp2p.start()
     this.#knownPeers.start()
     await this.offers.start()
     await this.storage.start()
     await this.manifests.start()
+    await this.payments.start()
     if (this.#init.api !== false) {
       const token = randomBytes(32).toString('hex')
       this.#api = await createApiServer(
@@ -197,6 +233,8 @@ export class PrsmNode {
     if (this.#init.runtimeFile !== false && this.#api !== undefined) await removeRuntimeFile(this.dataDir)
     await this.#api?.close()
     this.#api = undefined
+    await this.payments.stop()
+    await this.ledger.stop()
     await this.manifests.stop()
     await this.storage.stop()
     await this.offers.stop()
@@ -215,6 +253,7 @@ export class PrsmNode {
       }),
       contentRoutes({ storage: this.storage }),
       manifestRoutes({ manifests: this.manifests }),
+      ledgerRoutes({ ledger: this.ledger, payments: this.payments }),
     ]
   }
 
@@ -259,6 +298,9 @@ export class PrsmNode {
       connections: this.libp2p.getConnections().length,
       dhtMode: this.libp2p.services.dht.getMode(),
       offers: this.offers.localOffers().map((o) => o.offer.capability),
+      chain: this.ledger.enabled
+        ? { chainId: this.ledger.chain.deployment.chainId, wallet: this.ledger.chain.address }
+        : null,
       knownOffers: this.offers.knownOffers().length,
       messages: this.gate.stats(),
       banned: this.penalties.list().filter((p) => p.bannedUntil !== undefined && p.bannedUntil > Date.now()),

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { loadConfig, PrsmError } from '@prsm/core'
 import {
   createLogger,
@@ -21,6 +21,7 @@ export interface NodeStartFlags {
   mdns?: boolean
   relay?: boolean
   logLevel?: string
+  devnet?: string
 }
 
 /** `--offer CAP=PRICE[/UNIT]` → an offer config entry. */
@@ -47,6 +48,7 @@ export function flagsToConfig(flags: NodeStartFlags): Record<string, unknown> {
   if (flags.mdns === true) out.mdns = true
   if (flags.relay === true) out.relay = true
   if (flags.logLevel !== undefined) out.logLevel = flags.logLevel
+  if (flags.devnet !== undefined) out.chain = { deployment: resolve(flags.devnet) }
   return out
 }
 
@@ -106,6 +108,7 @@ export async function nodeStartCommand(flags: NodeStartFlags): Promise<void> {
         .multiaddrs()
         .map((a) => `  listen    ${a}/p2p/${node.peerId}`.replace(`/p2p/${node.peerId}/p2p/`, '/p2p/')),
       `  api       ${node.apiUrl}`,
+      `  chain     ${node.ledger.enabled ? `${node.ledger.chain.deployment.chainId} (${node.ledger.chain.deployment.rpcUrl})` : '(none: paid features off)'}`,
       `  offers    ${
         node.offers
           .localOffers()

@@ -5,6 +5,13 @@ export type { ChannelCache, ChannelCacheInit, ChannelState } from './channel-sta
 export { createChannelCache } from './channel-state.ts'
 export type { LedgerErrorCode } from './errors.ts'
 export { isLedgerError, LEDGER_ERRORS, LedgerError } from './errors.ts'
+export type { NodeLedgerComponents } from './from-config.ts'
+export {
+  deploymentFromConfig,
+  fundFromDevnetFaucet,
+  LEDGER_JOURNAL_FILE,
+  ledgerFromConfig,
+} from './from-config.ts'
 export type { Ledger, LedgerComponents, LedgerInit } from './ledger.ts'
 export { createLedger } from './ledger.ts'
 export type {

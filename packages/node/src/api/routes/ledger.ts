@@ -1,0 +1,321 @@
+import { formatFtns, PrsmError } from '@prsm/core'
+import { type Address, formatEther, getAddress, type Hex } from 'viem'
+import { z } from 'zod'
+import type { Ledger } from '../../ledger/ledger.ts'
+import type { ReconcileResult } from '../../ledger/reconciler.ts'
+import type { PayerChannelRecord } from '../../ledger/voucher-journal.ts'
+import type { PaymentService } from '../../market/payments.ts'
+import type { ApiRoutes } from '../server.ts'
+
+/** What the ledger routes need: the node's ledger and its payment protocol. */
+export interface LedgerRoutesComponents {
+  ledger: Pick<Ledger, 'chain' | 'wallet' | 'payer' | 'payee' | 'reconciler' | 'parameters' | 'journal'>
+  payments: Pick<PaymentService, 'openChannel' | 'pay' | 'peerOf'>
+}
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x address')
+/** Amounts on the API are wei as decimal strings (the CLI converts FTNS). */
+const wei = z
+  .string()
+  .regex(/^\d{1,78}$/, 'must be an amount in wei (a decimal integer string)')
+  .transform((s) => BigInt(s))
+  .refine((v) => v > 0n, 'must be positive')
+const channelId = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be a channel id (0x + 64 hex digits)')
+
+const OfQuery = z.object({ of: address.optional() }).strict()
+const TransferBody = z.object({ to: address, amount: wei }).strict()
+const StakeBody = z.object({ amount: wei, validator: z.boolean().optional() }).strict()
+const UnbondBody = z.object({ amount: wei }).strict()
+const OpenBody = z
+  .object({
+    to: z.string().min(1).max(128),
+    deposit: wei,
+    expirySeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(10 * 365 * 86_400)
+      .optional(),
+  })
+  .strict()
+const PayBody = z
+  .object({
+    amount: wei,
+    royalties: z
+      .array(z.object({ creator: address, amount: wei }).strict())
+      .max(64)
+      .optional(),
+    peer: z.string().max(128).optional(),
+  })
+  .strict()
+const TopUpBody = z.object({ amount: wei }).strict()
+const ExtendBody = z
+  .object({
+    expirySeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(10 * 365 * 86_400),
+  })
+  .strict()
+const ChannelParams = z.object({ id: channelId }).strict()
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const parsed = schema.safeParse(value ?? {})
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new PrsmError('VALIDATION_FAILED', `${issue?.path.join('.') || '(body)'}: ${issue?.message}`, {
+      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), reason: i.message })) },
+    })
+  }
+  return parsed.data
+}
+
+/** An amount in both forms: wei (exact) and decimal FTNS (for people). */
+const ftns = (value: bigint): { wei: string; ftns: string } => ({
+  wei: value.toString(),
+  ftns: formatFtns(value),
+})
+
+const iso = (unixSeconds: bigint): string => new Date(Number(unixSeconds) * 1000).toISOString()
+
+function payerChannelJson(record: PayerChannelRecord, peer: string | undefined): Record<string, unknown> {
+  return {
+    channel: record.channel,
+    role: 'payer',
+    payee: record.payee,
+    peer: peer ?? null,
+    deposit: ftns(record.deposit),
+    paid: ftns(record.cumulativeAmount),
+    remaining: ftns(record.deposit - record.cumulativeAmount),
+    royaltyCapBps: Number(record.royaltyCapBps),
+    expiry: Number(record.expiry),
+    expiresAt: iso(record.expiry),
+    closed: record.closed,
+  }
+}
+
+function reconcileJson(result: ReconcileResult): Record<string, unknown> {
+  return {
+    channel: result.channel,
+    action: result.action,
+    cumulativeAmount: ftns(result.cumulativeAmount),
+    claimedOnChain: ftns(result.claimedOnChain),
+    txHash: result.txHash ?? null,
+    ...(result.detail === undefined ? {} : { detail: result.detail }),
+  }
+}
+
+/**
+ * The ledger's routes under /api/v1: chain and parameters, wallet, stake, channels (open, pay,
+ * top up, extend, claim, close). Without a chain each answers 503 CHAIN_NOT_CONFIGURED. Amounts
+ * go in as wei strings and come out as `{ wei, ftns }`.
+ */
+export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
+  const { ledger, payments } = components
+  return (app) => {
+    app.get('/api/v1/chain', async () => {
+      const { deployment, address: wallet } = ledger.chain
+      return {
+        chainId: deployment.chainId,
+        rpcUrl: deployment.rpcUrl,
+        deployBlock: deployment.deployBlock.toString(),
+        addresses: deployment.addresses,
+        devnet: deployment.devnet !== undefined,
+        wallet,
+      }
+    })
+
+    app.get('/api/v1/chain/parameters', async () => {
+      const snapshot = ledger.parameters.current()
+      return {
+        version: snapshot.version.toString(),
+        parameters: Object.fromEntries(Object.entries(snapshot.values).map(([k, v]) => [k, v.toString()])),
+      }
+    })
+
+    app.get('/api/v1/wallet', async (req) => {
+      const { of } = parse(OfQuery, req.query)
+      const balance = await ledger.wallet.balance(of === undefined ? {} : { of: getAddress(of) })
+      return {
+        address: balance.address,
+        chainId: ledger.chain.deployment.chainId,
+        ftns: ftns(balance.ftns),
+        eth: { wei: balance.eth.toString(), eth: formatEther(balance.eth) },
+      }
+    })
+
+    app.post('/api/v1/wallet/transfer', async (req) => {
+      const body = parse(TransferBody, req.body)
+      const tx = await ledger.wallet.transfer(getAddress(body.to), body.amount)
+      return {
+        from: ledger.wallet.address,
+        to: getAddress(body.to),
+        amount: ftns(body.amount),
+        txHash: tx.hash,
+      }
+    })
+
+    app.get('/api/v1/stake', async (req) => {
+      const { of } = parse(OfQuery, req.query)
+      const s = await ledger.wallet.stakeStatus(of === undefined ? {} : { of: getAddress(of) })
+      return {
+        address: s.address,
+        registered: s.registered,
+        validator: s.validator,
+        inValidatorSet: s.inValidatorSet,
+        stake: ftns(s.stake),
+        unbonding: ftns(s.unbonding),
+        unbondingEnd: Number(s.unbondingEnd),
+        minStake: ftns(ledger.parameters.get('minStake')),
+        peerId: s.peerId,
+      }
+    })
+
+    app.post('/api/v1/stake', async (req) => {
+      const body = parse(StakeBody, req.body)
+      const tx = await ledger.wallet.stakeAdd(body.amount, { validator: body.validator ?? false })
+      return { added: ftns(body.amount), registered: tx.registered, txHash: tx.hash }
+    })
+
+    app.post('/api/v1/stake/unbond', async (req) => {
+      const body = parse(UnbondBody, req.body)
+      const tx = await ledger.wallet.stakeUnbond(body.amount)
+      return {
+        unbonding: ftns(body.amount),
+        unbondingEnd: Number(tx.unbondingEnd),
+        withdrawableAt: iso(tx.unbondingEnd),
+        txHash: tx.hash,
+      }
+    })
+
+    app.post('/api/v1/stake/withdraw', async () => {
+      const s = await ledger.wallet.stakeStatus()
+      if (s.unbonding === 0n) {
+        throw new PrsmError(
+          'STAKE_INVALID',
+          'nothing is unbonding: unbond some stake first (prsm stake unbond)',
+        )
+      }
+      const block = await ledger.chain.publicClient.getBlock({ blockTag: 'latest' })
+      if (block.timestamp < s.unbondingEnd) {
+        throw new PrsmError('STAKE_INVALID', `the unbonding period ends at ${iso(s.unbondingEnd)}`, {
+          details: { unbondingEnd: Number(s.unbondingEnd), now: Number(block.timestamp) },
+        })
+      }
+      const tx = await ledger.wallet.stakeWithdraw()
+      return { withdrawn: ftns(tx.amount), txHash: tx.hash }
+    })
+
+    app.get('/api/v1/channels', async () => {
+      // Open channels are re-read from chain: the payee may have closed them.
+      const records = await Promise.all(
+        ledger.payer.channels().map((r) => (r.closed ? r : ledger.payer.refresh(r.channel).catch(() => r))),
+      )
+      const payer = records.map((r) => payerChannelJson(r, payments.peerOf(r.channel)))
+      const payee = await Promise.all(
+        ledger.journal.accepted().map(async (v) => {
+          const state = await ledger.payee.channel(v.channel, { refresh: true })
+          const claimed = state?.claimed ?? 0n
+          return {
+            channel: v.channel,
+            role: 'payee',
+            payer: v.payer,
+            received: ftns(v.cumulativeAmount),
+            claimed: ftns(claimed),
+            unclaimed: ftns(v.cumulativeAmount > claimed ? v.cumulativeAmount - claimed : 0n),
+            deposit: state ? ftns(state.deposit) : null,
+            expiry: state ? Number(state.expiry) : null,
+            expiresAt: state ? iso(state.expiry) : null,
+            closed: state?.closed ?? false,
+          }
+        }),
+      )
+      return { channels: [...payer, ...payee] }
+    })
+
+    app.post('/api/v1/channels', async (req) => {
+      const body = parse(OpenBody, req.body)
+      const opened = await payments.openChannel({
+        to: body.to,
+        deposit: body.deposit,
+        ...(body.expirySeconds === undefined ? {} : { expirySeconds: body.expirySeconds }),
+      })
+      return {
+        ...payerChannelJson(opened, opened.peer),
+        txHash: opened.tx.hash,
+        gasUsed: opened.tx.gasUsed.toString(),
+      }
+    })
+
+    app.post('/api/v1/channels/:id/pay', async (req) => {
+      const { id } = parse(ChannelParams, req.params)
+      const body = parse(PayBody, req.body)
+      const receipt = await payments.pay(
+        id as Hex,
+        body.amount,
+        (body.royalties ?? []).map((r) => ({ creator: getAddress(r.creator) as Address, amount: r.amount })),
+        body.peer === undefined ? {} : { peer: body.peer },
+      )
+      return {
+        channel: receipt.channel,
+        peer: receipt.peer,
+        payee: receipt.payee,
+        amount: ftns(body.amount),
+        increment: ftns(receipt.increment),
+        cumulativeAmount: ftns(receipt.cumulativeAmount),
+      }
+    })
+
+    app.post('/api/v1/channels/:id/topup', async (req) => {
+      const { id } = parse(ChannelParams, req.params)
+      const body = parse(TopUpBody, req.body)
+      const tx = await ledger.payer.topUp(id as Hex, body.amount)
+      const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === id.toLowerCase())
+      return {
+        ...(record ? payerChannelJson(record, payments.peerOf(record.channel)) : { channel: id }),
+        txHash: tx.hash,
+      }
+    })
+
+    app.post('/api/v1/channels/:id/extend', async (req) => {
+      const { id } = parse(ChannelParams, req.params)
+      const body = parse(ExtendBody, req.body)
+      const block = await ledger.chain.publicClient.getBlock({ blockTag: 'latest' })
+      const tx = await ledger.payer.extend(id as Hex, block.timestamp + BigInt(body.expirySeconds))
+      const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === id.toLowerCase())
+      return {
+        ...(record ? payerChannelJson(record, payments.peerOf(record.channel)) : { channel: id }),
+        txHash: tx.hash,
+      }
+    })
+
+    app.post('/api/v1/channels/:id/claim', async (req) => {
+      const { id } = parse(ChannelParams, req.params)
+      return reconcileJson(await ledger.reconciler.claim(id.toLowerCase() as Hex))
+    })
+
+    // The payee closes (a final claim, the rest back to the payer); the payer reclaims after expiry.
+    app.post('/api/v1/channels/:id/close', async (req) => {
+      const { id } = parse(ChannelParams, req.params)
+      const channel = id.toLowerCase() as Hex
+      if (ledger.journal.newest(channel) !== undefined) {
+        const result = reconcileJson(await ledger.reconciler.close(channel))
+        return result.action === 'claimed' ? { ...result, action: 'closed' } : result
+      }
+      const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === channel)
+      if (!record)
+        throw new PrsmError('CHANNEL_UNKNOWN', 'this node is neither payer nor paid on the channel')
+      const block = await ledger.chain.publicClient.getBlock({ blockTag: 'latest' })
+      if (block.timestamp < record.expiry) {
+        throw new PrsmError(
+          'VALIDATION_FAILED',
+          `the payer can take the deposit back only from expiry (${iso(record.expiry)}); the payee can close at any time`,
+          { details: { channel, expiry: Number(record.expiry) } },
+        )
+      }
+      const tx = await ledger.payer.reclaim(record.channel)
+      return { channel, action: 'reclaimed', refunded: ftns(tx.refunded), txHash: tx.hash }
+    })
+  }
+}
