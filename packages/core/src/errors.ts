@@ -32,12 +32,7 @@ export const ERROR_CATALOGUE = {
   MESSAGE_SCHEMA: { status: 400, message: 'The message payload does not match its schema' },
 
   // peers
-  PEER_REFUSED: { status: 403, message: 'The peer is in a penalty cool-down' },
   PEER_UNREACHABLE: { status: 502, message: 'The peer could not be reached' },
-
-  // offers
-  OFFER_INVALID: { status: 400, message: 'The offer is invalid' },
-  OFFER_EXPIRED: { status: 410, message: 'The offer has expired' },
 
   // chain, wallet, payment channels and vouchers (the node ledger)
   CHAIN_NOT_CONFIGURED: {
