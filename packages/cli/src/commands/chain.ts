@@ -53,6 +53,7 @@ interface DevnetUpFlags {
 export async function devnetUpCommand(flags: DevnetUpFlags): Promise<void> {
   const { rm } = await import('node:fs/promises')
   const { DEFAULT_DEV_FUNDING, DEPLOYMENT_FILE, startDevnet } = await import('@prsm/contracts')
+  const { getAddress } = await import('viem')
   const dir = resolve(flags.dir ?? join(resolveDataDir(flags.dataDir), 'devnet'))
   if (flags.reset === true) {
     await rm(join(dir, 'anvil-state.json'), { force: true })
@@ -89,8 +90,14 @@ export async function devnetUpCommand(flags: DevnetUpFlags): Promise<void> {
             ['rpc', deployment.rpcUrl],
             ['chain id', String(deployment.chainId)],
             ['deployment', String(deploymentFile)],
-            ...Object.entries(deployment.addresses).map(([name, a]): [string, string] => [name, a]),
-            ['faucet', deployment.devnet?.faucet.address ?? ''],
+            ...Object.entries(deployment.addresses).map(([name, a]): [string, string] => [
+              name,
+              getAddress(a),
+            ]),
+            [
+              'faucet',
+              getAddress(deployment.devnet?.faucet.address ?? '0x0000000000000000000000000000000000000000'),
+            ],
             [
               'dev accounts',
               `${accounts.length} × ${formatFtns(DEFAULT_DEV_FUNDING)} FTNS (anvil's published keys)`,
