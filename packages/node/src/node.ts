@@ -14,7 +14,7 @@ import { manifestRoutes } from './api/routes/manifests.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { type ApiRoutes, apiUrl, createApiServer } from './api/server.ts'
 import type { Identity } from './identity/identity.ts'
-import { deploymentFromConfig, fundFromDevnetFaucet, ledgerFromConfig } from './ledger/from-config.ts'
+import { deploymentFromConfig, ledgerFromConfig, startNodeLedger } from './ledger/from-config.ts'
 import type { Ledger } from './ledger/ledger.ts'
 import { createLogger } from './logger.ts'
 import { type FoundOffer, OfferService } from './market/offers.ts'
@@ -187,13 +187,7 @@ export class PrsmNode {
 
   async start(): Promise<void> {
     this.#startedAt = Date.now()
-    if (this.ledger.enabled) {
-      const { deployment } = this.ledger.chain
-      if (deployment.devnet && this.config.chain.faucet) {
-        await fundFromDevnetFaucet(this.ledger, deployment, { logger: this.logger.child({ part: 'ledger' }) })
-      }
-      await this.ledger.start()
-    }
+    await startNodeLedger(this.ledger, this.config, { logger: this.logger.child({ part: 'ledger' }) })
     await this.libp2p.start()
     this.#knownPeers.start()
     await this.offers.start()

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { type Deployment, fundFromFaucet, readDeployment } from '@prsm/contracts'
 import { type Config, PrsmError } from '@prsm/core'
 import type { Hex } from 'viem'
+import { isLedgerError } from './errors.ts'
 import { createLedger, type Ledger } from './ledger.ts'
 import { parseFtns } from './wallet.ts'
 
@@ -114,4 +115,33 @@ export async function fundFromDevnetFaucet(
     'wallet funded from the devnet faucet',
   )
   return { eth: after.eth - balance.eth, ftns: after.ftns - balance.ftns }
+}
+
+/**
+ * Starts the node's ledger: on a devnet first funds the wallet from the faucet (unless
+ * `chain.faucet` is off), then loads the parameters, recovers the payer's channels and starts the
+ * claim loop. A chain that cannot be reached fails with CHAIN_UNAVAILABLE naming its RPC URL.
+ */
+export async function startNodeLedger(
+  ledger: Ledger,
+  config: Pick<Config, 'chain'>,
+  options: { signal?: AbortSignal; logger?: NodeLedgerComponents['logger'] } = {},
+): Promise<void> {
+  if (!ledger.enabled) return
+  const { deployment } = ledger.chain
+  try {
+    if (deployment.devnet && config.chain.faucet) await fundFromDevnetFaucet(ledger, deployment, options)
+    await ledger.start(options.signal ? { signal: options.signal } : {})
+  } catch (err) {
+    if (!isLedgerError(err, 'CHAIN_UNAVAILABLE')) throw err
+    const hint = deployment.devnet ? ' (is prsm devnet up still running?)' : ''
+    throw new PrsmError(
+      'CHAIN_UNAVAILABLE',
+      `the chain at ${deployment.rpcUrl} cannot be reached${hint}: ${err.message}`,
+      {
+        cause: err,
+        details: { rpcUrl: deployment.rpcUrl, chainId: deployment.chainId },
+      },
+    )
+  }
 }

@@ -11,6 +11,7 @@ export {
   fundFromDevnetFaucet,
   LEDGER_JOURNAL_FILE,
   ledgerFromConfig,
+  startNodeLedger,
 } from './from-config.ts'
 export type { Ledger, LedgerComponents, LedgerInit } from './ledger.ts'
 export { createLedger } from './ledger.ts'

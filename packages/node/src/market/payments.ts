@@ -128,6 +128,8 @@ export class PaymentService {
   readonly #init: PaymentServiceInit
   readonly #messages: PaymentMessages
   readonly #peers = new Map<string, string>()
+  /** Payments on one channel are signed and delivered one at a time, so vouchers arrive in order. */
+  readonly #queues = new Map<string, Promise<unknown>>()
   #started = false
 
   constructor(components: PaymentServiceComponents, init: PaymentServiceInit = {}) {
@@ -135,8 +137,18 @@ export class PaymentService {
     this.#init = init
     this.#messages = registerPaymentMessages(components.registry)
     if (init.peersFile !== undefined && existsSync(init.peersFile)) {
-      const saved = JSON.parse(readFileSync(init.peersFile, 'utf8')) as Record<string, string>
-      for (const [channel, peer] of Object.entries(saved)) this.#peers.set(channel.toLowerCase(), peer)
+      try {
+        const saved = JSON.parse(readFileSync(init.peersFile, 'utf8')) as Record<string, unknown>
+        for (const [channel, peer] of Object.entries(saved)) {
+          if (typeof peer === 'string') this.#peers.set(channel.toLowerCase(), peer)
+        }
+      } catch (err) {
+        // Only a convenience: payees of registered providers are found again through the registry.
+        components.logger.warn(
+          { err: (err as Error).message, file: init.peersFile },
+          'channel peers file ignored',
+        )
+      }
     }
   }
 
@@ -251,14 +263,34 @@ export class PaymentService {
    * it leaves) and delivers it to the payee's node, resolving with the payee's signed receipt.
    * A voucher that is not delivered is superseded by the next one (amounts are cumulative).
    */
-  async pay(
+  pay(
     channel: Hex,
     amount: bigint,
     royalties: readonly RoyaltyEntry[] = [],
     options: { signal?: AbortSignal; peer?: string } = {},
   ): Promise<PaymentReceipt> {
-    const { ledger } = this.#c
     const id = channel.toLowerCase() as Hex
+    const previous = this.#queues.get(id) ?? Promise.resolve()
+    const next = previous.then(
+      () => this.#pay(id, amount, royalties, options),
+      () => this.#pay(id, amount, royalties, options),
+    )
+    const tail = next.catch(() => undefined)
+    this.#queues.set(id, tail)
+    void tail.then(() => {
+      if (this.#queues.get(id) === tail) this.#queues.delete(id)
+    })
+    return next
+  }
+
+  async #pay(
+    id: Hex,
+    amount: bigint,
+    royalties: readonly RoyaltyEntry[],
+    options: { signal?: AbortSignal; peer?: string },
+  ): Promise<PaymentReceipt> {
+    const { ledger } = this.#c
+    options.signal?.throwIfAborted()
     const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === id)
     if (!record) throw new PrsmError('CHANNEL_NOT_OURS', undefined, { details: { channel: id } })
     const peer = options.peer ?? this.peerOf(id) ?? (await this.#peerOfAddress(record.payee, options.signal))

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import * as dagCbor from '@ipld/dag-cbor'
+import { lpStream } from '@libp2p/utils'
 import {
   chainOf,
   type Devnet,
@@ -12,9 +15,11 @@ import {
   passProposalOnDevnet,
   startDevnet,
 } from '@prsm/contracts'
+import { MessageRegistry, sealEnvelope } from '@prsm/core'
 import { createWalletClient, http, publicActions } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import type { PrsmNode } from '../../src/index.ts'
+import { z } from 'zod'
+import { PAY_PROTOCOL, type PrsmNode } from '../../src/index.ts'
 import { readRuntimeFile } from '../../src/runtime-file.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
 
@@ -174,6 +179,28 @@ describe('the ledger in a running node (two nodes on a devnet)', () => {
     assert.equal(receipt.increment.ftns, '0.1')
   })
 
+  it('payments made at once on one channel reach the payee in order, each credited in full', async () => {
+    const opened = await ok<{ channel: string }>(payer, '/api/v1/channels', {
+      to: payee.peerId,
+      deposit: FTNS.toString(),
+    })
+    const receipts = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        ok<{ increment: Amount; cumulativeAmount: Amount }>(payer, `/api/v1/channels/${opened.channel}/pay`, {
+          amount: '1000',
+        }),
+      ),
+    )
+    assert.deepEqual(
+      receipts.map((r) => r.increment.wei),
+      receipts.map(() => '1000'),
+    )
+    assert.deepEqual(
+      receipts.map((r) => BigInt(r.cumulativeAmount.wei)).sort((x, y) => (x < y ? -1 : 1)),
+      receipts.map((_, i) => BigInt(i + 1) * 1000n),
+    )
+  })
+
   it('refuses with stable codes: over the deposit, a payee without a chain, bad input', async () => {
     const opened = await ok<{ channel: string }>(payer, '/api/v1/channels', {
       to: payee.peerId,
@@ -212,6 +239,27 @@ describe('the ledger in a running node (two nodes on a devnet)', () => {
       peer: payee.peerId,
     })
     assert.equal(next.increment.wei, '2')
+  })
+
+  it('the payment protocol goes through the message gate: junk and wrong message types are penalised', async () => {
+    const send = async (bytes: Uint8Array): Promise<{ code: string }> => {
+      const rejected = once(payee.gate, 'rejected', { signal: AbortSignal.timeout(5_000) })
+      const stream = await offline.libp2p.dialProtocol(payee.libp2p.peerId, PAY_PROTOCOL)
+      const lp = lpStream(stream, { maxDataLength: 1024 * 1024 })
+      await lp.write(bytes)
+      // no answer: the stream is reset
+      await assert.rejects(lp.read({ signal: AbortSignal.timeout(5_000) }))
+      return ((await rejected) as [{ code: string }])[0]
+    }
+    const junk = await send(dagCbor.encode({ voucher: 'not an envelope' }))
+    assert.equal(junk.code, 'MESSAGE_MALFORMED')
+    const query = new MessageRegistry().register('offer-query', 1, z.object({ capability: z.string() }))
+    const wrongType = await send(await sealEnvelope(offline.identity.nodeKey, query, { capability: '' }))
+    assert.equal(wrongType.code, 'MESSAGE_UNKNOWN_TYPE')
+    // 40 + 10 points (less the decay since), below the ban threshold
+    const score = payee.penalties.get(offline.libp2p.peerId)?.score ?? 0
+    assert.ok(score > 49 && score <= 50, `score ${score}`)
+    assert.equal(payee.penalties.isBanned(offline.peerId), false)
   })
 
   it('a node without a chain runs, and its paid endpoints answer CHAIN_NOT_CONFIGURED', async () => {
