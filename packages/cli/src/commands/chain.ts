@@ -59,14 +59,22 @@ export async function devnetUpCommand(flags: DevnetUpFlags): Promise<void> {
     await rm(join(dir, 'anvil-state.json'), { force: true })
     await rm(join(dir, DEPLOYMENT_FILE), { force: true })
   }
+  // A signal during start-up stops anvil too (it is only in our process group on a terminal).
+  const starting = new AbortController()
+  const abortStart = (): void => starting.abort(new Error('interrupted'))
+  process.once('SIGINT', abortStart)
+  process.once('SIGTERM', abortStart)
   let devnet: Awaited<ReturnType<typeof startDevnet>>
   try {
-    devnet = await startDevnet({ dir })
+    devnet = await startDevnet({ dir, signal: starting.signal })
   } catch (err) {
+    if (starting.signal.aborted) process.exit(1)
     throw new PrsmError('CHAIN_UNAVAILABLE', `the devnet did not start: ${(err as Error).message}`, {
       cause: err,
     })
   }
+  process.off('SIGINT', abortStart)
+  process.off('SIGTERM', abortStart)
   const { deployment, deploymentFile, anvil } = devnet
   const accounts = deployment.devnet?.accounts ?? []
   if (flags.json === true) {

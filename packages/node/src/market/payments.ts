@@ -375,7 +375,7 @@ export class PaymentService {
   async #serveVoucher(stream: Stream, from: PeerId): Promise<void> {
     await this.#serve(stream, from, this.#messages.PayVoucher, this.#messages.PayReceipt, async (payload) => {
       const accepted = await this.#c.ledger.payee.acceptVoucher(payload.voucher)
-      this.#c.logger.info(
+      this.#c.logger.debug(
         { channel: accepted.channel, from: from.toString(), increment: accepted.increment.toString() },
         'voucher accepted',
       )
