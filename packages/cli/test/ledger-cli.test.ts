@@ -6,8 +6,17 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import {
+  chainOf,
+  delegateVotes,
+  parameterProposal,
+  passProposalOnDevnet,
+  readDeployment,
+} from '@prsm/contracts'
 import { formatFtns, parseFtns } from '@prsm/core'
 import { splitPayment } from '@prsm/economics'
+import { createWalletClient, http, publicActions } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 
 const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
 const execFileP = promisify(execFile)
@@ -57,7 +66,8 @@ describe('FTNS on chain through the prsm CLI', () => {
   /** Spawns a long-running `prsm …` and collects its output under `name`. */
   function background(name: string, args: string[]): ChildProcess {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...clean, PRSM_LOG_LEVEL: 'warn' },
+      // nodes check the parameter registry often, so the governance test sees changes quickly
+      env: { ...clean, PRSM_LOG_LEVEL: 'warn', PRSM_CHAIN_PARAMETER_POLL_MS: '200' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     children.push(child)
@@ -304,6 +314,38 @@ describe('FTNS on chain through the prsm CLI', () => {
     ])
     assert.match(sent.txHash, /^0x[0-9a-f]{64}$/)
     assert.equal(await ftns('b', address), parseFtns('2.5'))
+  })
+
+  it('governance: after propose → vote → queue → execute, prsm chain params on the running nodes shows the new value', async () => {
+    const deployment = readDeployment(deploymentFile)
+    const voter = createWalletClient({
+      account: privateKeyToAccount(deployment.devnet?.faucet.privateKey as `0x${string}`),
+      chain: chainOf(deployment),
+      transport: http(deployment.rpcUrl),
+    }).extend(publicActions)
+    await delegateVotes(voter, deployment)
+    await passProposalOnDevnet(
+      voter,
+      deployment,
+      parameterProposal(deployment, { networkFeeBps: 125n }, 'Lower the network fee'),
+    )
+    for (const name of ['a', 'b']) {
+      const deadline = Date.now() + 15_000
+      let fee = ''
+      while (Date.now() < deadline) {
+        const { parameters } = await json<{ parameters: Record<string, string> }>([
+          'chain',
+          'params',
+          '--data-dir',
+          dir(name),
+        ])
+        fee = parameters.networkFeeBps as string
+        if (fee === '125') break
+      }
+      assert.equal(fee, '125', `node ${name}`)
+    }
+    const table = await prsm(['chain', 'params', '--data-dir', dir('a')])
+    assert.match(table.stdout, /networkFeeBps\s+125 bps \(1\.25 %\)/)
   })
 
   it('bad input exits 2; a node without a chain answers CHAIN_NOT_CONFIGURED', async () => {
