@@ -25,6 +25,7 @@ import { PeerPenalties } from './net/penalties.ts'
 import { KnownPeers } from './net/reconnect.ts'
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts'
 import { ManifestService } from './storage/manifests.ts'
+import { ReplicationService } from './storage/replication.ts'
 import { ContentStorage } from './storage/storage.ts'
 
 export const NODE_VERSION = '0.1.0'
@@ -72,6 +73,8 @@ export class PrsmNode {
   readonly storage: ContentStorage
   /** Signed manifests of models, datasets and tools, and their provenance graph. */
   readonly manifests: ManifestService
+  /** Paid replication: pin requests to `storage:pin` providers, receipts, spot checks. */
+  readonly replication: ReplicationService
   /** Wallet, payment channels, claims and network parameters (CHAIN_NOT_CONFIGURED without a chain). */
   readonly ledger: Ledger
   readonly payments: PaymentService
@@ -160,6 +163,22 @@ export class PrsmNode {
       },
       { gossip: init.config.gossip.enabled, dht: init.config.dht.enabled },
     )
+    this.replication = new ReplicationService(
+      {
+        libp2p,
+        privateKey: init.identity.nodeKey,
+        registry: this.registry,
+        gate: this.gate,
+        offers: this.offers,
+        storage: this.storage,
+        datastore: init.datastore as Datastore,
+        logger: logger.child({ part: 'replication' }),
+      },
+      {
+        spotCheckIntervalMs: init.config.storage.spotCheckIntervalMs,
+        spotCheckBlocks: init.config.storage.spotCheckBlocks,
+      },
+    )
     this.#knownPeers = new KnownPeers(
       { libp2p, logger },
       {
@@ -193,6 +212,7 @@ export class PrsmNode {
     await this.offers.start()
     await this.storage.start()
     await this.manifests.start()
+    await this.replication.start()
     await this.payments.start()
     if (this.#init.api !== false) {
       const token = randomBytes(32).toString('hex')
@@ -229,6 +249,7 @@ export class PrsmNode {
     this.#api = undefined
     await this.payments.stop()
     await this.ledger.stop()
+    await this.replication.stop()
     await this.manifests.stop()
     await this.storage.stop()
     await this.offers.stop()
@@ -245,7 +266,7 @@ export class PrsmNode {
         peers: () => this.peers(),
         findOffers: (capability, options) => this.findOffers(capability, options),
       }),
-      contentRoutes({ storage: this.storage }),
+      contentRoutes({ storage: this.storage, replication: this.replication }),
       manifestRoutes({ manifests: this.manifests }),
       ledgerRoutes({ ledger: this.ledger, payments: this.payments }),
     ]

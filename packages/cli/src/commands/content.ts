@@ -133,6 +133,45 @@ export function registerContentCommands(program: Command): void {
     if (flags.json === true) printJson(r.pins)
     else process.stdout.write(r.pins.map((p) => `${p}\n`).join(''))
   })
+  common(
+    content
+      .command('replicate')
+      .argument('<cid>')
+      .option('--replicas <n>', 'providers to hold the content', '3')
+      .option('--days <n>', 'how long the providers keep it', '30')
+      .description('ask providers offering storage:pin to hold the content; prints their signed receipts'),
+  ).action(async (cid: string, flags: Flags & { replicas: string; days: string }) => {
+    const replicas = Number(flags.replicas)
+    const durationMs = Math.round(Number(flags.days) * 24 * 3600_000)
+    const r = await callNode<ReplicationState>(
+      resolveDataDir(flags.dataDir),
+      `/api/v1/content/${encodeURIComponent(cid)}/replicate`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ replicas, durationMs }),
+        signal: AbortSignal.timeout(24 * 3600_000),
+      },
+    )
+    if (flags.json === true) printJson(r)
+    else process.stdout.write(replicasText(r))
+  })
+  common(
+    content
+      .command('replicas')
+      .argument('<cid>')
+      .option('--check', 'spot-check every holder now (and replace those that fail)')
+      .description('holders of the content, their receipts and the last spot check'),
+  ).action(async (cid: string, flags: Flags & { check?: boolean }) => {
+    const dir = resolveDataDir(flags.dataDir)
+    const path = `/api/v1/content/${encodeURIComponent(cid)}`
+    if (flags.check === true) {
+      await callNode(dir, `${path}/spot-check`, { method: 'POST', signal: AbortSignal.timeout(3600_000) })
+    }
+    const r = await callNode<ReplicationState>(dir, `${path}/replicas`)
+    if (flags.json === true) printJson(r)
+    else process.stdout.write(replicasText(r))
+  })
   common(content.command('gc').description('delete blocks not reachable from a pin')).action(
     async (flags: Flags) => {
       const r = await callNode<{ removed: number }>(resolveDataDir(flags.dataDir), '/api/v1/content/gc', {
@@ -153,4 +192,31 @@ export function registerContentCommands(program: Command): void {
       printJson(r)
     },
   )
+}
+
+interface ReplicationState {
+  cid: string
+  replicas: number
+  holders: Array<{
+    holder: string
+    price: string
+    unit: string
+    expiry: number
+    size: number
+    lastCheckedAt?: number
+  }>
+  failed: string[]
+}
+
+function replicasText(r: ReplicationState): string {
+  const lines = [`${r.cid}: ${r.holders.length} of ${r.replicas} replicas`]
+  for (const h of r.holders) {
+    const checked =
+      h.lastCheckedAt === undefined ? 'not checked yet' : `checked ${new Date(h.lastCheckedAt).toISOString()}`
+    lines.push(
+      `  ${h.holder}  ${h.size} bytes  price ${h.price} wei/${h.unit}  until ${new Date(h.expiry).toISOString()}  ${checked}`,
+    )
+  }
+  for (const f of r.failed) lines.push(`  ${f}  dropped (failed a spot check)`)
+  return `${lines.join('\n')}\n`
 }

@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream'
 import { PrsmError } from '@prsm/core'
+import type { ReplicationService } from '../../storage/replication.ts'
 import type { ContentStorage } from '../../storage/storage.ts'
 import type { ApiRoutes } from '../server.ts'
 
 /** What the content routes need from the node. */
 export interface ContentRoutesComponents {
   storage: Pick<ContentStorage, 'add' | 'cat' | 'stat' | 'pin' | 'unpin' | 'pins' | 'gc' | 'usage'>
+  replication: Pick<ReplicationService, 'replicate' | 'get' | 'list' | 'spotCheck'>
 }
 
 export interface ByteRange {
@@ -60,10 +62,11 @@ function clientSignal(res: {
 
 /**
  * POST /api/v1/content (raw body stream), GET /api/v1/content/:cid (streamed, Range),
- * GET /api/v1/content/:cid/stat, pins, gc and usage counters.
+ * GET /api/v1/content/:cid/stat, pins, gc, usage counters, and replication (POST
+ * /api/v1/content/:cid/replicate, GET /api/v1/content/:cid/replicas, POST /api/v1/content/:cid/spot-check).
  */
 export function contentRoutes(components: ContentRoutesComponents): ApiRoutes {
-  const { storage } = components
+  const { storage, replication } = components
   return async (app) => {
     await app.register(async (scope) => {
       // the upload body is passed through as a stream: no size limit and no buffering
@@ -116,6 +119,27 @@ export function contentRoutes(components: ContentRoutesComponents): ApiRoutes {
     app.delete<{ Params: { cid: string } }>('/api/v1/content/:cid/pin', async (req) =>
       storage.unpin(req.params.cid),
     )
+    app.post<{ Params: { cid: string }; Body: { replicas?: unknown; durationMs?: unknown } | undefined }>(
+      '/api/v1/content/:cid/replicate',
+      async (req, reply) => {
+        const replicas = req.body?.replicas ?? 3
+        const durationMs = req.body?.durationMs
+        if (typeof replicas !== 'number' || (durationMs !== undefined && typeof durationMs !== 'number')) {
+          throw new PrsmError('VALIDATION_FAILED', 'replicas and durationMs must be numbers')
+        }
+        return replication.replicate(req.params.cid, replicas, {
+          signal: clientSignal(reply.raw),
+          ...(durationMs === undefined ? {} : { durationMs }),
+        })
+      },
+    )
+    app.get<{ Params: { cid: string } }>('/api/v1/content/:cid/replicas', async (req) =>
+      replication.get(req.params.cid),
+    )
+    app.get('/api/v1/replicas', async () => ({ replicas: replication.list() }))
+    app.post<{ Params: { cid: string } }>('/api/v1/content/:cid/spot-check', async (req) => ({
+      results: await replication.spotCheck(req.params.cid),
+    }))
     app.get('/api/v1/pins', async () => ({ pins: await storage.pins() }))
     app.post('/api/v1/content/gc', async () => storage.gc())
     app.get('/api/v1/usage', async () => ({ usage: storage.usage.list() }))

@@ -1,0 +1,585 @@
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { type MessageRegistry, openEnvelope, PriceUnitSchema, PrsmError, sealEnvelope } from '@prsm/core'
+import { type Datastore, Key } from 'interface-datastore'
+import { CID } from 'multiformats/cid'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import type { FoundOffer, OfferService } from '../market/offers.ts'
+import type { PrsmLibp2p } from '../net/libp2p.ts'
+import type { MessageGate } from '../net/message-gate.ts'
+import { type BlockExchange, toPeerId } from './block-exchange.ts'
+import { readBlock } from './blocks.ts'
+import type { ContentStorage } from './storage.ts'
+import { parseCid } from './storage.ts'
+
+/**
+ * Paid replication. A requester sends a signed PinRequest on {@link PIN_PROTOCOL} to a node that
+ * offers `storage:pin`; the holder fetches the content over the block exchange, pins it and
+ * answers with a PinReceipt signed by its node key (or a PinRefusal). The requester keeps the
+ * receipts, spot-checks every holder periodically (random blocks of the DAG over the block
+ * protocol, verified against their CIDs) and replaces holders that fail.
+ */
+export const PIN_PROTOCOL = '/prsm/pin/1.0.0'
+export const PIN_CAPABILITY = 'storage:pin'
+/** Default time a replica is held for. */
+export const DEFAULT_PIN_DURATION_MS = 30 * 24 * 3600_000
+/** Time a holder is given to fetch and pin the content before it refuses. */
+export const DEFAULT_PIN_TIMEOUT_MS = 10 * 60_000
+const RECEIPT_MAX_AGE_MS = 10 * 365 * 24 * 3600_000
+const PREFIX = '/prsm/replication/'
+
+const cidText = z.string().min(1).max(256)
+
+export const PinReceiptSchema = z
+  .object({
+    cid: cidText,
+    holder: z.string().max(128),
+    /** Wei per unit, from the holder's `storage:pin` offer. */
+    price: z.string().regex(/^\d+$/).max(80),
+    unit: PriceUnitSchema,
+    /** Milliseconds since the epoch until which the holder keeps the pin. */
+    expiry: z.number().int().nonnegative(),
+    /** Size of the content in bytes. */
+    size: z.number().int().nonnegative(),
+  })
+  .strict()
+export type PinReceipt = z.output<typeof PinReceiptSchema>
+
+export function registerPinMessages(registry: MessageRegistry) {
+  return {
+    PinRequest: registry.register(
+      'pin-request',
+      1,
+      z
+        .object({
+          cid: cidText,
+          durationMs: z.number().int().positive().max(RECEIPT_MAX_AGE_MS),
+        })
+        .strict(),
+    ),
+    PinReceipt: registry.register('pin-receipt', 1, PinReceiptSchema),
+    PinRefusal: registry.register(
+      'pin-refusal',
+      1,
+      z.object({ cid: cidText, reason: z.string().max(512) }).strict(),
+    ),
+  }
+}
+type PinMessages = ReturnType<typeof registerPinMessages>
+
+/** A replica as the requester records it: the holder's receipt and the last spot check. */
+export interface ReplicaRecord {
+  cid: string
+  holder: string
+  price: string
+  unit: string
+  expiry: number
+  size: number
+  /** The holder's signed receipt envelope (base64), verifiable with {@link verifyPinReceipt}. */
+  receipt: string
+  createdAt: number
+  lastCheckedAt?: number
+}
+
+export interface ReplicationState {
+  cid: string
+  /** Replicas wanted. */
+  replicas: number
+  holders: ReplicaRecord[]
+  /** Holders dropped after a failed spot check (not asked again for this CID). */
+  failed: string[]
+}
+
+export interface SpotCheckResult {
+  cid: string
+  holder: string
+  ok: boolean
+  /** Why the check failed: unreachable, dont-have, bad-block, timeout, error. */
+  reason?: string
+  blocks: number
+}
+
+export interface ReplicationComponents {
+  libp2p: Pick<PrsmLibp2p, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol'>
+  privateKey: PrivateKey
+  registry: MessageRegistry
+  gate: Pick<MessageGate, 'receive' | 'reject' | 'maxBytes'>
+  offers: Pick<OfferService, 'findOffers' | 'localOffers'>
+  storage: Pick<ContentStorage, 'pin' | 'stat' | 'helia' | 'localBlocks'> & {
+    readonly exchange: Pick<BlockExchange, 'fetchFrom' | 'failures'>
+  }
+  datastore: Pick<Datastore, 'put' | 'delete' | 'query'>
+  logger: Logger
+}
+
+export interface ReplicationInit {
+  spotCheckIntervalMs: number
+  spotCheckBlocks: number
+  /** Time a holder is given to fetch and pin (default {@link DEFAULT_PIN_TIMEOUT_MS}). */
+  pinTimeoutMs?: number
+  /** Time allowed to find `storage:pin` offers (default 5 s). */
+  offerLookupMs?: number
+}
+
+export interface ReplicateOptions {
+  signal?: AbortSignal
+  /** How long holders keep the pin (default 30 days). */
+  durationMs?: number
+}
+
+/**
+ * Verifies a stored receipt: a `pin-receipt` envelope signed by `expected.holder`'s node key for
+ * `expected.cid`. Throws MESSAGE_* errors (bad signature, wrong type) or PIN_REFUSED on a
+ * mismatch; returns the receipt.
+ */
+export async function verifyPinReceipt(
+  bytes: Uint8Array,
+  registry: MessageRegistry,
+  expected: { cid?: string; holder?: string },
+): Promise<PinReceipt> {
+  const messages = pinMessagesOf(registry)
+  const { envelope } = await openEnvelope<PinReceipt>(bytes, {
+    registry,
+    maxBytes: 64 * 1024,
+    maxClockSkewMs: RECEIPT_MAX_AGE_MS,
+    expect: messages.PinReceipt,
+  })
+  checkReceipt(envelope.sender, envelope.payload, expected)
+  return envelope.payload
+}
+
+function checkReceipt(
+  sender: string,
+  receipt: PinReceipt,
+  expected: { cid?: string; holder?: string },
+): void {
+  if (receipt.holder !== sender) {
+    throw new PrsmError('MESSAGE_BAD_SIGNATURE', 'pin receipt not signed by the holder it names', {
+      details: { holder: receipt.holder, sender },
+    })
+  }
+  if (expected.holder !== undefined && sender !== expected.holder) {
+    throw new PrsmError('MESSAGE_BAD_SIGNATURE', 'pin receipt signed by another peer than the one asked', {
+      details: { expected: expected.holder, sender },
+    })
+  }
+  if (expected.cid !== undefined && parseCid(receipt.cid).toString() !== parseCid(expected.cid).toString()) {
+    throw new PrsmError('PIN_REFUSED', `pin receipt is for ${receipt.cid}, not ${expected.cid}`)
+  }
+}
+
+const registered = new WeakMap<MessageRegistry, PinMessages>()
+function pinMessagesOf(registry: MessageRegistry): PinMessages {
+  let m = registered.get(registry)
+  if (m === undefined) {
+    m = registerPinMessages(registry)
+    registered.set(registry, m)
+  }
+  return m
+}
+
+/** Lists every block CID of a DAG held locally (raw leaves are listed from their parents' links). */
+export async function dagBlocks(
+  storage: Pick<ContentStorage, 'helia' | 'localBlocks'>,
+  root: CID,
+  options: { signal?: AbortSignal; limit?: number } = {},
+): Promise<CID[]> {
+  const out: CID[] = []
+  const queue: CID[] = [root]
+  const limit = options.limit ?? 1_000_000
+  while (queue.length > 0 && out.length < limit) {
+    const cid = queue.shift() as CID
+    out.push(cid)
+    if (cid.code === 0x55) continue
+    const codec = await storage.helia.getCodec(cid.code)
+    const bytes = await readBlock(storage.localBlocks, cid, options)
+    const node = codec.decode(bytes) as unknown
+    for (const link of links(node)) queue.push(link)
+  }
+  return out
+}
+
+function* links(node: unknown): Generator<CID> {
+  const asCid = CID.asCID(node)
+  if (asCid !== null) {
+    yield asCid
+    return
+  }
+  if (node instanceof Uint8Array || node === null || typeof node !== 'object') return
+  if (Array.isArray(node)) {
+    for (const v of node) yield* links(v)
+    return
+  }
+  for (const v of Object.values(node)) yield* links(v)
+}
+
+/**
+ * Replication service: holder side (serves {@link PIN_PROTOCOL} when this node offers
+ * `storage:pin`) and requester side (replicate, receipts, spot checks, re-replication).
+ */
+export class ReplicationService {
+  readonly #c: ReplicationComponents
+  readonly #init: ReplicationInit
+  readonly #messages: PinMessages
+  readonly #state = new Map<string, ReplicationState>()
+  #timer: NodeJS.Timeout | undefined
+  #checking: Promise<SpotCheckResult[]> | undefined
+  #started = false
+
+  constructor(components: ReplicationComponents, init: ReplicationInit) {
+    this.#c = components
+    this.#init = init
+    this.#messages = pinMessagesOf(components.registry)
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    await this.#load()
+    await this.#c.libp2p.handle(
+      PIN_PROTOCOL,
+      (stream, connection) => this.#serve(stream, connection.remotePeer),
+      {
+        maxInboundStreams: 32,
+      },
+    )
+    this.#timer = setInterval(
+      () => void this.spotCheck().catch(() => undefined),
+      this.#init.spotCheckIntervalMs,
+    )
+    this.#timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    await this.#c.libp2p.unhandle(PIN_PROTOCOL)
+    await this.#checking?.catch(() => undefined)
+  }
+
+  /** Replication state of every CID this node has asked others to hold. */
+  list(): ReplicationState[] {
+    return [...this.#state.values()].map(copyState)
+  }
+
+  get(cidText: string): ReplicationState {
+    const cid = parseCid(cidText).toString()
+    const state = this.#state.get(cid)
+    return state === undefined ? { cid, replicas: 0, holders: [], failed: [] } : copyState(state)
+  }
+
+  /**
+   * Asks `storage:pin` providers (cheapest first) to hold `cid` until `replicas` of them hold it
+   * with a verified receipt. The content is pinned locally first (fetched if missing). Throws
+   * REPLICATION_FAILED when fewer providers accepted.
+   */
+  async replicate(
+    cidText: string,
+    replicas: number,
+    options: ReplicateOptions = {},
+  ): Promise<ReplicationState> {
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 64) {
+      throw new PrsmError('VALIDATION_FAILED', 'replicas must be an integer from 1 to 64')
+    }
+    const cid = parseCid(cidText).toString()
+    await this.#c.storage.pin(cid, options.signal === undefined ? {} : { signal: options.signal })
+    const state = this.#state.get(cid) ?? { cid, replicas, holders: [], failed: [] }
+    state.replicas = replicas
+    this.#state.set(cid, state)
+    await this.#saveTarget(state)
+    await this.#fill(state, options)
+    if (state.holders.length < replicas) {
+      throw new PrsmError(
+        'REPLICATION_FAILED',
+        `${state.holders.length} of ${replicas} storage providers accepted to pin ${cid}`,
+        { details: { cid, replicas, holders: state.holders.map((h) => h.holder) } },
+      )
+    }
+    return copyState(state)
+  }
+
+  /** Asks providers not yet holding (nor failed) until the state has enough holders. */
+  async #fill(state: ReplicationState, options: ReplicateOptions): Promise<void> {
+    if (state.holders.length >= state.replicas) return
+    const me = this.#c.libp2p.peerId.toString()
+    const found = await this.#c.offers.findOffers(PIN_CAPABILITY, {
+      timeoutMs: this.#init.offerLookupMs ?? 5_000,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    })
+    const seen = new Set<string>()
+    const candidates: FoundOffer[] = []
+    for (const f of found) {
+      if (f.provider === me || seen.has(f.provider)) continue
+      seen.add(f.provider)
+      if (state.holders.some((h) => h.holder === f.provider) || state.failed.includes(f.provider)) continue
+      candidates.push(f)
+    }
+    for (const candidate of candidates) {
+      if (state.holders.length >= state.replicas) break
+      options.signal?.throwIfAborted()
+      try {
+        const record = await this.requestPin(candidate.provider, state.cid, options)
+        state.holders.push(record)
+        await this.#saveReplica(record)
+        this.#c.logger.info({ cid: state.cid, holder: record.holder, price: record.price }, 'replica pinned')
+      } catch (err) {
+        this.#c.logger.debug(
+          { cid: state.cid, holder: candidate.provider, err: (err as Error).message },
+          'pin request failed',
+        )
+      }
+    }
+  }
+
+  /** Asks one peer to hold `cid`; returns the record of its verified receipt. */
+  async requestPin(
+    holder: string | PeerId,
+    cidText: string,
+    options: ReplicateOptions = {},
+  ): Promise<ReplicaRecord> {
+    const peer = toPeerId(holder)
+    const cid = parseCid(cidText).toString()
+    const signal = AbortSignal.any([
+      AbortSignal.timeout((this.#init.pinTimeoutMs ?? DEFAULT_PIN_TIMEOUT_MS) + 10_000),
+      ...(options.signal === undefined ? [] : [options.signal]),
+    ])
+    const stream = await this.#c.libp2p.dialProtocol(peer, PIN_PROTOCOL, { signal })
+    try {
+      const lp = lpStream(stream, { maxDataLength: this.#c.gate.maxBytes })
+      const request = { cid, durationMs: options.durationMs ?? DEFAULT_PIN_DURATION_MS }
+      await lp.write(await sealEnvelope(this.#c.privateKey, this.#messages.PinRequest, request), { signal })
+      const reply = (await lp.read({ signal })).subarray()
+      await stream.close({ signal }).catch(() => undefined)
+      const { envelope } = await this.#c.gate.receive(reply, peer)
+      if (envelope.type === this.#messages.PinRefusal.type) {
+        const refusal = envelope.payload as { reason: string }
+        throw new PrsmError('PIN_REFUSED', `${peer} refused to pin ${cid}: ${refusal.reason}`)
+      }
+      if (envelope.type !== this.#messages.PinReceipt.type) {
+        throw this.#c.gate.reject(
+          peer,
+          new PrsmError('MESSAGE_UNKNOWN_TYPE', `unexpected ${envelope.type} on ${PIN_PROTOCOL}`),
+        )
+      }
+      const receipt = envelope.payload as PinReceipt
+      try {
+        checkReceipt(envelope.sender, receipt, { cid, holder: peer.toString() })
+      } catch (err) {
+        throw this.#c.gate.reject(peer, err)
+      }
+      return {
+        cid,
+        holder: receipt.holder,
+        price: receipt.price,
+        unit: receipt.unit,
+        expiry: receipt.expiry,
+        size: receipt.size,
+        receipt: Buffer.from(reply).toString('base64'),
+        createdAt: Date.now(),
+      }
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
+  }
+
+  /**
+   * Spot-checks every holder (of one CID, or of all): `spotCheckBlocks` random blocks of the DAG
+   * requested over the block protocol and verified. A holder that fails is dropped (a bad block
+   * also penalises it, in the block exchange) and replaced by another `storage:pin` provider.
+   */
+  async spotCheck(cidText?: string, options: { signal?: AbortSignal } = {}): Promise<SpotCheckResult[]> {
+    while (this.#checking !== undefined) await this.#checking.catch(() => undefined)
+    const run = this.#spotCheck(cidText, options)
+    this.#checking = run
+    try {
+      return await run
+    } finally {
+      this.#checking = undefined
+    }
+  }
+
+  async #spotCheck(
+    cidText: string | undefined,
+    options: { signal?: AbortSignal },
+  ): Promise<SpotCheckResult[]> {
+    const states =
+      cidText === undefined
+        ? [...this.#state.values()]
+        : [this.#state.get(parseCid(cidText).toString())].filter(
+            (s): s is ReplicationState => s !== undefined,
+          )
+    const results: SpotCheckResult[] = []
+    for (const state of states) {
+      const now = Date.now()
+      const blocks = await dagBlocks(this.#c.storage, CID.parse(state.cid), options).catch(() => [
+        CID.parse(state.cid),
+      ])
+      const checks = await Promise.all(
+        state.holders.filter((h) => h.expiry > now).map((h) => this.#checkHolder(h, blocks, options)),
+      )
+      results.push(...checks)
+      const failedHolders = new Set(checks.filter((r) => !r.ok).map((r) => r.holder))
+      const kept: ReplicaRecord[] = []
+      for (const h of state.holders) {
+        if (failedHolders.has(h.holder) || h.expiry <= now) {
+          if (!state.failed.includes(h.holder)) state.failed.push(h.holder)
+          await Promise.resolve(this.#c.datastore.delete(replicaKey(state.cid, h.holder))).catch(
+            () => undefined,
+          )
+        } else {
+          h.lastCheckedAt = now
+          kept.push(h)
+          await this.#saveReplica(h)
+        }
+      }
+      state.holders = kept
+      await this.#saveTarget(state)
+      if (failedHolders.size > 0) {
+        this.#c.logger.warn(
+          { cid: state.cid, failed: [...failedHolders] },
+          'replica holders failed a spot check',
+        )
+        await this.#fill(state, options).catch((err: Error) =>
+          this.#c.logger.warn({ cid: state.cid, err: err.message }, 're-replication failed'),
+        )
+      }
+    }
+    return results
+  }
+
+  async #checkHolder(
+    h: ReplicaRecord,
+    blocks: CID[],
+    options: { signal?: AbortSignal },
+  ): Promise<SpotCheckResult> {
+    const picks = pickRandom(blocks, this.#init.spotCheckBlocks)
+    const peer = toPeerId(h.holder)
+    for (const cid of picks) {
+      try {
+        await this.#c.storage.exchange.fetchFrom(peer, cid, options)
+      } catch {
+        const last = this.#c.storage.exchange.failures().at(-1)
+        const reason = last?.peer === h.holder ? last.reason : 'error'
+        return { cid: h.cid, holder: h.holder, ok: false, reason, blocks: picks.length }
+      }
+    }
+    return { cid: h.cid, holder: h.holder, ok: true, blocks: picks.length }
+  }
+
+  /** Holder side: fetch, pin and sign a receipt; or sign a refusal. */
+  async #serve(stream: Parameters<Parameters<PrsmLibp2p['handle']>[1]>[0], from: PeerId): Promise<void> {
+    const signal = AbortSignal.timeout((this.#init.pinTimeoutMs ?? DEFAULT_PIN_TIMEOUT_MS) + 5_000)
+    try {
+      const lp = lpStream(stream, { maxDataLength: this.#c.gate.maxBytes })
+      const bytes = await lp.read({ signal }).catch((err: unknown) => {
+        throw this.#c.gate.reject(from, err)
+      })
+      const { envelope } = await this.#c.gate.receive(bytes.subarray(), from, this.#messages.PinRequest)
+      const { cid, durationMs } = envelope.payload
+      let reply: Uint8Array
+      try {
+        const receipt = await this.#accept(cid, durationMs)
+        reply = await sealEnvelope(this.#c.privateKey, this.#messages.PinReceipt, receipt)
+      } catch (err) {
+        this.#c.logger.info(
+          { cid, from: from.toString(), err: (err as Error).message },
+          'pin request refused',
+        )
+        reply = await sealEnvelope(this.#c.privateKey, this.#messages.PinRefusal, {
+          cid,
+          reason: (err as Error).message.slice(0, 500),
+        })
+      }
+      await lp.write(reply, { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      this.#c.logger.debug({ err: (err as Error).message, peer: from.toString() }, 'pin request failed')
+      stream.abort(err as Error)
+    }
+  }
+
+  async #accept(cidText: string, durationMs: number): Promise<PinReceipt> {
+    const offer = this.#c.offers.localOffers().find((o) => o.offer.capability === PIN_CAPABILITY)
+    if (offer === undefined) throw new PrsmError('PIN_REFUSED', 'this node does not offer storage:pin')
+    const cid = parseCid(cidText).toString()
+    const signal = AbortSignal.timeout(this.#init.pinTimeoutMs ?? DEFAULT_PIN_TIMEOUT_MS)
+    await this.#c.storage.pin(cid, { signal })
+    const stat = await this.#c.storage.stat(cid, { signal })
+    return {
+      cid,
+      holder: this.#c.libp2p.peerId.toString(),
+      price: offer.offer.price,
+      unit: offer.offer.unit,
+      expiry: Date.now() + durationMs,
+      size: stat.size,
+    }
+  }
+
+  async #load(): Promise<void> {
+    for await (const { key, value } of this.#c.datastore.query({ prefix: PREFIX })) {
+      try {
+        const parts = key.toString().slice(PREFIX.length).split('/')
+        const json = JSON.parse(new TextDecoder().decode(value)) as Record<string, unknown>
+        const cid = parts[0] as string
+        const state = this.#state.get(cid) ?? { cid, replicas: 0, holders: [], failed: [] }
+        this.#state.set(cid, state)
+        if (parts[1] === 'target') {
+          state.replicas = json.replicas as number
+          state.failed = json.failed as string[]
+        } else if (parts[1] === 'holder') {
+          const record = json as unknown as ReplicaRecord
+          await verifyPinReceipt(Buffer.from(record.receipt, 'base64'), this.#c.registry, {
+            cid,
+            holder: record.holder,
+          })
+          state.holders.push(record)
+        }
+      } catch (err) {
+        this.#c.logger.warn(
+          { key: key.toString(), err: (err as Error).message },
+          'dropping a bad replica record',
+        )
+      }
+    }
+  }
+
+  async #saveTarget(state: ReplicationState): Promise<void> {
+    await this.#c.datastore.put(
+      new Key(`${PREFIX}${state.cid}/target`),
+      new TextEncoder().encode(JSON.stringify({ replicas: state.replicas, failed: state.failed })),
+    )
+  }
+
+  async #saveReplica(record: ReplicaRecord): Promise<void> {
+    await this.#c.datastore.put(
+      replicaKey(record.cid, record.holder),
+      new TextEncoder().encode(JSON.stringify(record)),
+    )
+  }
+}
+
+function replicaKey(cid: string, holder: string): Key {
+  return new Key(`${PREFIX}${cid}/holder/${holder}`)
+}
+
+function copyState(s: ReplicationState): ReplicationState {
+  return {
+    cid: s.cid,
+    replicas: s.replicas,
+    holders: s.holders.map((h) => ({ ...h })),
+    failed: [...s.failed],
+  }
+}
+
+function pickRandom<T>(items: T[], n: number): T[] {
+  const copy = [...items]
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[copy[i], copy[j]] = [copy[j] as T, copy[i] as T]
+  }
+  return copy.slice(0, Math.min(n, copy.length))
+}
