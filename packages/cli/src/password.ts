@@ -55,3 +55,21 @@ export async function obtainPassword(options: PasswordOptions = {}): Promise<str
   }
   return first
 }
+
+/**
+ * Decrypts the keys of `dataDir`: keys made with --insecure-no-password need nothing, others the
+ * password from {@link obtainPassword}. A directory without keys fails with DATA_DIR_MISSING.
+ */
+export async function unlockIdentity(dataDir: string): Promise<import('@prsm/node').Identity> {
+  const { identityIsInsecure, loadIdentity } = await import('@prsm/node')
+  const insecure = await identityIsInsecure(dataDir).catch((err: { code?: string }) => {
+    if (err.code === 'KEYSTORE_MISSING') {
+      throw new PrsmError(
+        'DATA_DIR_MISSING',
+        `${dataDir} has no keys: run prsm init --data-dir ${dataDir} first`,
+      )
+    }
+    throw err
+  })
+  return loadIdentity(dataDir, insecure ? null : await obtainPassword())
+}

@@ -154,24 +154,14 @@ interface ChainDeployFlags extends CommonFlags {
 /** `prsm chain deploy --rpc URL`: the production profile (all supply to the treasury, real periods). */
 export async function chainDeployCommand(flags: ChainDeployFlags): Promise<void> {
   const { chainOf, deployAll, writeDeployment } = await import('@prsm/contracts')
-  const { identityIsInsecure, loadIdentity } = await import('@prsm/node')
-  const { obtainPassword } = await import('../password.ts')
+  const { unlockIdentity } = await import('../password.ts')
   const { createPublicClient, createWalletClient, formatEther, http } = await import('viem')
   const { privateKeyToAccount } = await import('viem/accounts')
   const dataDir = resolveDataDir(flags.dataDir)
   if (!/^(https?|wss?):\/\//.test(flags.rpc)) {
     throw new PrsmError('VALIDATION_FAILED', `--rpc ${flags.rpc}: expected an http(s) or ws(s) URL`)
   }
-  const insecure = await identityIsInsecure(dataDir).catch((err: { code?: string }) => {
-    if (err.code === 'KEYSTORE_MISSING') {
-      throw new PrsmError(
-        'DATA_DIR_MISSING',
-        `${dataDir} has no keys: run prsm init --data-dir ${dataDir} first`,
-      )
-    }
-    throw err
-  })
-  const identity = await loadIdentity(dataDir, insecure ? null : await obtainPassword())
+  const identity = await unlockIdentity(dataDir)
   const out = resolve(flags.out ?? join(dataDir, 'deployment.json'))
   let chainId: number
   let gas: bigint

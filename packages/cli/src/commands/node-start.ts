@@ -1,16 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { loadConfig, PrsmError } from '@prsm/core'
-import {
-  createLogger,
-  identityIsInsecure,
-  installProcessGuards,
-  loadIdentity,
-  PrsmNode,
-  readRuntimeFile,
-} from '@prsm/node'
+import { createLogger, installProcessGuards, PrsmNode, readRuntimeFile } from '@prsm/node'
 import { resolveDataDir } from '../data-dir.ts'
-import { obtainPassword } from '../password.ts'
+import { unlockIdentity } from '../password.ts'
 
 export interface NodeStartFlags {
   dataDir?: string
@@ -83,16 +76,7 @@ export async function nodeStartCommand(flags: NodeStartFlags): Promise<void> {
       `a node (pid ${running.pid}) is already running for ${dataDir}`,
     )
   }
-  const insecure = await identityIsInsecure(dataDir).catch((err: { code?: string }) => {
-    if (err.code === 'KEYSTORE_MISSING') {
-      throw new PrsmError(
-        'DATA_DIR_MISSING',
-        `${dataDir} has no keys: run prsm init --data-dir ${dataDir} first`,
-      )
-    }
-    throw err
-  })
-  const identity = await loadIdentity(dataDir, insecure ? null : await obtainPassword())
+  const identity = await unlockIdentity(dataDir)
   const logger = createLogger({ level: config.logLevel })
   for (const w of warnings) logger.warn(w)
   installProcessGuards(logger)
