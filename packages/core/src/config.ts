@@ -254,6 +254,39 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    jobs: z
+      .object({
+        maxConcurrent: z
+          .number()
+          .int()
+          .min(1)
+          .default(4)
+          .describe(
+            'Jobs this node runs at once as a provider (an offer may set a lower per-capability limit).',
+          ),
+        maxQueue: z
+          .number()
+          .int()
+          .min(0)
+          .default(16)
+          .describe(
+            'Accepted jobs that may wait for a free slot; beyond this, requests are refused with JOB_BUSY.',
+          ),
+        defaultDeadlineMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(120_000)
+          .describe('Deadline of a job this node requests when the caller gives none.'),
+        maxDeadlineMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(900_000)
+          .describe('Longest deadline this node accepts as a provider; later deadlines are shortened to it.'),
+      })
+      .strict()
+      .prefault({}),
     offerTtlMs: z
       .number()
       .int()

@@ -89,6 +89,30 @@ export const ERROR_CATALOGUE = {
   REPLICATION_FAILED: { status: 502, message: 'Not enough storage providers accepted to pin the content' },
   PIN_REFUSED: { status: 403, message: 'The storage provider refused the pin request' },
 
+  // jobs between peers (/prsm/job/1.0.0)
+  JOB_NO_OFFER: { status: 404, message: 'The provider has no current offer for the requested capability' },
+  JOB_NO_BACKEND: { status: 503, message: 'No backend serves the requested capability on this node' },
+  JOB_PRICE_TOO_LOW: { status: 402, message: "The request's max price is below the offer's price" },
+  JOB_PAYMENT_REQUIRED: { status: 402, message: 'The offer has a price and the request carries no voucher' },
+  JOB_BUSY: { status: 503, message: "The provider's job queue is full" },
+  JOB_REFUSED: { status: 403, message: "The provider's safety check refused the request" },
+  JOB_DEADLINE_EXCEEDED: { status: 504, message: 'The job did not finish before its deadline' },
+  JOB_CANCELLED: { status: 409, message: 'The job was cancelled by the client' },
+  JOB_DUPLICATE: { status: 409, message: 'The request id was already used for a different request' },
+  JOB_INTERRUPTED: {
+    status: 410,
+    message: 'The job with this request id was interrupted by a provider restart (retry with a new id)',
+  },
+  JOB_INPUT_INVALID: { status: 400, message: "The job's step or inputs are invalid for the capability" },
+  JOB_BACKEND_FAILED: {
+    status: 502,
+    message: 'The backend failed (upstream error, dropped stream or invalid answer)',
+  },
+  JOB_RECEIPT_INVALID: {
+    status: 502,
+    message: "The provider's receipt does not match the request or the streamed output",
+  },
+
   // node control and API
   NODE_NOT_RUNNING: { status: 503, message: 'No node is running for this data directory' },
   NODE_ALREADY_RUNNING: { status: 409, message: 'A node is already running for this data directory' },

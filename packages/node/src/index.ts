@@ -11,6 +11,22 @@ export { apiUrl, createApiServer } from './api/server.ts'
 export type { Identity, InitOptions, PublicIdentity } from './identity/identity.ts'
 export { identityIsInsecure, initIdentity, loadIdentity, readPublicIdentity } from './identity/identity.ts'
 export { keystorePath } from './identity/keystore.ts'
+export type {
+  Backend,
+  BackendEvent,
+  BackendRunOptions,
+  ResolvedInput,
+  SafetyHook,
+  SafetyVerdict,
+} from './jobs/backend.ts'
+export { passThroughSafety } from './jobs/backend.ts'
+export type { JobEvent, RunJobRequest } from './jobs/job-client.ts'
+export { collectJob } from './jobs/job-client.ts'
+export { charge } from './jobs/job-provider.ts'
+export type { JobServiceComponents, JobServiceInit } from './jobs/job-service.ts'
+export { JobService } from './jobs/job-service.ts'
+export type { JobAccepted, JobInput, JobReceipt, JobRequest, JobStep, JobUsage } from './jobs/messages.ts'
+export { registerJobMessages } from './jobs/messages.ts'
 export { createLogger, REDACT_PATHS } from './logger.ts'
 export type { FindOffersOptions, FoundOffer } from './market/offers.ts'
 export {

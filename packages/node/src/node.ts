@@ -14,6 +14,7 @@ import { manifestRoutes } from './api/routes/manifests.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { type ApiRoutes, apiUrl, createApiServer } from './api/server.ts'
 import type { Identity } from './identity/identity.ts'
+import { JobService } from './jobs/job-service.ts'
 import { deploymentFromConfig, ledgerFromConfig, startNodeLedger } from './ledger/from-config.ts'
 import type { Ledger } from './ledger/ledger.ts'
 import { createLogger } from './logger.ts'
@@ -78,6 +79,8 @@ export class PrsmNode {
   /** Wallet, payment channels, claims and network parameters (CHAIN_NOT_CONFIGURED without a chain). */
   readonly ledger: Ledger
   readonly payments: PaymentService
+  /** Jobs between peers: this node's offers served by registered backends, and jobs it requests. */
+  readonly jobs: JobService
   readonly #knownPeers: KnownPeers
   readonly #init: PrsmNodeInit
   #api: FastifyInstance | undefined
@@ -150,6 +153,20 @@ export class PrsmNode {
       },
       { ...init.config.storage, blocksPath: join(init.dataDir, 'blocks') },
     )
+    this.jobs = new JobService(
+      {
+        libp2p,
+        privateKey: init.identity.nodeKey,
+        registry: this.registry,
+        gate: this.gate,
+        offers: this.offers,
+        ledger: this.ledger,
+        payments: this.payments,
+        storage: this.storage,
+        logger: logger.child({ part: 'jobs' }),
+      },
+      { jobs: init.config.jobs, storePath: join(init.dataDir, 'jobs.db') },
+    )
     this.manifests = new ManifestService(
       {
         libp2p,
@@ -214,6 +231,7 @@ export class PrsmNode {
     await this.manifests.start()
     await this.replication.start()
     await this.payments.start()
+    await this.jobs.start()
     if (this.#init.api !== false) {
       const token = randomBytes(32).toString('hex')
       this.#api = await createApiServer(
@@ -247,6 +265,7 @@ export class PrsmNode {
     if (this.#init.runtimeFile !== false && this.#api !== undefined) await removeRuntimeFile(this.dataDir)
     await this.#api?.close()
     this.#api = undefined
+    await this.jobs.stop()
     await this.payments.stop()
     await this.ledger.stop()
     await this.replication.stop()

@@ -1,0 +1,550 @@
+import { createHash } from 'node:crypto'
+import * as dagCbor from '@ipld/dag-cbor'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { type Config, isErrorCode, type MessageType, type Offer, PrsmError, sealEnvelope } from '@prsm/core'
+import type { Logger } from 'pino'
+import type { Ledger } from '../ledger/ledger.ts'
+import type { OfferService } from '../market/offers.ts'
+import type { MessageGate } from '../net/message-gate.ts'
+import type { ContentStorage } from '../storage/storage.ts'
+import type { Backend, ResolvedInput, SafetyHook } from './backend.ts'
+import { JobQueue } from './job-queue.ts'
+import type { JobStore } from './job-store.ts'
+import { emptyUsage, type JobMessages, type JobReceipt, type JobRequest, type JobUsage } from './messages.ts'
+
+type LpStream = ReturnType<typeof lpStream>
+
+/** Largest output kept inline in a receipt (bigger outputs are only hashed; the chunks carry them). */
+export const INLINE_OUTPUT_MAX_BYTES = 64 * 1024
+/** Default cap on the bytes of all inputs of one job when the offer sets none. */
+export const DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
+/** Time a client has to send its request after opening the stream. */
+export const REQUEST_READ_TIMEOUT_MS = 10_000
+
+export interface JobProviderComponents {
+  privateKey: PrivateKey
+  messages: JobMessages
+  gate: Pick<MessageGate, 'receive' | 'reject' | 'maxBytes'>
+  offers: Pick<OfferService, 'localOffers'>
+  ledger: Pick<Ledger, 'enabled' | 'payee'>
+  storage?: Pick<ContentStorage, 'cat'>
+  store: JobStore
+  logger: Logger
+}
+
+export interface JobProviderInit
+  extends Pick<Config['jobs'], 'maxConcurrent' | 'maxQueue' | 'maxDeadlineMs'> {
+  safety?: SafetyHook
+}
+
+interface Admitted {
+  offer: Offer
+  backend: Backend
+  inputs: ResolvedInput[]
+  paid: bigint
+  /** Waits for a slot in the queues; resolves with the function that frees it. */
+  release: () => Promise<() => void>
+  deadline: number
+}
+
+interface Running {
+  requestHash: string
+  done: Promise<JobReceipt | PrsmError>
+  controller: AbortController
+}
+
+/**
+ * The provider side of {@link JOB_PROTOCOL}. For each request it checks, in order: the request id
+ * (a known id gets its stored receipt back, never a second run), the offer it matches, the
+ * backend, the max price, the deadline, room in the queue, the inputs, the safety hook and the
+ * payment; then it answers `job-accepted`, waits for a slot, streams the backend's output as
+ * `job-chunk` frames (the backend is pulled only as fast as the client reads) and ends with a
+ * signed `job-receipt`. A refusal is a `job-error` with a stable code and costs nothing.
+ */
+export class JobProvider {
+  readonly #c: JobProviderComponents
+  readonly #init: JobProviderInit
+  readonly #backends = new Map<string, Backend>()
+  readonly #queue: JobQueue
+  readonly #capQueues = new Map<string, JobQueue>()
+  readonly #running = new Map<string, Running>()
+  readonly #safety: SafetyHook
+
+  constructor(components: JobProviderComponents, init: JobProviderInit) {
+    this.#c = components
+    this.#init = init
+    this.#queue = new JobQueue(init.maxConcurrent, init.maxQueue)
+    this.#safety = init.safety ?? { checkRequest: async () => ({ allow: true }) }
+  }
+
+  /** Serves `capability` (which must also be one of the node's offers) with `backend`. */
+  registerBackend(capability: string, backend: Backend): void {
+    this.#backends.set(capability, backend)
+  }
+
+  backends(): Array<{ capability: string; backend: string }> {
+    return [...this.#backends].map(([capability, b]) => ({ capability, backend: b.name }))
+  }
+
+  /** Jobs running, and jobs waiting for a slot (node-wide and in per-capability queues). */
+  stats(): { running: number; waiting: number } {
+    let waiting = this.#queue.waiting
+    for (const q of this.#capQueues.values()) waiting += q.waiting
+    return { running: this.#queue.running, waiting }
+  }
+
+  /** Aborts every running job (their receipts are still stored). */
+  abortAll(): void {
+    for (const r of this.#running.values())
+      r.controller.abort(new PrsmError('JOB_CANCELLED', 'node stopping'))
+  }
+
+  async serve(stream: Parameters<typeof lpStream>[0], from: PeerId): Promise<void> {
+    const { gate, messages } = this.#c
+    const lp = lpStream(stream, { maxDataLength: gate.maxBytes })
+    let request: JobRequest
+    try {
+      const first = await lp
+        .read({ signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+        .catch((err: unknown) => {
+          throw gate.reject(from, err)
+        })
+      const { envelope } = await gate.receive(first.subarray(), from, messages.JobRequest)
+      if (envelope.sender !== from.toString()) {
+        throw gate.reject(from, new PrsmError('MESSAGE_BAD_SIGNATURE', 'job request relayed by another peer'))
+      }
+      request = envelope.payload
+    } catch (err) {
+      this.#c.logger.debug({ err: (err as Error).message, peer: from.toString() }, 'job request refused')
+      stream.abort(err as Error)
+      return
+    }
+    const send = async <P>(kind: MessageType<P>, payload: P, signal?: AbortSignal): Promise<void> => {
+      await lp.write(await sealEnvelope(this.#c.privateKey, kind, payload), {
+        signal: signal ?? AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS),
+      })
+    }
+    try {
+      await this.#handle(request, from, lp, send)
+      await stream.close({ signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+    } catch (err) {
+      this.#c.logger.debug({ err: (err as Error).message, peer: from.toString() }, 'job stream ended')
+      stream.abort(err as Error)
+    }
+  }
+
+  async #handle(
+    request: JobRequest,
+    from: PeerId,
+    lp: LpStream,
+    send: <P>(kind: MessageType<P>, payload: P, signal?: AbortSignal) => Promise<void>,
+  ): Promise<void> {
+    const { messages, store } = this.#c
+    const client = from.toString()
+    const key = `${client}/${request.requestId}`
+    const requestHash = hashRequest(request)
+    const refuse = (err: unknown): Promise<void> => {
+      const e = toPrsmError(err)
+      return send(messages.JobError, {
+        requestId: request.requestId,
+        code: e.code,
+        message: e.message.slice(0, 512),
+      })
+    }
+
+    // 1. Idempotency: a request id is answered once; a retry gets the same receipt.
+    const known = store.get(client, request.requestId)
+    if (known !== undefined) {
+      if (known.requestHash !== requestHash) return refuse(new PrsmError('JOB_DUPLICATE'))
+      let receipt: JobReceipt | PrsmError
+      if (known.status === 'done') receipt = known.receipt
+      else {
+        const running = this.#running.get(key)
+        if (running === undefined) return refuse(new PrsmError('JOB_INTERRUPTED'))
+        receipt = await running.done
+      }
+      if (receipt instanceof PrsmError) return refuse(receipt)
+      await send(messages.JobAccepted, {
+        requestId: request.requestId,
+        price: receipt.unitPrice,
+        unit: receipt.unit,
+        replay: true,
+      })
+      return send(messages.JobReceipt, receipt)
+    }
+    const startedAt = Date.now()
+    store.claim(client, request.requestId, requestHash, startedAt)
+    const controller = new AbortController()
+    let settle!: (r: JobReceipt | PrsmError) => void
+    const done = new Promise<JobReceipt | PrsmError>((resolve) => {
+      settle = resolve
+    })
+    this.#running.set(key, { requestHash, done, controller })
+
+    let accepted: Admitted
+    try {
+      accepted = await this.#admit(request, client, controller.signal)
+    } catch (err) {
+      store.release(client, request.requestId)
+      this.#running.delete(key)
+      settle(toPrsmError(err))
+      return refuse(err)
+    }
+
+    // From here the job is accepted (and paid): it always ends with a stored receipt.
+    const { offer, backend, inputs, paid, release, deadline } = accepted
+    const deadlineTimer = setTimeout(
+      () => controller.abort(new PrsmError('JOB_DEADLINE_EXCEEDED')),
+      Math.max(0, deadline - Date.now()),
+    )
+    const listener = this.#listenForCancel(lp, from, request.requestId, controller)
+    // A write that fails means the client went away: the job stops (and is charged as delivered).
+    const deliver = async <P>(kind: MessageType<P>, payload: P): Promise<void> => {
+      try {
+        await send(kind, payload, controller.signal)
+      } catch (err) {
+        if (!controller.signal.aborted) {
+          controller.abort(new PrsmError('JOB_CANCELLED', 'the client went away', { cause: err }))
+        }
+        throw err
+      }
+    }
+    const hash = createHash('sha256')
+    const out: Uint8Array[] = []
+    let outBytes = 0
+    let chunks = 0
+    let reported: Partial<JobUsage> = {}
+    let failure: PrsmError | undefined
+    let runStart = Date.now()
+    let sawBytes = false
+    let slot: (() => void) | undefined
+    try {
+      await deliver(messages.JobAccepted, {
+        requestId: request.requestId,
+        price: offer.price,
+        unit: offer.unit,
+        replay: false,
+      })
+      slot = await release()
+      runStart = Date.now()
+      for await (const event of backend.run(request.step, inputs, { signal: controller.signal, deadline })) {
+        controller.signal.throwIfAborted()
+        if (event.type === 'usage') {
+          reported = { ...reported, ...event.usage }
+          continue
+        }
+        const bytes = 'text' in event ? new TextEncoder().encode(event.text) : event.bytes
+        if (!('text' in event)) sawBytes = true
+        if (bytes.byteLength === 0) continue
+        // Frames stay under the message cap: big outputs go out in several chunks.
+        const piece = Math.max(1024, Math.floor(this.#c.gate.maxBytes / 2))
+        for (let at = 0; at < bytes.byteLength; at += piece) {
+          const part = bytes.subarray(at, at + piece)
+          const chunk =
+            'text' in event && part.byteLength === bytes.byteLength
+              ? { text: event.text }
+              : { bytes: part.slice() }
+          await deliver(messages.JobChunk, { requestId: request.requestId, seq: chunks, ...chunk })
+          chunks++
+          hash.update(part)
+          outBytes += part.byteLength
+          if (outBytes <= INLINE_OUTPUT_MAX_BYTES) out.push(part)
+        }
+      }
+      controller.signal.throwIfAborted()
+    } catch (err) {
+      failure = controller.signal.aborted ? toPrsmError(controller.signal.reason) : toPrsmError(err)
+      if (!controller.signal.aborted) controller.abort(failure)
+    } finally {
+      clearTimeout(deadlineTimer)
+      slot?.()
+    }
+    const finishedAt = Date.now()
+    const usage: JobUsage = {
+      ...emptyUsage(),
+      bytesIn: inputs.reduce((n, i) => n + ('text' in i ? Buffer.byteLength(i.text) : i.bytes.byteLength), 0),
+      ...reported,
+      // Delivered output is what the client saw; a backend cannot report more than that.
+      tokensOut: deliveredTokens(request.step.kind, reported.tokensOut, chunks, failure !== undefined),
+      computeMs: Math.max(reported.computeMs ?? 0, slot ? finishedAt - runStart : 0),
+      bytesOut: outBytes,
+    }
+    const charged = charge(offer, usage, failure === undefined, BigInt(request.maxPrice))
+    const inline = concat(out)
+    const isText = !sawBytes
+    const receipt: JobReceipt = {
+      requestId: request.requestId,
+      client,
+      capability: request.step.capability,
+      status: failure ? 'failed' : 'ok',
+      ...(failure ? { error: { code: failure.code, message: failure.message.slice(0, 512) } } : {}),
+      output:
+        outBytes > INLINE_OUTPUT_MAX_BYTES
+          ? {}
+          : isText
+            ? { text: new TextDecoder().decode(inline) }
+            : { bytes: inline },
+      outputHash: hash.digest('hex'),
+      outputBytes: outBytes,
+      usage,
+      unitPrice: offer.price,
+      unit: offer.unit,
+      charged: charged.toString(),
+      paid: paid.toString(),
+      startedAt,
+      finishedAt,
+    }
+    store.finish(client, request.requestId, receipt)
+    this.#running.delete(key)
+    settle(receipt)
+    listener.stop()
+    this.#c.logger.debug(
+      {
+        requestId: request.requestId,
+        client,
+        status: receipt.status,
+        code: failure?.code,
+        charged: receipt.charged,
+      },
+      'job finished',
+    )
+    // The client may be gone (cancelled by dropping the stream); the receipt stays retrievable.
+    await send(messages.JobReceipt, receipt)
+  }
+
+  /** Every check before work; resolves with what the run needs or throws the refusal. */
+  async #admit(request: JobRequest, client: string, signal: AbortSignal): Promise<Admitted> {
+    const capability = request.step.capability
+    const found = this.#c.offers.localOffers().find((o) => o.offer.capability === capability)
+    if (found === undefined) throw new PrsmError('JOB_NO_OFFER', undefined, { details: { capability } })
+    const offer = found.offer
+    if (!capability.startsWith(`${request.step.kind}:`)) {
+      throw new PrsmError('JOB_INPUT_INVALID', `step kind ${request.step.kind} does not match ${capability}`)
+    }
+    const backend = this.#backends.get(capability)
+    if (backend === undefined) throw new PrsmError('JOB_NO_BACKEND', undefined, { details: { capability } })
+    const price = BigInt(offer.price)
+    const maxPrice = BigInt(request.maxPrice)
+    if (maxPrice < price) {
+      throw new PrsmError('JOB_PRICE_TOO_LOW', undefined, {
+        details: { price: offer.price, unit: offer.unit, maxPrice: request.maxPrice },
+      })
+    }
+    const now = Date.now()
+    if (request.deadline <= now)
+      throw new PrsmError('JOB_DEADLINE_EXCEEDED', 'the deadline has already passed')
+    const deadline = Math.min(request.deadline, now + this.#init.maxDeadlineMs)
+    if (price > 0n && !this.#c.ledger.enabled) {
+      throw new PrsmError('CHAIN_NOT_CONFIGURED', 'this offer has a price and the provider has no chain')
+    }
+    if (price > 0n && request.voucher === undefined) throw new PrsmError('JOB_PAYMENT_REQUIRED')
+    const release = this.#reserve(capability, offer, signal)
+    try {
+      const inputs = await this.#resolveInputs(request, offer, signal)
+      const verdict = await this.#safety.checkRequest({ capability, step: request.step, inputs }, { client })
+      if (!verdict.allow) throw new PrsmError('JOB_REFUSED', verdict.reason.slice(0, 256))
+      let paid = 0n
+      if (price > 0n) {
+        // The voucher must add the client's max price; the unused part stays with the provider
+        // as the client's credit (not yet refunded: see docs/jobs.md).
+        const accepted = await this.#c.ledger.payee.acceptVoucher(request.voucher, {
+          minIncrement: maxPrice,
+          signal,
+        })
+        paid = accepted.increment
+      }
+      return { offer, backend, inputs, paid, release: release.wait, deadline }
+    } catch (err) {
+      release.cancel()
+      throw err
+    }
+  }
+
+  /** Takes a place in the capability's and the node's queues at once (JOB_BUSY when full). */
+  #reserve(capability: string, offer: Offer, signal: AbortSignal) {
+    const queues = [this.#queue]
+    const limit = offer.limits.maxConcurrency
+    if (limit !== undefined) {
+      let q = this.#capQueues.get(capability)
+      if (q === undefined) {
+        q = new JobQueue(limit, this.#init.maxQueue)
+        this.#capQueues.set(capability, q)
+      }
+      queues.unshift(q)
+    }
+    if (!queues.every((q) => q.hasRoom())) {
+      throw new PrsmError('JOB_BUSY', undefined, { details: { capability } })
+    }
+    const cancel = new AbortController()
+    const both = AbortSignal.any([signal, cancel.signal])
+    // The place in line is taken now, in the first queue (the capability's when it has a limit);
+    // the node-wide slot is taken once that place comes up, so waiting jobs hold no node slot.
+    const [first, ...rest] = queues as [JobQueue, ...JobQueue[]]
+    const place = first.acquire(both)
+    place.catch(() => undefined)
+    return {
+      wait: async (): Promise<() => void> => {
+        const releases = [await place]
+        try {
+          for (const q of rest) releases.push(await q.acquire(both))
+        } catch (err) {
+          for (const r of releases) r()
+          throw err
+        }
+        return () => {
+          for (const r of releases.reverse()) r()
+        }
+      },
+      cancel: (): void => {
+        cancel.abort(new PrsmError('JOB_CANCELLED', 'refused before running'))
+        void place.then(
+          (r) => r(),
+          () => undefined,
+        )
+      },
+    }
+  }
+
+  async #resolveInputs(request: JobRequest, offer: Offer, signal: AbortSignal): Promise<ResolvedInput[]> {
+    const cap = offer.limits.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES
+    let total = 0
+    const count = (n: number): void => {
+      total += n
+      if (total > cap)
+        throw new PrsmError('JOB_INPUT_INVALID', `inputs exceed ${cap} bytes`, { details: { cap } })
+    }
+    const out: ResolvedInput[] = []
+    for (const input of request.inputs) {
+      if ('text' in input) {
+        count(Buffer.byteLength(input.text))
+        out.push({ text: input.text })
+      } else if ('bytes' in input) {
+        count(input.bytes.byteLength)
+        out.push({ bytes: input.bytes })
+      } else {
+        const storage = this.#c.storage
+        if (storage === undefined)
+          throw new PrsmError('JOB_INPUT_INVALID', 'this node cannot fetch CID inputs')
+        const parts: Uint8Array[] = []
+        try {
+          for await (const chunk of storage.cat(input.cid, { signal })) {
+            count(chunk.byteLength)
+            parts.push(chunk)
+          }
+        } catch (err) {
+          if (err instanceof PrsmError && err.code === 'JOB_INPUT_INVALID') throw err
+          throw new PrsmError('JOB_INPUT_INVALID', `input ${input.cid}: ${(err as Error).message}`, {
+            cause: err,
+            details: { cid: input.cid },
+          })
+        }
+        out.push({ bytes: concat(parts), cid: input.cid })
+      }
+    }
+    return out
+  }
+
+  /** Reads frames after the request: a `job-cancel` (or the stream failing) aborts the job. */
+  #listenForCancel(lp: LpStream, from: PeerId, requestId: string, controller: AbortController) {
+    const stop = new AbortController()
+    void (async () => {
+      try {
+        while (!stop.signal.aborted) {
+          const frame = await lp.read({ signal: stop.signal })
+          const { envelope } = await this.#c.gate.receive(frame.subarray(), from, this.#c.messages.JobCancel)
+          if (envelope.payload.requestId === requestId) {
+            controller.abort(new PrsmError('JOB_CANCELLED'))
+            return
+          }
+        }
+      } catch (err) {
+        if (stop.signal.aborted) return
+        const name = (err as Error).name
+        // A clean end of the client's writing side is not a cancel; a reset is.
+        if (name === 'UnexpectedEOFError') return
+        controller.abort(new PrsmError('JOB_CANCELLED', 'the client closed the stream', { cause: err }))
+      }
+    })()
+    return { stop: () => stop.abort() }
+  }
+}
+
+/** sha256 of what makes a request (not its deadline or voucher): a retry must match it. */
+function hashRequest(request: JobRequest): string {
+  const body = dagCbor.encode(
+    stripUndefined({ step: request.step, inputs: request.inputs, maxPrice: request.maxPrice }),
+  )
+  return createHash('sha256').update(body).digest('hex')
+}
+
+/** Price × units, where the units of a failed job are only those delivered; capped at `max`. */
+export function charge(
+  offer: Pick<Offer, 'price' | 'unit'>,
+  usage: JobUsage,
+  ok: boolean,
+  max: bigint,
+): bigint {
+  const price = BigInt(offer.price)
+  let units: bigint
+  switch (offer.unit) {
+    case 'token':
+      units = BigInt(usage.tokensIn + usage.tokensOut)
+      break
+    case 'ms':
+      units = BigInt(usage.computeMs)
+      break
+    case 'byte':
+      units = BigInt(usage.bytesOut)
+      break
+    default:
+      units = ok ? 1n : 0n
+  }
+  const total = price * units
+  return total > max ? max : total
+}
+
+function toPrsmError(err: unknown): PrsmError {
+  if (err instanceof PrsmError) return err
+  const code = (err as { code?: unknown })?.code
+  if (isErrorCode(code)) return new PrsmError(code, (err as Error).message)
+  if ((err as Error)?.name === 'AbortError' || (err as Error)?.name === 'TimeoutError') {
+    return new PrsmError('JOB_CANCELLED', (err as Error).message)
+  }
+  return new PrsmError('JOB_BACKEND_FAILED', (err as Error)?.message ?? String(err), { cause: err })
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
+}
+
+/**
+ * Output tokens of a model step: as reported upstream, else one per delivered chunk (a streamed
+ * delta is about one token). A failed job never counts more than what was delivered.
+ */
+function deliveredTokens(
+  kind: string,
+  reported: number | undefined,
+  chunks: number,
+  failed: boolean,
+): number {
+  const estimate = kind === 'model' ? chunks : 0
+  const tokens = reported ?? estimate
+  return failed && kind === 'model' ? Math.min(tokens, chunks) : tokens
+}
+
+function stripUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripUndefined)
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = stripUndefined(v)
+    return out
+  }
+  return value
+}

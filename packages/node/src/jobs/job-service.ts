@@ -1,0 +1,123 @@
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Config, MessageRegistry } from '@prsm/core'
+import type { Logger } from 'pino'
+import type { Ledger } from '../ledger/ledger.ts'
+import type { OfferService } from '../market/offers.ts'
+import type { PaymentService } from '../market/payments.ts'
+import type { PrsmLibp2p } from '../net/libp2p.ts'
+import type { MessageGate } from '../net/message-gate.ts'
+import type { ContentStorage } from '../storage/storage.ts'
+import type { Backend, SafetyHook } from './backend.ts'
+import {
+  type JobClient as Client,
+  collectJob,
+  JobClient,
+  type JobEvent,
+  type RunJobRequest,
+} from './job-client.ts'
+import { JobProvider } from './job-provider.ts'
+import { createJobStore, type JobStore } from './job-store.ts'
+import { JOB_PROTOCOL, registerJobMessages } from './messages.ts'
+
+export interface JobServiceComponents {
+  libp2p: Pick<PrsmLibp2p, 'peerId' | 'dialProtocol' | 'handle' | 'unhandle'>
+  privateKey: PrivateKey
+  registry: MessageRegistry
+  gate: Pick<MessageGate, 'receive' | 'reject' | 'maxBytes'>
+  offers: Pick<OfferService, 'localOffers'>
+  ledger: Pick<Ledger, 'enabled' | 'payer' | 'payee'>
+  payments: Pick<PaymentService, 'peerOf'>
+  storage?: Pick<ContentStorage, 'cat'>
+  logger: Logger
+}
+
+export interface JobServiceInit {
+  jobs: Config['jobs']
+  /** The provider's job journal (SQLite); ':memory:' for tests. */
+  storePath: string
+  safety?: SafetyHook
+  /** Inbound job streams served at once (running, queued and being refused). Default 128. */
+  maxInboundStreams?: number
+}
+
+/**
+ * Jobs between peers on {@link JOB_PROTOCOL}: the provider side (serving this node's offers
+ * with registered backends) and the client side (`run`), sharing one set of message types.
+ */
+export class JobService {
+  readonly #c: JobServiceComponents
+  readonly #init: JobServiceInit
+  readonly #store: JobStore
+  readonly provider: JobProvider
+  readonly #client: Client
+  #started = false
+
+  constructor(components: JobServiceComponents, init: JobServiceInit) {
+    this.#c = components
+    this.#init = init
+    const messages = registerJobMessages(components.registry)
+    this.#store = createJobStore({ path: init.storePath })
+    this.provider = new JobProvider(
+      {
+        privateKey: components.privateKey,
+        messages,
+        gate: components.gate,
+        offers: components.offers,
+        ledger: components.ledger,
+        ...(components.storage === undefined ? {} : { storage: components.storage }),
+        store: this.#store,
+        logger: components.logger,
+      },
+      { ...init.jobs, ...(init.safety === undefined ? {} : { safety: init.safety }) },
+    )
+    this.#client = new JobClient(
+      {
+        libp2p: components.libp2p,
+        privateKey: components.privateKey,
+        messages,
+        gate: components.gate,
+        ledger: components.ledger,
+        payments: components.payments,
+        logger: components.logger,
+      },
+      { defaultDeadlineMs: init.jobs.defaultDeadlineMs },
+    )
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    await this.#c.libp2p.handle(
+      JOB_PROTOCOL,
+      (stream, connection) => this.provider.serve(stream, connection.remotePeer),
+      { maxInboundStreams: this.#init.maxInboundStreams ?? 128 },
+    )
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    await this.#c.libp2p.unhandle(JOB_PROTOCOL)
+    this.provider.abortAll()
+    this.#store.close()
+  }
+
+  /** Serves `capability` (one of this node's offers) with `backend`. */
+  registerBackend(capability: string, backend: Backend): void {
+    this.provider.registerBackend(capability, backend)
+  }
+
+  /** Runs a job on `provider`: accepted, then chunks in order, then the signed receipt. */
+  run(
+    provider: PeerId | string,
+    request: RunJobRequest,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<JobEvent, void, undefined> {
+    return this.#client.run(provider, request, options)
+  }
+
+  /** Runs a job to its end: the whole output and the receipt. */
+  request(provider: PeerId | string, request: RunJobRequest, options: { signal?: AbortSignal } = {}) {
+    return collectJob(this.#client.run(provider, request, options))
+  }
+}

@@ -1,0 +1,100 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import * as dagCbor from '@ipld/dag-cbor'
+import type { JobReceipt } from './messages.ts'
+
+export interface JobStoreInit {
+  /** Database file (created with its directory); ':memory:' for tests. */
+  path: string
+}
+
+export type StoredJob =
+  | { status: 'running'; requestHash: string; startedAt: number }
+  | { status: 'interrupted'; requestHash: string; startedAt: number }
+  | { status: 'done'; requestHash: string; startedAt: number; receipt: JobReceipt }
+
+/**
+ * The provider's journal of jobs by (client, request id): a request id is claimed before any
+ * voucher is accepted or any work starts, and its receipt is stored when the job ends, so a
+ * retried request gets the stored receipt instead of running or billing again. Jobs still
+ * running when the node stopped are marked interrupted at the next start.
+ */
+export interface JobStore {
+  get(client: string, requestId: string): StoredJob | undefined
+  /** Claims a request id (false when the client already used it). */
+  claim(client: string, requestId: string, requestHash: string, startedAt: number): boolean
+  /** Stores the receipt of a claimed request. */
+  finish(client: string, requestId: string, receipt: JobReceipt): void
+  /** Releases a claim on a request that was refused before any work or payment. */
+  release(client: string, requestId: string): void
+  close(): void
+}
+
+export function createJobStore(init: JobStoreInit): JobStore {
+  if (init.path !== ':memory:') mkdirSync(dirname(init.path), { recursive: true })
+  const db = new DatabaseSync(init.path)
+  db.exec(`
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = NORMAL;
+    PRAGMA busy_timeout = 5000;
+    CREATE TABLE IF NOT EXISTS jobs (
+      client TEXT NOT NULL,
+      request_id TEXT NOT NULL,
+      request_hash TEXT NOT NULL,
+      status TEXT NOT NULL,
+      started_at INTEGER NOT NULL,
+      finished_at INTEGER,
+      receipt BLOB,
+      PRIMARY KEY (client, request_id)
+    );
+    UPDATE jobs SET status = 'interrupted' WHERE status = 'running';
+  `)
+  const select = db.prepare(
+    'SELECT request_hash, status, started_at, receipt FROM jobs WHERE client = ? AND request_id = ?',
+  )
+  const insert = db.prepare(
+    `INSERT INTO jobs (client, request_id, request_hash, status, started_at) VALUES (?, ?, ?, 'running', ?)
+     ON CONFLICT DO NOTHING`,
+  )
+  const update = db.prepare(
+    `UPDATE jobs SET status = 'done', finished_at = ?, receipt = ? WHERE client = ? AND request_id = ?`,
+  )
+  const remove = db.prepare(`DELETE FROM jobs WHERE client = ? AND request_id = ? AND status = 'running'`)
+
+  return {
+    get(client, requestId) {
+      const row = select.get(client, requestId) as
+        | { request_hash: string; status: string; started_at: number; receipt: Uint8Array | null }
+        | undefined
+      if (row === undefined) return undefined
+      const base = { requestHash: row.request_hash, startedAt: row.started_at }
+      if (row.status === 'done' && row.receipt !== null) {
+        return { status: 'done', ...base, receipt: dagCbor.decode<JobReceipt>(row.receipt) }
+      }
+      return { status: row.status === 'running' ? 'running' : 'interrupted', ...base }
+    },
+    claim(client, requestId, requestHash, startedAt) {
+      return insert.run(client, requestId, requestHash, startedAt).changes === 1
+    },
+    finish(client, requestId, receipt) {
+      update.run(receipt.finishedAt, dagCbor.encode(stripUndefined(receipt)), client, requestId)
+    },
+    release(client, requestId) {
+      remove.run(client, requestId)
+    },
+    close() {
+      db.close()
+    },
+  }
+}
+
+function stripUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(stripUndefined) as T
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = stripUndefined(v)
+    return out as T
+  }
+  return value
+}
