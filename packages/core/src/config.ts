@@ -2,6 +2,64 @@ import { z } from 'zod'
 import { PrsmError } from './errors.ts'
 import { OfferInitSchema } from './offer.ts'
 
+const ftnsDecimal = z.string().regex(/^\d+(\.\d{1,18})?$/, 'must be a decimal FTNS amount such as 0.002')
+
+/** One upstream model API a provider serves offers with; its key comes from the environment. */
+const JobBackendSchema = z
+  .object({
+    type: z
+      .enum(['openai-compatible', 'anthropic', 'huggingface'])
+      .describe(
+        'Wire format: OpenAI chat completions (OpenAI, Ollama, vLLM, llama.cpp, LM Studio), the Anthropic Messages API, or Hugging Face TGI (its OpenAI-compatible Messages API).',
+      ),
+    baseUrl: z
+      .url()
+      .describe(
+        'API base URL, e.g. https://api.openai.com/v1, https://api.anthropic.com, http://127.0.0.1:8080.',
+      ),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional()
+      .describe(
+        'NAME of the environment variable holding the API key (never the key itself; the key is never logged).',
+      ),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(30_000)
+      .describe('Time allowed for the upstream to start answering (the job deadline bounds the whole run).'),
+    models: z
+      .array(
+        z
+          .object({
+            capability: z
+              .string()
+              .max(128)
+              .describe('The capability (one of `offers`) this model serves, e.g. model:gpt-4o-mini.'),
+            model: z.string().min(1).max(256).describe('The upstream model name sent to the API.'),
+            inputCostPerMTok: ftnsDecimal
+              .default('0')
+              .describe("The operator's upstream cost per million input tokens, in FTNS (price table)."),
+            outputCostPerMTok: ftnsDecimal
+              .default('0')
+              .describe("The operator's upstream cost per million output tokens, in FTNS (price table)."),
+            maxTokens: z
+              .number()
+              .int()
+              .min(1)
+              .default(1024)
+              .describe('max_tokens sent upstream when the request does not set it.'),
+          })
+          .strict(),
+      )
+      .min(1)
+      .describe('Upstream models and the capabilities they serve.'),
+  })
+  .strict()
+export type JobBackendConfig = z.output<typeof JobBackendSchema>
+
 const multiaddr = z
   .string()
   .regex(
@@ -284,6 +342,12 @@ export const ConfigSchema = z
           .min(1000)
           .default(900_000)
           .describe('Longest deadline this node accepts as a provider; later deadlines are shortened to it.'),
+        backends: z
+          .array(JobBackendSchema)
+          .default([])
+          .describe(
+            'Model backends this node serves its model offers with (each model maps to a capability).',
+          ),
       })
       .strict()
       .prefault({}),

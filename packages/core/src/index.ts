@@ -1,4 +1,4 @@
-export type { Config, ConfigInput, ConfigSources, LoadedConfig } from './config.ts'
+export type { Config, ConfigInput, ConfigSources, JobBackendConfig, LoadedConfig } from './config.ts'
 export { ConfigSchema, configFromEnv, configLeaves, envName, loadConfig, RESERVED_ENV } from './config.ts'
 export type { Envelope, MessageType, OpenedEnvelope, OpenOptions, SealOptions } from './envelope.ts'
 export {

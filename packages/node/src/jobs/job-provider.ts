@@ -218,6 +218,7 @@ export class JobProvider {
     let failure: PrsmError | undefined
     let runStart = Date.now()
     let sawBytes = false
+    let upstream: bigint | undefined
     let slot: (() => void) | undefined
     try {
       await deliver(messages.JobAccepted, {
@@ -232,6 +233,7 @@ export class JobProvider {
         controller.signal.throwIfAborted()
         if (event.type === 'usage') {
           reported = { ...reported, ...event.usage }
+          if (event.upstreamCost !== undefined) upstream = event.upstreamCost
           continue
         }
         const bytes = 'text' in event ? new TextEncoder().encode(event.text) : event.bytes
@@ -306,6 +308,7 @@ export class JobProvider {
         status: receipt.status,
         code: failure?.code,
         charged: receipt.charged,
+        ...(upstream === undefined ? {} : { upstreamCost: upstream.toString() }),
       },
       'job finished',
     )
@@ -526,7 +529,8 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 
 /**
  * Output tokens of a model step: as reported upstream, else one per delivered chunk (a streamed
- * delta is about one token). A failed job never counts more than what was delivered.
+ * delta is about one token). A failed model job counts the chunks delivered: the upstream's
+ * final count never arrived and its running count may be stale.
  */
 function deliveredTokens(
   kind: string,
@@ -534,9 +538,8 @@ function deliveredTokens(
   chunks: number,
   failed: boolean,
 ): number {
-  const estimate = kind === 'model' ? chunks : 0
-  const tokens = reported ?? estimate
-  return failed && kind === 'model' ? Math.min(tokens, chunks) : tokens
+  if (kind !== 'model') return reported ?? 0
+  return failed ? chunks : (reported ?? chunks)
 }
 
 function stripUndefined(value: unknown): unknown {

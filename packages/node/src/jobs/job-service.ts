@@ -8,6 +8,7 @@ import type { PrsmLibp2p } from '../net/libp2p.ts'
 import type { MessageGate } from '../net/message-gate.ts'
 import type { ContentStorage } from '../storage/storage.ts'
 import type { Backend, SafetyHook } from './backend.ts'
+import { backendsFromConfig } from './backends/index.ts'
 import {
   type JobClient as Client,
   collectJob,
@@ -82,6 +83,10 @@ export class JobService {
       },
       { defaultDeadlineMs: init.jobs.defaultDeadlineMs },
     )
+    for (const backend of init.jobs.backends) {
+      for (const { capability, backend: b } of backendsFromConfig(backend))
+        this.registerBackend(capability, b)
+    }
   }
 
   async start(): Promise<void> {
