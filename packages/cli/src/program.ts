@@ -3,6 +3,7 @@ import { registerChainCommands } from './commands/chain.ts'
 import { registerChannelCommands } from './commands/channel.ts'
 import { registerContentCommands } from './commands/content.ts'
 import { nodeStatusCommand, offersCommand, peersCommand } from './commands/inspect.ts'
+import { registerJobCommands } from './commands/job.ts'
 import { registerManifestCommands } from './commands/manifest.ts'
 import { registerProvenanceCommand } from './commands/provenance.ts'
 import { registerSimCommand } from './commands/sim.ts'
@@ -87,6 +88,7 @@ export function buildProgram(): Command {
   registerChainCommands(program)
   registerWalletCommands(program)
   registerChannelCommands(program)
+  registerJobCommands(program)
 
   return program
 }

@@ -9,6 +9,7 @@ import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 import type { Logger } from 'pino'
 import { contentRoutes } from './api/routes/content.ts'
+import { jobRoutes } from './api/routes/jobs.ts'
 import { ledgerRoutes } from './api/routes/ledger.ts'
 import { manifestRoutes } from './api/routes/manifests.ts'
 import { nodeRoutes } from './api/routes/node.ts'
@@ -288,6 +289,11 @@ export class PrsmNode {
       contentRoutes({ storage: this.storage, replication: this.replication }),
       manifestRoutes({ manifests: this.manifests }),
       ledgerRoutes({ ledger: this.ledger, payments: this.payments }),
+      jobRoutes({
+        jobs: this.jobs,
+        peerId: this.peerId,
+        findOffers: (capability, options) => this.findOffers(capability, options),
+      }),
     ]
   }
 

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { type ConfigInput, loadConfig } from '@prsm/core'
+import { type Backend, createLogger, initIdentity, loadIdentity, PrsmNode } from '@prsm/node'
+
+const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
+const execFileP = promisify(execFile)
+
+async function prsm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PRSM_')))
+  try {
+    const { stdout, stderr } = await execFileP(process.execPath, [BIN, ...args], {
+      env: clean,
+      timeout: 60_000,
+    })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+async function startNode(config: ConfigInput, api: boolean): Promise<PrsmNode> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'prsm-job-cli-'))
+  await initIdentity(dataDir, { password: null })
+  const { config: loaded } = loadConfig({
+    flags: {
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      logLevel: 'silent',
+      connections: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
+      gossip: { ipColocationWhitelist: ['127.0.0.1'] },
+      api: { port: 0 },
+      ...(config as object),
+    },
+  })
+  const node = await PrsmNode.create({
+    config: loaded,
+    identity: await loadIdentity(dataDir, null),
+    dataDir,
+    logger: createLogger({ level: 'silent' }),
+    api,
+  })
+  await node.start()
+  return node
+}
+
+/** Upper-cases its text inputs, one chunk per word. */
+const shout: Backend = {
+  name: 'shout',
+  async *run(_step, inputs) {
+    const words = inputs.flatMap((i) => ('text' in i ? i.text.toUpperCase().split(/(?<= )/) : []))
+    for (const text of words) yield { type: 'output', text }
+    yield { type: 'usage', usage: { tokensIn: words.length, tokensOut: words.length } }
+  },
+}
+
+describe('prsm job run (CLI → node API → /prsm/job/1.0.0 → provider)', () => {
+  let provider: PrsmNode
+  let client: PrsmNode
+
+  before(async () => {
+    provider = await startNode({ offers: [{ capability: 'model:shout', price: '0' }] }, false)
+    provider.jobs.registerBackend('model:shout', shout)
+    const addr = provider.multiaddrs().find((a) => a.includes('/tcp/')) as string
+    client = await startNode({ bootstrap: [addr] }, true)
+  })
+  after(async () => {
+    for (const n of [client, provider]) {
+      await n?.stop()
+      if (n) await rm(n.dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it('streams the output to stdout and the receipt summary to stderr', async () => {
+    const r = await prsm([
+      'job',
+      'run',
+      '--data-dir',
+      client.dataDir,
+      '--capability',
+      'model:shout',
+      '--input',
+      'hello there world',
+      '--provider',
+      provider.peerId,
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, 'HELLO THERE WORLD\n')
+    assert.match(r.stderr, /^ok \S+ from 12D3KooW\S+: charged 0 wei, tokens 3\/3/)
+  })
+
+  it('finds a provider by its offer and prints JSON with --json', async () => {
+    const r = await prsm([
+      'job',
+      'run',
+      '--data-dir',
+      client.dataDir,
+      '--capability',
+      'model:shout',
+      '--input',
+      'found you',
+      '--request-id',
+      'cli-json-0001',
+      '--json',
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    const out = JSON.parse(r.stdout) as {
+      provider: string
+      output: string
+      receipt: { requestId: string; status: string }
+    }
+    assert.equal(out.provider, provider.peerId)
+    assert.equal(out.output, 'FOUND YOU')
+    assert.equal(out.receipt.requestId, 'cli-json-0001')
+    assert.equal(out.receipt.status, 'ok')
+  })
+
+  it('exits 1 with the provider refusal code', async () => {
+    const r = await prsm([
+      'job',
+      'run',
+      '--data-dir',
+      client.dataDir,
+      '--capability',
+      'model:nothing-here',
+      '--provider',
+      provider.peerId,
+    ])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /^error JOB_NO_OFFER: /)
+  })
+})
