@@ -1,0 +1,70 @@
+/**
+ * One PRSM node for `bench/storage.ts`, run as a child process and driven over IPC:
+ * `{ op: 'add', file }` imports a file, `{ op: 'fetch', cid, addr }` dials `addr` and streams the
+ * file (fetching every block from the peer) to nowhere. Every reply carries the process's peak RSS.
+ */
+import { createReadStream } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { loadConfig } from '@prsm/core'
+import { createLogger, initIdentity, loadIdentity, PrsmNode } from '@prsm/node'
+
+type Command = { op: 'add'; file: string } | { op: 'fetch'; cid: string; addr: string } | { op: 'stop' }
+
+const send = (msg: Record<string, unknown>): void => {
+  process.send?.({ ...msg, maxRssBytes: process.resourceUsage().maxRSS * 1024 })
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'prsm-bench-storage-'))
+await initIdentity(dataDir, { password: null })
+const identity = await loadIdentity(dataDir, null)
+const { config } = loadConfig({
+  flags: {
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    logLevel: 'silent',
+    connections: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
+    dht: { enabled: false },
+    storage: {
+      bitswap: false,
+      ...(process.env.PRSM_BENCH_FETCH_CONCURRENCY === undefined
+        ? {}
+        : { fetchConcurrency: Number(process.env.PRSM_BENCH_FETCH_CONCURRENCY) }),
+    },
+  },
+})
+const node = await PrsmNode.create({
+  config,
+  identity,
+  dataDir,
+  logger: createLogger({ level: 'silent' }),
+  api: false,
+  runtimeFile: false,
+})
+await node.start()
+const addr = node.multiaddrs().find((a) => a.includes('/tcp/') && !a.includes('/ws'))
+send({ op: 'ready', addr })
+
+process.on('message', (cmd: Command) => {
+  void handle(cmd).catch((err: Error) => send({ op: 'error', message: err.stack ?? err.message }))
+})
+
+async function handle(cmd: Command): Promise<void> {
+  if (cmd.op === 'add') {
+    const started = performance.now()
+    const added = await node.storage.add(createReadStream(cmd.file, { highWaterMark: 1024 * 1024 }))
+    send({ op: 'added', ...added, ms: performance.now() - started })
+  } else if (cmd.op === 'fetch') {
+    await node.libp2p.dial(multiaddr(cmd.addr))
+    const started = performance.now()
+    let bytes = 0
+    for await (const chunk of node.storage.cat(cmd.cid)) bytes += chunk.byteLength
+    send({ op: 'fetched', bytes, ms: performance.now() - started })
+  } else {
+    await node.stop()
+    await rm(dataDir, { recursive: true, force: true })
+    send({ op: 'stopped' })
+    process.disconnect()
+  }
+}
