@@ -10,13 +10,95 @@ import type { PeerPenalties } from '../net/penalties.ts'
 import { blockMatches, MAX_BLOCK_BYTES, readBlock } from './blocks.ts'
 
 /**
- * PRSM's block protocol: one stream per block. The requester writes one length-prefixed frame
- * with the CID's bytes; the provider answers with one frame: `0x00` followed by the block, or
- * `0x01` when it does not have it. The requester verifies every block against its CID.
+ * PRSM's block protocol. The requester writes length-prefixed frames, each with a CID's bytes; the
+ * provider answers every request, in order, with one frame: `0x00` followed by the block, or
+ * `0x01` when it does not have it. A stream carries any number of requests (the requester keeps
+ * one open per peer and pipelines on it; a stream with a single request is the simplest client).
+ * The requester verifies every block against its CID.
  */
 export const BLOCK_PROTOCOL = '/prsm/block/1.0.0'
 const HAVE = 0
 const DONT_HAVE = 1
+/** A block stream idle this long is closed by the provider. */
+const SESSION_IDLE_MS = 30_000
+/** Requests on one stream whose blocks a provider loads ahead of writing. */
+const SERVE_AHEAD = 8
+
+type BlockStream = Parameters<Parameters<PrsmLibp2p['handle']>[1]>[0]
+
+interface Pending {
+  resolve: (reply: Uint8Array) => void
+  reject: (err: Error) => void
+}
+
+/** One long-lived block stream to a peer; requests are pipelined and answered in order. */
+class BlockSession {
+  readonly #stream: BlockStream
+  readonly #lp: ReturnType<typeof lpStream>
+  readonly #pending: Pending[] = []
+  #closed = false
+  #writing: Promise<unknown> = Promise.resolve()
+  readonly onClose: () => void
+
+  constructor(stream: BlockStream, onClose: () => void) {
+    this.#stream = stream
+    this.#lp = lpStream(stream, { maxDataLength: MAX_BLOCK_BYTES + 1 })
+    this.onClose = onClose
+    void this.#readLoop()
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        const reply = await this.#lp.read()
+        const next = this.#pending.shift()
+        if (next === undefined) throw new Error('unrequested block reply')
+        next.resolve(reply.subarray())
+      }
+    } catch (err) {
+      this.close(err as Error)
+    }
+  }
+
+  request(cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+    if (this.#closed) return Promise.reject(new Error('block session closed'))
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const entry: Pending = { resolve, reject }
+      this.#pending.push(entry)
+      const onAbort = (): void => {
+        // replies come in order: a stalled request poisons the stream
+        this.close(signal.reason as Error)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      const done = (): void => signal.removeEventListener('abort', onAbort)
+      entry.resolve = (r) => {
+        done()
+        resolve(r)
+      }
+      entry.reject = (e) => {
+        done()
+        reject(e)
+      }
+      this.#writing = this.#writing
+        .then(() => this.#lp.write(cid.bytes, { signal }))
+        .catch((err: Error) => this.close(err))
+    })
+  }
+
+  close(err?: Error): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.onClose()
+    const error = err ?? new Error('block session closed')
+    for (const p of this.#pending.splice(0)) p.reject(error)
+    if (err === undefined) void this.#stream.close().catch(() => undefined)
+    else this.#stream.abort(error)
+  }
+}
 
 export interface BlockExchangeComponents {
   libp2p: Pick<
@@ -64,6 +146,7 @@ export class BlockExchange {
   /** Peers that served a bad block: asked last (until the penalty bans them). */
   readonly #suspect = new Set<string>()
   readonly #failures: ProviderFailure[] = []
+  readonly #sessions = new Map<string, Promise<BlockSession>>()
   #started = false
 
   constructor(components: BlockExchangeComponents, init: BlockExchangeInit) {
@@ -91,6 +174,8 @@ export class BlockExchange {
   async stop(): Promise<void> {
     if (!this.#started) return
     this.#started = false
+    for (const s of this.#sessions.values()) void s.then((session) => session.close()).catch(() => undefined)
+    this.#sessions.clear()
     await this.#c.libp2p.unhandle(BLOCK_PROTOCOL)
   }
 
@@ -99,30 +184,86 @@ export class BlockExchange {
     return [...this.#failures]
   }
 
-  async #serve(stream: Parameters<Parameters<PrsmLibp2p['handle']>[1]>[0], from: PeerId): Promise<void> {
-    const signal = AbortSignal.timeout(this.#init.blockTimeoutMs * 3)
+  async #serve(stream: BlockStream, from: PeerId): Promise<void> {
     try {
       const lp = lpStream(stream, { maxDataLength: 256 })
-      const request = await lp.read({ signal })
-      const cid = CID.decode(request.subarray())
-      let block: Uint8Array | undefined
-      if (await this.#c.blockstore.has(cid, { signal })) {
-        block = await readBlock(this.#c.blockstore, cid, { signal }).catch(() => undefined)
+      // Requests are read ahead and their blocks loaded concurrently (up to SERVE_AHEAD); replies
+      // are written in request order.
+      const queue: Array<Promise<Uint8Array>> = []
+      let ended = false
+      let wake: (() => void) | undefined
+      const reader = (async () => {
+        try {
+          while (true) {
+            while (queue.length >= SERVE_AHEAD) await new Promise<void>((r) => (wake = r))
+            const request = await lp
+              .read({ signal: AbortSignal.timeout(SESSION_IDLE_MS) })
+              .catch((err: Error) => {
+                if (err.name === 'UnexpectedEOFError' || stream.readStatus !== 'readable') return undefined
+                throw err
+              })
+            if (request === undefined) break
+            const p = this.#frame(CID.decode(request.subarray()), from)
+            p.catch(() => undefined)
+            queue.push(p)
+            wake?.()
+          }
+        } finally {
+          ended = true
+          wake?.()
+        }
+      })()
+      while (true) {
+        const next = queue[0]
+        if (next === undefined) {
+          if (ended) break
+          await new Promise<void>((r) => (wake = r))
+          continue
+        }
+        const frame = await next
+        queue.shift()
+        wake?.()
+        await lp.write(frame, { signal: AbortSignal.timeout(this.#init.blockTimeoutMs * 3) })
       }
-      if (block === undefined) {
-        await lp.write(Uint8Array.of(DONT_HAVE), { signal })
-      } else {
-        const frame = new Uint8Array(block.byteLength + 1)
-        frame[0] = HAVE
-        frame.set(block, 1)
-        await lp.write(frame, { signal })
-        this.#init.onServe?.(cid, block.byteLength, from)
-      }
-      await stream.close({ signal })
+      await reader
+      await stream.close()
     } catch (err) {
       this.#c.logger.debug({ err: (err as Error).message, peer: from.toString() }, 'block request failed')
       stream.abort(err as Error)
     }
+  }
+
+  /** The reply frame for one request: `0x00` + block, or `0x01`. */
+  async #frame(cid: CID, from: PeerId): Promise<Uint8Array> {
+    const signal = AbortSignal.timeout(this.#init.blockTimeoutMs * 3)
+    let block: Uint8Array | undefined
+    if (await this.#c.blockstore.has(cid, { signal })) {
+      block = await readBlock(this.#c.blockstore, cid, { signal }).catch(() => undefined)
+    }
+    if (block === undefined) return Uint8Array.of(DONT_HAVE)
+    const frame = new Uint8Array(block.byteLength + 1)
+    frame[0] = HAVE
+    frame.set(block, 1)
+    this.#init.onServe?.(cid, block.byteLength, from)
+    return frame
+  }
+
+  #session(peer: PeerId, signal: AbortSignal): Promise<BlockSession> {
+    const key = peer.toString()
+    let session = this.#sessions.get(key)
+    if (session === undefined) {
+      const opening = this.#c.libp2p
+        .dialProtocol(peer, BLOCK_PROTOCOL, { signal })
+        .then((stream) => new BlockSession(stream, () => this.#forget(key, opening)))
+      opening.catch(() => this.#forget(key, opening))
+      session = opening
+      this.#sessions.set(key, session)
+    }
+    return session
+  }
+
+  #forget(key: string, session: Promise<BlockSession>): void {
+    if (this.#sessions.get(key) === session) this.#sessions.delete(key)
   }
 
   /** Asks one peer for one block; returns verified bytes, or throws with the failure reason. */
@@ -133,12 +274,10 @@ export class BlockExchange {
     ])
     let failure: ProviderFailure['reason'] = 'error'
     try {
-      const stream = await this.#c.libp2p.dialProtocol(peer, BLOCK_PROTOCOL, { signal })
-      try {
-        const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_BYTES + 1 })
-        await lp.write(cid.bytes, { signal })
-        const reply = (await lp.read({ signal })).subarray()
-        await stream.close({ signal }).catch(() => undefined)
+      let session = await this.#session(peer, signal)
+      if (session.closed) session = await this.#session(peer, signal)
+      {
+        const reply = await session.request(cid, signal)
         if (reply[0] !== HAVE) {
           failure = 'dont-have'
           throw new PrsmError('CONTENT_NOT_FOUND', `${peer} does not have ${cid}`)
@@ -154,9 +293,6 @@ export class BlockExchange {
         this.#lastGood.set(peer.toString(), Date.now())
         this.#suspect.delete(peer.toString())
         return block
-      } catch (err) {
-        stream.abort(err as Error)
-        throw err
       }
     } catch (err) {
       if (failure === 'error' && signal.aborted && options.signal?.aborted !== true) failure = 'timeout'
