@@ -342,6 +342,31 @@ export const ConfigSchema = z
           .min(1000)
           .default(900_000)
           .describe('Longest deadline this node accepts as a provider; later deadlines are shortened to it.'),
+        compute: z
+          .object({
+            memoryBytes: z
+              .number()
+              .int()
+              .min(1024 * 1024)
+              .default(64 * 1024 * 1024)
+              .describe('Memory cap of one compute:js program (QuickJS heap), in bytes.'),
+            timeMs: z
+              .number()
+              .int()
+              .min(10)
+              .default(5_000)
+              .describe(
+                'Time cap of one compute:js program, in milliseconds (also bounded by the job deadline).',
+              ),
+            maxOutputBytes: z
+              .number()
+              .int()
+              .min(1024)
+              .default(16 * 1024 * 1024)
+              .describe('Largest output of one compute:js program, in bytes.'),
+          })
+          .strict()
+          .prefault({}),
         backends: z
           .array(JobBackendSchema)
           .default([])

@@ -108,6 +108,12 @@ export const ERROR_CATALOGUE = {
     status: 502,
     message: 'The backend failed (upstream error, dropped stream or invalid answer)',
   },
+  JOB_COMPUTE_TIME_LIMIT: { status: 408, message: 'The compute program ran past its time cap' },
+  JOB_COMPUTE_MEMORY_LIMIT: { status: 413, message: 'The compute program exceeded its memory cap' },
+  JOB_COMPUTE_FAILED: {
+    status: 422,
+    message: 'The compute program threw, used a forbidden capability, or returned too much output',
+  },
   JOB_RECEIPT_INVALID: {
     status: 502,
     message: "The provider's receipt does not match the request or the streamed output",

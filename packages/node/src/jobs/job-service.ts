@@ -19,6 +19,7 @@ import {
 import { JobProvider } from './job-provider.ts'
 import { createJobStore, type JobStore } from './job-store.ts'
 import { JOB_PROTOCOL, registerJobMessages } from './messages.ts'
+import { computeJsBackend } from './sandbox/compute-js.ts'
 
 export interface JobServiceComponents {
   libp2p: Pick<PrsmLibp2p, 'peerId' | 'dialProtocol' | 'handle' | 'unhandle'>
@@ -83,6 +84,10 @@ export class JobService {
       },
       { defaultDeadlineMs: init.jobs.defaultDeadlineMs },
     )
+    // Served only when the node also offers compute:js (its offer sets the price).
+    if (components.storage !== undefined) {
+      this.registerBackend('compute:js', computeJsBackend({ storage: components.storage }, init.jobs.compute))
+    }
     for (const backend of init.jobs.backends) {
       for (const { capability, backend: b } of backendsFromConfig(backend))
         this.registerBackend(capability, b)
