@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { type Devnet, FTNS, startDevnet } from '@prsm/contracts'
+import { hasCode } from '@prsm/core'
+import type { PrsmNode } from '../../src/index.ts'
+import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
+import { echoBackend } from './helpers.ts'
+
+describe('paid jobs (two nodes on a devnet)', () => {
+  let dir: string
+  let devnet: Devnet
+  let provider: PrsmNode
+  let client: PrsmNode
+  const echo = echoBackend()
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'prsm-paid-jobs-'))
+    devnet = await startDevnet({ dir })
+    const chain = { deployment: devnet.deploymentFile as string, reconcileIntervalMs: 60_000 }
+    provider = await startTestNode({
+      config: { chain, offers: [{ capability: 'model:paid', price: '0.001', unit: 'token' }] },
+    })
+    provider.jobs.registerBackend('model:paid', echo)
+    client = await startTestNode({ config: { chain, bootstrap: [bootstrapAddr(provider)] } })
+    await waitFor('the client to connect', () => client.libp2p.getPeers().length > 0)
+  })
+  after(async () => {
+    await stopAll([provider, client].filter((n) => n !== undefined))
+    await devnet?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('pays with a voucher for the max price accepted before work; a retry neither runs nor pays again', async () => {
+    const opened = await client.payments.openChannel({
+      to: provider.peerId,
+      deposit: 10n * FTNS,
+      expirySeconds: 86_400,
+    })
+    const request = {
+      requestId: 'paid-0001',
+      step: { capability: 'model:paid' },
+      inputs: [{ text: 'one two three' }],
+      maxPrice: FTNS,
+    }
+    const first = await client.jobs.request(provider.peerId, request)
+    assert.equal(first.receipt.status, 'ok')
+    assert.equal(first.receipt.paid, FTNS.toString())
+    // 0.001 FTNS per token, 3 tokens in and 3 out
+    assert.equal(first.receipt.charged, ((6n * FTNS) / 1000n).toString())
+    const signed = () =>
+      client.ledger.payer.channels().find((c) => c.channel === opened.channel)?.cumulativeAmount
+    assert.equal(signed(), FTNS)
+
+    const runs = echo.runs
+    const again = await client.jobs.request(provider.peerId, request)
+    assert.deepEqual(again.receipt, first.receipt)
+    assert.equal(echo.runs, runs, 'not run again')
+    assert.equal(signed(), FTNS, 'no second voucher signed')
+
+    // A max price over the channel's deposit is refused with the ledger's code, before any work.
+    await assert.rejects(
+      client.jobs.request(provider.peerId, { ...request, requestId: 'paid-0002', maxPrice: 100n * FTNS }),
+      (err) => hasCode(err, 'CHANNEL_INSUFFICIENT_FUNDS') || hasCode(err, 'VOUCHER_OVER_DEPOSIT'),
+    )
+    assert.equal(echo.runs, runs)
+  })
+})
