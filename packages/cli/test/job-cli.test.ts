@@ -65,7 +65,15 @@ describe('prsm job run (CLI → node API → /prsm/job/1.0.0 → provider)', () 
   let client: PrsmNode
 
   before(async () => {
-    provider = await startNode({ offers: [{ capability: 'model:shout', price: '0' }] }, false)
+    provider = await startNode(
+      {
+        offers: [
+          { capability: 'model:shout', price: '0' },
+          { capability: 'compute:js', price: '0' },
+        ],
+      },
+      false,
+    )
     provider.jobs.registerBackend('model:shout', shout)
     const addr = provider.multiaddrs().find((a) => a.includes('/tcp/')) as string
     client = await startNode({ bootstrap: [addr] }, true)
@@ -119,6 +127,31 @@ describe('prsm job run (CLI → node API → /prsm/job/1.0.0 → provider)', () 
     assert.equal(out.output, 'FOUND YOU')
     assert.equal(out.receipt.requestId, 'cli-json-0001')
     assert.equal(out.receipt.status, 'ok')
+  })
+
+  it('runs a compute:js program stored as content', async () => {
+    const source = 'function main(inputs) { return inputs[0].split(" ").reverse().join(" ") }'
+    const { cid } = await client.storage.add(
+      (async function* () {
+        yield Buffer.from(source)
+      })(),
+    )
+    const r = await prsm([
+      'job',
+      'run',
+      '--data-dir',
+      client.dataDir,
+      '--capability',
+      'compute:js',
+      '--param',
+      `program=${cid}`,
+      '--input',
+      'a b c',
+      '--provider',
+      provider.peerId,
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, 'c b a\n')
   })
 
   it('exits 1 with the provider refusal code', async () => {
