@@ -2,13 +2,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
-import { voucherToJson } from '@prsm/contracts'
+import { type VoucherJson, voucherToJson } from '@prsm/contracts'
 import { isErrorCode, PrsmError, sealEnvelope } from '@prsm/core'
 import type { Logger } from 'pino'
 import type { Hex } from 'viem'
-import type { z } from 'zod'
 import type { Ledger } from '../ledger/ledger.ts'
-import type { PaymentService, VoucherJsonSchema } from '../market/payments.ts'
+import type { PaymentService } from '../market/payments.ts'
 import type { PrsmLibp2p } from '../net/libp2p.ts'
 import type { MessageGate } from '../net/message-gate.ts'
 import {
@@ -70,7 +69,10 @@ export class JobClient {
   readonly #c: JobClientComponents
   readonly #init: JobClientInit
   /** Vouchers signed per request id, so a retry carries the same voucher and never pays twice. */
-  readonly #vouchers = new Map<string, z.input<typeof VoucherJsonSchema>>()
+  readonly #vouchers = new Map<string, { channel: Hex; voucher: VoucherJson }>()
+  /** Per channel: the amount signed in vouchers the provider has not accepted (refused jobs). */
+  readonly #unaccepted = new Map<string, bigint>()
+  readonly #locks = new Map<string, Promise<void>>()
 
   constructor(components: JobClientComponents, init: JobClientInit) {
     this.#c = components
@@ -89,7 +91,10 @@ export class JobClient {
     const step = JobStepSchema.safeParse({ ...input.step, kind, params: input.step.params ?? {} })
     if (!step.success) throw new PrsmError('VALIDATION_FAILED', `invalid job step: ${step.error.message}`)
     const deadline = input.deadline ?? Date.now() + this.#init.defaultDeadlineMs
-    const voucher = input.maxPrice > 0n ? this.#voucherFor(requestId, peer, input) : undefined
+    // Paid jobs on one channel are admitted one at a time (signed, then accepted or refused), so
+    // vouchers reach the provider in order; a refused job's amount is reused by the next voucher.
+    const paying = input.maxPrice > 0n ? await this.#payFor(requestId, peer, input) : undefined
+    const voucher = paying?.voucher
     const request = {
       requestId,
       step: step.data,
@@ -105,10 +110,12 @@ export class JobClient {
 
     let stream: Awaited<ReturnType<PrsmLibp2p['dialProtocol']>>
     try {
+      outer?.throwIfAborted()
       stream = await this.#c.libp2p.dialProtocol(peer, JOB_PROTOCOL, {
         signal: AbortSignal.any([timeout, ...(outer ? [outer] : [])]),
       })
     } catch (err) {
+      paying?.release()
       if (outer?.aborted) throw new PrsmError('JOB_CANCELLED', undefined, { cause: err })
       throw new PrsmError('PEER_UNREACHABLE', `provider ${peer} not reached: ${(err as Error).message}`, {
         cause: err,
@@ -162,11 +169,17 @@ export class JobClient {
         switch (envelope.type) {
           case messages.JobError.type: {
             const e = envelope.payload as { code: string; message: string }
+            paying?.release()
             throw wireJobError(e, peer, requestId)
           }
           case messages.JobAccepted.type: {
             const accepted = envelope.payload as JobAccepted
             replay = accepted.replay
+            if (paying !== undefined) {
+              // The provider took the voucher: everything signed on the channel is now accepted.
+              this.#unaccepted.delete(paying.key)
+              paying.release()
+            }
             yield { type: 'accepted', accepted }
             break
           }
@@ -207,6 +220,7 @@ export class JobClient {
       stream.abort(err as Error)
       throw err
     } finally {
+      paying?.release()
       outer?.removeEventListener('abort', cancel)
       if (!finished) {
         // The consumer stopped early: the provider sees the reset and stops the job.
@@ -215,10 +229,16 @@ export class JobClient {
     }
   }
 
-  /** The voucher of a request: the same one on a retry, else a new one for the max price. */
-  #voucherFor(requestId: string, peer: PeerId, input: RunJobRequest): z.input<typeof VoucherJsonSchema> {
-    const known = this.#vouchers.get(requestId)
-    if (known !== undefined) return known
+  /**
+   * The voucher of a request, with the channel's admission lock held: the same voucher on a
+   * retry; else one adding the max price over what the provider has accepted — reusing the amount
+   * of vouchers it refused (`#unaccepted`) rather than paying it twice.
+   */
+  async #payFor(
+    requestId: string,
+    peer: PeerId,
+    input: RunJobRequest,
+  ): Promise<{ voucher: VoucherJson; key: string; release: () => void }> {
     const { ledger, payments } = this.#c
     if (!ledger.enabled) {
       throw new PrsmError(
@@ -226,7 +246,9 @@ export class JobClient {
         'a paid job needs a chain (or use --max-price 0 for free offers)',
       )
     }
+    const known = this.#vouchers.get(requestId)
     const channel =
+      known?.channel ??
       input.channel ??
       ledger.payer.channels().find((c) => payments.peerOf(c.channel) === peer.toString())?.channel
     if (channel === undefined) {
@@ -234,15 +256,48 @@ export class JobClient {
         details: { peer: peer.toString() },
       })
     }
-    const voucher = voucherToJson(ledger.payer.pay(channel, input.maxPrice)) as z.input<
-      typeof VoucherJsonSchema
-    >
-    this.#vouchers.set(requestId, voucher)
-    if (this.#vouchers.size > MAX_REMEMBERED_VOUCHERS) {
-      const oldest = this.#vouchers.keys().next().value
-      if (oldest !== undefined) this.#vouchers.delete(oldest)
+    const key = channel.toLowerCase()
+    const release = await this.#lock(key)
+    try {
+      if (known !== undefined) return { voucher: known.voucher, key, release }
+      const owed = this.#unaccepted.get(key) ?? 0n
+      const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === key)
+      let voucher: VoucherJson
+      if (owed >= input.maxPrice && record?.signature !== undefined) {
+        voucher = voucherToJson({ ...record, signature: record.signature })
+      } else {
+        voucher = voucherToJson(ledger.payer.pay(channel, input.maxPrice - owed))
+        this.#unaccepted.set(key, input.maxPrice)
+      }
+      this.#vouchers.set(requestId, { channel, voucher })
+      if (this.#vouchers.size > MAX_REMEMBERED_VOUCHERS) {
+        const oldest = this.#vouchers.keys().next().value
+        if (oldest !== undefined) this.#vouchers.delete(oldest)
+      }
+      return { voucher, key, release }
+    } catch (err) {
+      release()
+      throw err
     }
-    return voucher
+  }
+
+  /** Waits for the channel's previous paid admission to finish; resolves with the release. */
+  async #lock(key: string): Promise<() => void> {
+    const previous = this.#locks.get(key) ?? Promise.resolve()
+    let open!: () => void
+    const mine = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const tail = previous.then(() => mine)
+    this.#locks.set(key, tail)
+    await previous
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      open()
+      if (this.#locks.get(key) === tail) this.#locks.delete(key)
+    }
   }
 }
 

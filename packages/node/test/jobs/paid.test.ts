@@ -21,7 +21,13 @@ describe('paid jobs (two nodes on a devnet)', () => {
     devnet = await startDevnet({ dir })
     const chain = { deployment: devnet.deploymentFile as string, reconcileIntervalMs: 60_000 }
     provider = await startTestNode({
-      config: { chain, offers: [{ capability: 'model:paid', price: '0.001', unit: 'token' }] },
+      config: {
+        chain,
+        offers: [
+          { capability: 'model:paid', price: '0.001', unit: 'token' },
+          { capability: 'model:unbacked', price: '0.001', unit: 'token' },
+        ],
+      },
     })
     provider.jobs.registerBackend('model:paid', echo)
     client = await startTestNode({ config: { chain, bootstrap: [bootstrapAddr(provider)] } })
@@ -66,5 +72,30 @@ describe('paid jobs (two nodes on a devnet)', () => {
       (err) => hasCode(err, 'CHANNEL_INSUFFICIENT_FUNDS') || hasCode(err, 'VOUCHER_OVER_DEPOSIT'),
     )
     assert.equal(echo.runs, runs)
+
+    // A refused job's voucher is not lost: the next job's voucher reuses its amount.
+    await assert.rejects(
+      client.jobs.request(provider.peerId, {
+        ...request,
+        requestId: 'paid-0003',
+        step: { capability: 'model:unbacked' },
+      }),
+      (err) => hasCode(err, 'JOB_NO_BACKEND'),
+    )
+    assert.equal(signed(), 2n * FTNS)
+    const next = await client.jobs.request(provider.peerId, { ...request, requestId: 'paid-0004' })
+    assert.equal(next.receipt.status, 'ok')
+    assert.equal(next.receipt.paid, FTNS.toString(), 'the provider got one max price for one job')
+    assert.equal(signed(), 2n * FTNS, 'the refused voucher was delivered again')
+
+    // Paid jobs started together on one channel are admitted in order: every voucher is accepted.
+    const together = await Promise.all(
+      [5, 6, 7].map((i) => client.jobs.request(provider.peerId, { ...request, requestId: `paid-000${i}` })),
+    )
+    for (const r of together) {
+      assert.equal(r.receipt.status, 'ok')
+      assert.equal(r.receipt.paid, FTNS.toString())
+    }
+    assert.equal(signed(), 5n * FTNS)
   })
 })
