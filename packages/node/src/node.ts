@@ -15,6 +15,7 @@ import { manifestRoutes } from './api/routes/manifests.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { type ApiRoutes, apiUrl, createApiServer } from './api/server.ts'
 import type { Identity } from './identity/identity.ts'
+import type { SafetyHook } from './jobs/backend.ts'
 import { JobService } from './jobs/job-service.ts'
 import { deploymentFromConfig, ledgerFromConfig, startNodeLedger } from './ledger/from-config.ts'
 import type { Ledger } from './ledger/ledger.ts'
@@ -48,6 +49,8 @@ export interface PrsmNodeInit {
   runtimeFile?: boolean
   /** The chain to use; defaults to the deployment file named by `config.chain.deployment`. */
   deployment?: Deployment
+  /** The provider's safety check on every job request (default: let everything through). */
+  safety?: SafetyHook
 }
 
 export interface PeerInfo {
@@ -166,7 +169,11 @@ export class PrsmNode {
         storage: this.storage,
         logger: logger.child({ part: 'jobs' }),
       },
-      { jobs: init.config.jobs, storePath: join(init.dataDir, 'jobs.db') },
+      {
+        jobs: init.config.jobs,
+        storePath: join(init.dataDir, 'jobs.db'),
+        ...(init.safety === undefined ? {} : { safety: init.safety }),
+      },
     )
     this.manifests = new ManifestService(
       {

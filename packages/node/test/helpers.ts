@@ -5,7 +5,7 @@ import { type ConfigInput, loadConfig } from '@prsm/core'
 import { MemoryDatastore } from 'datastore-core'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
-import { createLogger, initIdentity, loadIdentity, PrsmNode } from '../src/index.ts'
+import { createLogger, initIdentity, loadIdentity, PrsmNode, type SafetyHook } from '../src/index.ts'
 
 export interface TestNodeOptions {
   config?: ConfigInput
@@ -15,6 +15,8 @@ export interface TestNodeOptions {
   api?: boolean
   /** Replaces the node's filesystem blockstore (e.g. a wrapper modelling a faulty peer). */
   blockstore?: Blockstore
+  /** The provider's safety check on job requests. */
+  safety?: SafetyHook
 }
 
 /** A real node on loopback TCP with a fresh insecure identity in a temp data dir. */
@@ -42,6 +44,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Prsm
     ...(options.datastore === 'fs' ? {} : { datastore: options.datastore ?? new MemoryDatastore() }),
     api: options.api ?? false,
     ...(options.blockstore === undefined ? {} : { blockstore: options.blockstore }),
+    ...(options.safety === undefined ? {} : { safety: options.safety }),
   })
   await node.start()
   return node

@@ -28,6 +28,12 @@ describe('jobs between two nodes (/prsm/job/1.0.0)', () => {
 
   before(async () => {
     provider = await startTestNode({
+      safety: {
+        async checkRequest({ inputs }) {
+          const refused = inputs.some((i) => 'text' in i && i.text.includes('forbidden'))
+          return refused ? { allow: false, reason: 'forbidden words' } : { allow: true }
+        },
+      },
       config: {
         jobs: { maxQueue: 1 },
         offers: [
@@ -118,6 +124,19 @@ describe('jobs between two nodes (/prsm/job/1.0.0)', () => {
       }),
       (err) => hasCode(err, 'JOB_DEADLINE_EXCEEDED'),
     )
+  })
+
+  it("refuses what the provider's safety hook refuses, before any work", async () => {
+    const runs = echo.runs
+    await assert.rejects(
+      client.jobs.request(provider.peerId, {
+        step: { capability: 'model:echo' },
+        inputs: [{ text: 'some forbidden words' }],
+        maxPrice: 0n,
+      }),
+      (err) => hasCode(err, 'JOB_REFUSED') && /forbidden words/.test((err as Error).message),
+    )
+    assert.equal(echo.runs, runs)
   })
 
   it('charges a failed job only for what was delivered before the backend failed', async () => {
