@@ -7,7 +7,12 @@ import type { JobReceipt } from './messages.ts'
 export interface JobStoreInit {
   /** Database file (created with its directory); ':memory:' for tests. */
   path: string
+  /** Finished jobs older than this are forgotten when the store opens (default 7 days). */
+  retentionMs?: number
 }
+
+/** How long receipts are kept for retries by default. */
+export const DEFAULT_RECEIPT_RETENTION_MS = 7 * 24 * 3600_000
 
 export type StoredJob =
   | { status: 'running'; requestHash: string; startedAt: number }
@@ -50,6 +55,9 @@ export function createJobStore(init: JobStoreInit): JobStore {
     );
     UPDATE jobs SET status = 'interrupted' WHERE status = 'running';
   `)
+  db.prepare('DELETE FROM jobs WHERE started_at < ?').run(
+    Date.now() - (init.retentionMs ?? DEFAULT_RECEIPT_RETENTION_MS),
+  )
   const select = db.prepare(
     'SELECT request_hash, status, started_at, receipt FROM jobs WHERE client = ? AND request_id = ?',
   )
