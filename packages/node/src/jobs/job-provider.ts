@@ -15,7 +15,7 @@ import { emptyUsage, type JobMessages, type JobReceipt, type JobRequest, type Jo
 
 type LpStream = ReturnType<typeof lpStream>
 
-/** Largest output kept inline in a receipt (bigger outputs are only hashed; the chunks carry them). */
+/** Largest output kept inline in a receipt; bigger outputs are stored as content and named by CID. */
 export const INLINE_OUTPUT_MAX_BYTES = 64 * 1024
 /** Default cap on the bytes of all inputs of one job when the offer sets none. */
 export const DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -28,7 +28,7 @@ export interface JobProviderComponents {
   gate: Pick<MessageGate, 'receive' | 'reject' | 'maxBytes'>
   offers: Pick<OfferService, 'localOffers'>
   ledger: Pick<Ledger, 'enabled' | 'payee'>
-  storage?: Pick<ContentStorage, 'cat'>
+  storage?: Pick<ContentStorage, 'cat' | 'add'>
   store: JobStore
   logger: Logger
 }
@@ -219,6 +219,7 @@ export class JobProvider {
     let runStart = Date.now()
     let sawBytes = false
     let upstream: bigint | undefined
+    let spill: ReturnType<JobProvider['spill']> | undefined
     let slot: (() => void) | undefined
     try {
       await deliver(messages.JobAccepted, {
@@ -251,7 +252,14 @@ export class JobProvider {
           chunks++
           hash.update(part)
           outBytes += part.byteLength
-          if (outBytes <= INLINE_OUTPUT_MAX_BYTES) out.push(part)
+          if (spill !== undefined) spill.push(part.slice())
+          else if (outBytes <= INLINE_OUTPUT_MAX_BYTES) out.push(part)
+          else if (this.#c.storage !== undefined) {
+            // Too big to inline: the whole output goes to content storage as it streams.
+            spill = this.spill(request.requestId)
+            for (const p of out.splice(0)) spill.push(p)
+            spill.push(part.slice())
+          }
         }
       }
       controller.signal.throwIfAborted()
@@ -262,6 +270,7 @@ export class JobProvider {
       clearTimeout(deadlineTimer)
       slot?.()
     }
+    const outputCid = spill === undefined ? undefined : await spill.finish()
     const finishedAt = Date.now()
     const usage: JobUsage = {
       ...emptyUsage(),
@@ -283,7 +292,9 @@ export class JobProvider {
       ...(failure ? { error: { code: failure.code, message: failure.message.slice(0, 512) } } : {}),
       output:
         outBytes > INLINE_OUTPUT_MAX_BYTES
-          ? {}
+          ? outputCid === undefined
+            ? {}
+            : { cid: outputCid }
           : isText
             ? { text: new TextDecoder().decode(inline) }
             : { bytes: inline },
@@ -314,6 +325,49 @@ export class JobProvider {
     )
     // The client may be gone (cancelled by dropping the stream); the receipt stays retrievable.
     await send(messages.JobReceipt, receipt)
+  }
+
+  /**
+   * Streams an output into content storage (UnixFS, pinned) while it is delivered; `finish`
+   * resolves with its CID (undefined if storing failed: the receipt then has only the hash).
+   */
+  private spill(requestId: string) {
+    const storage = this.#c.storage as Pick<ContentStorage, 'add'>
+    const queue: Uint8Array[] = []
+    let wake: (() => void) | undefined
+    let ended = false
+    const source = async function* (): AsyncGenerator<Uint8Array> {
+      while (true) {
+        const next = queue.shift()
+        if (next !== undefined) {
+          yield next
+          continue
+        }
+        if (ended) return
+        await new Promise<void>((resolve) => {
+          wake = resolve
+        })
+        wake = undefined
+      }
+    }
+    const added = storage.add(source()).then((r) => r.cid)
+    added.catch(() => undefined)
+    return {
+      push: (bytes: Uint8Array): void => {
+        queue.push(bytes)
+        wake?.()
+      },
+      finish: async (): Promise<string | undefined> => {
+        ended = true
+        wake?.()
+        try {
+          return await added
+        } catch (err) {
+          this.#c.logger.warn({ err: (err as Error).message, requestId }, 'job output not stored')
+          return undefined
+        }
+      },
+    }
   }
 
   /** Every check before work; resolves with what the run needs or throws the refusal. */

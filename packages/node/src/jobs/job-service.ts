@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import type { Config, MessageRegistry } from '@prsm/core'
+import { type Config, type MessageRegistry, PrsmError } from '@prsm/core'
 import type { Logger } from 'pino'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OfferService } from '../market/offers.ts'
@@ -29,7 +30,7 @@ export interface JobServiceComponents {
   offers: Pick<OfferService, 'localOffers'>
   ledger: Pick<Ledger, 'enabled' | 'payer' | 'payee'>
   payments: Pick<PaymentService, 'peerOf'>
-  storage?: Pick<ContentStorage, 'cat'>
+  storage?: Pick<ContentStorage, 'cat' | 'add'>
   logger: Logger
 }
 
@@ -126,8 +127,22 @@ export class JobService {
     return this.#client.run(provider, request, options)
   }
 
-  /** Runs a job to its end: the whole output and the receipt. */
-  request(provider: PeerId | string, request: RunJobRequest, options: { signal?: AbortSignal } = {}) {
-    return collectJob(this.#client.run(provider, request, options))
+  /**
+   * Runs a job to its end: the whole output and the receipt. A replayed receipt of a large output
+   * carries no chunks: the output is fetched by its CID and checked against the receipt's hash.
+   */
+  async request(provider: PeerId | string, request: RunJobRequest, options: { signal?: AbortSignal } = {}) {
+    const result = await collectJob(this.#client.run(provider, request, options))
+    const cid = result.receipt.output.cid
+    if (result.chunks > 0 || cid === undefined || this.#c.storage === undefined) return result
+    const parts: Uint8Array[] = []
+    for await (const chunk of this.#c.storage.cat(cid, options.signal ? { signal: options.signal } : {})) {
+      parts.push(chunk)
+    }
+    const output = Buffer.concat(parts)
+    if (createHash('sha256').update(output).digest('hex') !== result.receipt.outputHash) {
+      throw new PrsmError('JOB_RECEIPT_INVALID', `the output at ${cid} does not match the receipt hash`)
+    }
+    return { ...result, output }
   }
 }

@@ -42,6 +42,7 @@ describe('jobs between two nodes (/prsm/job/1.0.0)', () => {
           { capability: 'tool:slow', price: '0', unit: 'call', limits: { maxConcurrency: 1 } },
           { capability: 'model:paid', price: '0.001' },
           { capability: 'model:unbacked', price: '0' },
+          { capability: 'tool:big', price: '0' },
         ],
       },
     })
@@ -50,6 +51,18 @@ describe('jobs between two nodes (/prsm/job/1.0.0)', () => {
     provider.jobs.registerBackend('model:flaky', flaky.backend)
     provider.jobs.registerBackend('tool:slow', slow.backend)
     provider.jobs.registerBackend('model:paid', echo)
+    provider.jobs.registerBackend('tool:big', {
+      name: 'big',
+      async *run() {
+        for (const [c, n] of [
+          ['a', 200_000],
+          ['b', 100_000],
+          ['c', 100_000],
+        ] as const) {
+          yield { type: 'output', text: c.repeat(n) }
+        }
+      },
+    })
     client = await startTestNode({ config: { bootstrap: [bootstrapAddr(provider)] } })
     nodes.push(client)
     await waitFor('the client to connect', () => client.libp2p.getPeers().length > 0)
@@ -106,6 +119,24 @@ describe('jobs between two nodes (/prsm/job/1.0.0)', () => {
       client.jobs.request(provider.peerId, { ...request, inputs: [{ text: 'something else' }] }),
       (err) => hasCode(err, 'JOB_DUPLICATE'),
     )
+  })
+
+  it('stores an output too big to inline as content: the receipt names its CID, a replay fetches it', async () => {
+    const request = { requestId: 'big-00001', step: { capability: 'tool:big' }, maxPrice: 0n }
+    const first = await client.jobs.request(provider.peerId, request)
+    const expected = 'a'.repeat(200_000) + 'b'.repeat(100_000) + 'c'.repeat(100_000)
+    assert.equal(Buffer.from(first.output).toString(), expected)
+    assert.equal(first.chunks, 4, 'the 200 kB output is split under the message cap')
+    assert.equal(first.receipt.outputBytes, 400_000)
+    assert.equal(first.receipt.output.text, undefined)
+    const cid = first.receipt.output.cid
+    assert.ok(cid)
+    const stored: Uint8Array[] = []
+    for await (const chunk of provider.storage.cat(cid)) stored.push(chunk)
+    assert.equal(Buffer.concat(stored).toString(), expected)
+    const again = await client.jobs.request(provider.peerId, request)
+    assert.equal(again.chunks, 0)
+    assert.equal(Buffer.from(again.output).toString(), expected, 'fetched by CID and checked')
   })
 
   it('refuses with stable codes before any work', async () => {
