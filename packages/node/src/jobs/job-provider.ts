@@ -242,12 +242,19 @@ export class JobProvider {
         if (bytes.byteLength === 0) continue
         // Frames stay under the message cap: big outputs go out in several chunks.
         const piece = Math.max(1024, Math.floor(this.#c.gate.maxBytes / 2))
-        for (let at = 0; at < bytes.byteLength; at += piece) {
-          const part = bytes.subarray(at, at + piece)
+        const isTextEvent = 'text' in event
+        for (let at = 0; at < bytes.byteLength; ) {
+          let end = Math.min(at + piece, bytes.byteLength)
+          // Text is cut on a character boundary, so every chunk is valid UTF-8 on its own.
+          while (isTextEvent && end < bytes.byteLength && ((bytes[end] as number) & 0xc0) === 0x80) end--
+          const part = bytes.subarray(at, end)
+          at = end
           const chunk =
-            'text' in event && part.byteLength === bytes.byteLength
+            isTextEvent && part.byteLength === bytes.byteLength
               ? { text: event.text }
-              : { bytes: part.slice() }
+              : isTextEvent
+                ? { text: new TextDecoder().decode(part) }
+                : { bytes: part.slice() }
           await deliver(messages.JobChunk, { requestId: request.requestId, seq: chunks, ...chunk })
           chunks++
           hash.update(part)

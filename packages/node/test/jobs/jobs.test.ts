@@ -56,7 +56,7 @@ describe('jobs between two nodes (/prsm/job/1.0.0)', () => {
       async *run() {
         for (const [c, n] of [
           ['a', 200_000],
-          ['b', 100_000],
+          ['€', 50_000], // 3 bytes each: the message-cap split falls inside a character
           ['c', 100_000],
         ] as const) {
           yield { type: 'output', text: c.repeat(n) }
@@ -123,11 +123,20 @@ describe('jobs between two nodes (/prsm/job/1.0.0)', () => {
 
   it('stores an output too big to inline as content: the receipt names its CID, a replay fetches it', async () => {
     const request = { requestId: 'big-00001', step: { capability: 'tool:big' }, maxPrice: 0n }
-    const first = await client.jobs.request(provider.peerId, request)
-    const expected = 'a'.repeat(200_000) + 'b'.repeat(100_000) + 'c'.repeat(100_000)
+    const events = await all(client.jobs.run(provider.peerId, request))
+    const first = await collectJob(
+      (async function* () {
+        yield* events
+      })(),
+    )
+    const expected = 'a'.repeat(200_000) + '€'.repeat(50_000) + 'c'.repeat(100_000)
+    assert.ok(
+      events.every((e) => e.type !== 'chunk' || e.text !== undefined),
+      'a text output streams as text chunks, each valid UTF-8',
+    )
     assert.equal(Buffer.from(first.output).toString(), expected)
-    assert.equal(first.chunks, 4, 'the 200 kB output is split under the message cap')
-    assert.equal(first.receipt.outputBytes, 400_000)
+    assert.equal(first.chunks, 5, 'outputs over half the message cap are split')
+    assert.equal(first.receipt.outputBytes, 450_000)
     assert.equal(first.receipt.output.text, undefined)
     const cid = first.receipt.output.cid
     assert.ok(cid)
