@@ -349,6 +349,7 @@ export class PrsmNode {
         ? { chainId: this.ledger.chain.deployment.chainId, wallet: this.ledger.chain.address }
         : null,
       knownOffers: this.offers.knownOffers().length,
+      jobs: { ...this.jobs.provider.stats(), backends: this.jobs.provider.backends() },
       messages: this.gate.stats(),
       banned: this.penalties.list().filter((p) => p.bannedUntil !== undefined && p.bannedUntil > Date.now()),
     }

@@ -213,6 +213,9 @@ describe('jobs between two nodes (/prsm/job/1.0.0)', () => {
     assert.equal(last.receipt.error?.code, 'JOB_CANCELLED')
     assert.equal(last.receipt.charged, '0', 'a call that did not finish is not charged')
     await waitFor('the slot to be free', () => provider.jobs.provider.stats().running === 0)
+    const status = provider.status() as { jobs: { running: number; backends: Array<{ capability: string }> } }
+    assert.equal(status.jobs.running, 0)
+    assert.ok(status.jobs.backends.some((b) => b.capability === 'tool:slow'))
   })
 
   it('enforces the deadline on the provider', async () => {
