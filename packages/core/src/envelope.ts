@@ -65,7 +65,7 @@ function signingBytes(fields: Omit<Envelope, 'signature'>): Uint8Array {
 }
 
 /** dag-cbor refuses `undefined`; optional fields that are absent are simply dropped. */
-function stripUndefined(value: unknown): unknown {
+export function stripUndefined(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stripUndefined)
   if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
     const out: Record<string, unknown> = {}

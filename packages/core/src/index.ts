@@ -8,6 +8,7 @@ export {
   ReplayGuard,
   SIGNING_DOMAIN,
   sealEnvelope,
+  stripUndefined,
 } from './envelope.ts'
 export type { ErrorCode, PrsmErrorOptions, WireError } from './errors.ts'
 export { ERROR_CATALOGUE, fromWire, hasCode, isErrorCode, PrsmError } from './errors.ts'

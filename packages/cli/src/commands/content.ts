@@ -21,7 +21,7 @@ export function registerContentCommands(program: Command): void {
       const { createReadStream } = await import('node:fs')
       const { stat } = await import('node:fs/promises')
       const { Readable } = await import('node:stream')
-      const { callNodeStream } = await import('../stream-client.ts')
+      const { callNodeStream } = await import('../client.ts')
       const { ProgressBar } = await import('../progress.ts')
       const size = (await stat(file)).size
       const bar = new ProgressBar('add', size)
@@ -55,7 +55,7 @@ export function registerContentCommands(program: Command): void {
     const { Readable, Transform } = await import('node:stream')
     const { pipeline } = await import('node:stream/promises')
     const { createHash } = await import('node:crypto')
-    const { callNodeStream } = await import('../stream-client.ts')
+    const { callNodeStream } = await import('../client.ts')
     const { ProgressBar } = await import('../progress.ts')
     const started = Date.now()
     const res = await callNodeStream(

@@ -49,7 +49,7 @@ export function registerJobCommands(program: Command): void {
     .option('--json', 'print the receipt and output as JSON at the end')
     .action(async (flags: Flags) => {
       const { PrsmError, isErrorCode } = await import('@prsm/core')
-      const { callNodeStream } = await import('../stream-client.ts')
+      const { callNodeStream } = await import('../client.ts')
       let params: Record<string, unknown>
       try {
         params = Object.fromEntries((flags.param ?? []).map(param))

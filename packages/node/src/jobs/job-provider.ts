@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { type Config, isErrorCode, type MessageType, type Offer, PrsmError, sealEnvelope } from '@prsm/core'
+import {
+  type Config,
+  isErrorCode,
+  type MessageType,
+  type Offer,
+  PrsmError,
+  sealEnvelope,
+  stripUndefined,
+} from '@prsm/core'
 import type { Logger } from 'pino'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OfferService } from '../market/offers.ts'
@@ -601,14 +609,4 @@ function deliveredTokens(
 ): number {
   if (kind !== 'model') return reported ?? 0
   return failed ? chunks : (reported ?? chunks)
-}
-
-function stripUndefined(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(stripUndefined)
-  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = stripUndefined(v)
-    return out
-  }
-  return value
 }
