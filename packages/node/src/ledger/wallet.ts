@@ -1,5 +1,6 @@
 import { ftnsTokenAbi, peerBindingMessage, providerRegistryAbi, verifyPeerBinding } from '@prsm/contracts'
-import { type Address, formatUnits, getAddress, type Hex, isAddress, parseUnits } from 'viem'
+import { formatFtns as formatAmount, parseFtns as parseAmount } from '@prsm/core'
+import { type Address, getAddress, type Hex, isAddress } from 'viem'
 import { chainError, type LedgerChain, sendTx } from './chain.ts'
 import { LedgerError } from './errors.ts'
 
@@ -61,17 +62,17 @@ export interface Wallet {
   resolvePayee(peerOrAddress: string | Uint8Array, options?: Opts): Promise<Address>
 }
 
-/** Parses a decimal FTNS amount ("1.5") to wei; throws AMOUNT_INVALID. */
+/** Parses a decimal FTNS amount ("1.5") to wei (the one rule, in @prsm/economics); throws AMOUNT_INVALID. */
 export function parseFtns(value: string): bigint {
-  if (!/^\d+(\.\d{1,18})?$/.test(value.trim()))
-    throw new LedgerError('AMOUNT_INVALID', `not an FTNS amount: ${value}`)
-  return parseUnits(value.trim(), 18)
+  try {
+    return parseAmount(value)
+  } catch (err) {
+    throw new LedgerError('AMOUNT_INVALID', `not an FTNS amount: ${value}`, { cause: err })
+  }
 }
 
 /** Formats wei as a decimal FTNS string. */
-export function formatFtns(wei: bigint): string {
-  return formatUnits(wei, 18)
-}
+export const formatFtns: (wei: bigint) => string = (wei) => formatAmount(wei)
 
 export function createWallet(components: WalletComponents): Wallet {
   const { chain } = components
