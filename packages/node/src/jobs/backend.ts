@@ -42,7 +42,12 @@ export interface Backend {
 export type SafetyVerdict = { allow: true } | { allow: false; reason: string }
 
 /**
- * The provider's safety check, called on every request before it is accepted. The circuit
+ * The provider's safety checks. `checkRequest` is called on every request before it is accepted;
+ * `checkOutput` (optional) on each text chunk of the output before it is streamed, and once on
+ * the whole text output at the end. A refusal (`allow: false`) of a request refuses it with
+ * JOB_REFUSED; a refusal of an output stops the job with JOB_REFUSED (the client is charged only
+ * for what was delivered before). A `text` in an output verdict replaces the chunk (redaction);
+ * on the final whole-output check it is ignored (the chunks were already delivered). The circuit
  * breakers of the safety issue implement it; the default lets everything through.
  */
 export interface SafetyHook {
@@ -50,10 +55,17 @@ export interface SafetyHook {
     request: { capability: string; step: JobStep; inputs: readonly ResolvedInput[] },
     context: { client: string },
   ): Promise<SafetyVerdict>
+  checkOutput?(
+    output: { capability: string; text: string },
+    context: { client: string },
+  ): Promise<SafetyVerdict & { text?: string }>
 }
 
 export const passThroughSafety: SafetyHook = {
   async checkRequest() {
+    return { allow: true }
+  },
+  async checkOutput() {
     return { allow: true }
   },
 }

@@ -1,27 +1,21 @@
 import { createHash } from 'node:crypto'
-import * as dagCbor from '@ipld/dag-cbor'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import {
-  type Config,
-  isErrorCode,
-  type MessageType,
-  type Offer,
-  PrsmError,
-  sealEnvelope,
-  stripUndefined,
-} from '@prsm/core'
+import { type Config, type MessageType, type Offer, PrsmError, sealEnvelope } from '@prsm/core'
 import type { Logger } from 'pino'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OfferService } from '../market/offers.ts'
 import type { MessageGate } from '../net/message-gate.ts'
 import type { ContentStorage } from '../storage/storage.ts'
 import type { Backend, ResolvedInput, SafetyHook } from './backend.ts'
+import { charge, concat, deliveredTokens, hashRequest, spillOutput, toPrsmError } from './job-accounting.ts'
 import { JobQueue } from './job-queue.ts'
 import type { JobStore } from './job-store.ts'
 import { emptyUsage, type JobMessages, type JobReceipt, type JobRequest, type JobUsage } from './messages.ts'
 
 type LpStream = ReturnType<typeof lpStream>
+
+export { charge } from './job-accounting.ts'
 
 /** Largest output kept inline in a receipt; bigger outputs are stored as content and named by CID. */
 export const INLINE_OUTPUT_MAX_BYTES = 64 * 1024
@@ -57,6 +51,8 @@ interface Admitted {
 }
 
 interface Running {
+  capability: string
+  client: string
   requestHash: string
   done: Promise<JobReceipt | PrsmError>
   controller: AbortController
@@ -106,6 +102,21 @@ export class JobProvider {
   abortAll(): void {
     for (const r of this.#running.values())
       r.controller.abort(new PrsmError('JOB_CANCELLED', 'node stopping'))
+  }
+
+  /**
+   * Stops the running and queued jobs that `match` selects with `error` (a safety halt, say):
+   * each ends with a failed receipt carrying the error's code, charged only for the output
+   * delivered before. Returns how many jobs were stopped.
+   */
+  cancelRunning(match: (job: { capability: string; client: string }) => boolean, error: PrsmError): number {
+    let n = 0
+    for (const r of this.#running.values()) {
+      if (r.controller.signal.aborted || !match({ capability: r.capability, client: r.client })) continue
+      r.controller.abort(error)
+      n++
+    }
+    return n
   }
 
   async serve(stream: Parameters<typeof lpStream>[0], from: PeerId): Promise<void> {
@@ -188,7 +199,7 @@ export class JobProvider {
     const done = new Promise<JobReceipt | PrsmError>((resolve) => {
       settle = resolve
     })
-    this.#running.set(key, { requestHash, done, controller })
+    this.#running.set(key, { capability: request.step.capability, client, requestHash, done, controller })
 
     let accepted: Admitted
     try {
@@ -227,7 +238,7 @@ export class JobProvider {
     let runStart = Date.now()
     let sawBytes = false
     let upstream: bigint | undefined
-    let spill: ReturnType<JobProvider['spill']> | undefined
+    let spill: ReturnType<typeof spillOutput> | undefined
     let slot: (() => void) | undefined
     try {
       await deliver(messages.JobAccepted, {
@@ -238,13 +249,17 @@ export class JobProvider {
       })
       slot = await release()
       runStart = Date.now()
-      for await (const event of backend.run(request.step, inputs, { signal: controller.signal, deadline })) {
+      for await (const raw of backend.run(request.step, inputs, { signal: controller.signal, deadline })) {
         controller.signal.throwIfAborted()
-        if (event.type === 'usage') {
-          reported = { ...reported, ...event.usage }
-          if (event.upstreamCost !== undefined) upstream = event.upstreamCost
+        if (raw.type === 'usage') {
+          reported = { ...reported, ...raw.usage }
+          if (raw.upstreamCost !== undefined) upstream = raw.upstreamCost
           continue
         }
+        const event =
+          'text' in raw && this.#safety.checkOutput !== undefined
+            ? { text: await this.#checkOutput(request, client, raw.text) }
+            : raw
         const bytes = 'text' in event ? new TextEncoder().encode(event.text) : event.bytes
         if (!('text' in event)) sawBytes = true
         if (bytes.byteLength === 0) continue
@@ -271,13 +286,16 @@ export class JobProvider {
           else if (outBytes <= INLINE_OUTPUT_MAX_BYTES) out.push(part)
           else if (this.#c.storage !== undefined) {
             // Too big to inline: the whole output goes to content storage as it streams.
-            spill = this.spill(request.requestId)
+            spill = spillOutput(this.#c.storage, this.#c.logger, request.requestId)
             for (const p of out.splice(0)) spill.push(p)
             spill.push(part.slice())
           }
         }
       }
       controller.signal.throwIfAborted()
+      if (!sawBytes && this.#safety.checkOutput !== undefined && outBytes <= INLINE_OUTPUT_MAX_BYTES) {
+        await this.#checkOutput(request, client, new TextDecoder().decode(concat(out)), true)
+      }
     } catch (err) {
       failure = controller.signal.aborted ? toPrsmError(controller.signal.reason) : toPrsmError(err)
       if (!controller.signal.aborted) controller.abort(failure)
@@ -342,47 +360,16 @@ export class JobProvider {
     await send(messages.JobReceipt, receipt)
   }
 
-  /**
-   * Streams an output into content storage (UnixFS, pinned) while it is delivered; `finish`
-   * resolves with its CID (undefined if storing failed: the receipt then has only the hash).
-   */
-  private spill(requestId: string) {
-    const storage = this.#c.storage as Pick<ContentStorage, 'add'>
-    const queue: Uint8Array[] = []
-    let wake: (() => void) | undefined
-    let ended = false
-    const source = async function* (): AsyncGenerator<Uint8Array> {
-      while (true) {
-        const next = queue.shift()
-        if (next !== undefined) {
-          yield next
-          continue
-        }
-        if (ended) return
-        await new Promise<void>((resolve) => {
-          wake = resolve
-        })
-        wake = undefined
-      }
+  /** The safety hook's verdict on a text output: the (possibly redacted) text, or JOB_REFUSED. */
+  async #checkOutput(request: JobRequest, client: string, text: string, final = false): Promise<string> {
+    const check = this.#safety.checkOutput as NonNullable<SafetyHook['checkOutput']>
+    const verdict = await check.call(this.#safety, { capability: request.step.capability, text }, { client })
+    if (!verdict.allow) {
+      throw new PrsmError('JOB_REFUSED', `output refused: ${verdict.reason.slice(0, 256)}`, {
+        details: { stage: 'output' },
+      })
     }
-    const added = storage.add(source()).then((r) => r.cid)
-    added.catch(() => undefined)
-    return {
-      push: (bytes: Uint8Array): void => {
-        queue.push(bytes)
-        wake?.()
-      },
-      finish: async (): Promise<string | undefined> => {
-        ended = true
-        wake?.()
-        try {
-          return await added
-        } catch (err) {
-          this.#c.logger.warn({ err: (err as Error).message, requestId }, 'job output not stored')
-          return undefined
-        }
-      },
-    }
+    return final || verdict.text === undefined ? text : verdict.text
   }
 
   /** Every check before work; resolves with what the run needs or throws the refusal. */
@@ -540,73 +527,4 @@ export class JobProvider {
     })()
     return { stop: () => stop.abort() }
   }
-}
-
-/** sha256 of what makes a request (not its deadline or voucher): a retry must match it. */
-function hashRequest(request: JobRequest): string {
-  const body = dagCbor.encode(
-    stripUndefined({ step: request.step, inputs: request.inputs, maxPrice: request.maxPrice }),
-  )
-  return createHash('sha256').update(body).digest('hex')
-}
-
-/** Price × units, where the units of a failed job are only those delivered; capped at `max`. */
-export function charge(
-  offer: Pick<Offer, 'price' | 'unit'>,
-  usage: JobUsage,
-  ok: boolean,
-  max: bigint,
-): bigint {
-  const price = BigInt(offer.price)
-  let units: bigint
-  switch (offer.unit) {
-    case 'token':
-      units = BigInt(usage.tokensIn + usage.tokensOut)
-      break
-    case 'ms':
-      units = BigInt(usage.computeMs)
-      break
-    case 'byte':
-      units = BigInt(usage.bytesOut)
-      break
-    default:
-      units = ok ? 1n : 0n
-  }
-  const total = price * units
-  return total > max ? max : total
-}
-
-function toPrsmError(err: unknown): PrsmError {
-  if (err instanceof PrsmError) return err
-  const code = (err as { code?: unknown })?.code
-  if (isErrorCode(code)) return new PrsmError(code, (err as Error).message)
-  if ((err as Error)?.name === 'AbortError' || (err as Error)?.name === 'TimeoutError') {
-    return new PrsmError('JOB_CANCELLED', (err as Error).message)
-  }
-  return new PrsmError('JOB_BACKEND_FAILED', (err as Error)?.message ?? String(err), { cause: err })
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.byteLength
-  }
-  return out
-}
-
-/**
- * Output tokens of a model step: as reported upstream, else one per delivered chunk (a streamed
- * delta is about one token). A failed model job counts the chunks delivered: the upstream's
- * final count never arrived and its running count may be stale.
- */
-function deliveredTokens(
-  kind: string,
-  reported: number | undefined,
-  chunks: number,
-  failed: boolean,
-): number {
-  if (kind !== 'model') return reported ?? 0
-  return failed ? chunks : (reported ?? chunks)
 }

@@ -118,6 +118,15 @@ export class JobService {
     this.provider.registerBackend(capability, backend)
   }
 
+  /**
+   * Provider side: stops the running and queued jobs that `match` selects with `error` (their
+   * clients get a failed receipt with its code, charged only for delivered output). Returns how
+   * many were stopped.
+   */
+  cancelRunning(match: (job: { capability: string; client: string }) => boolean, error: PrsmError): number {
+    return this.provider.cancelRunning(match, error)
+  }
+
   /** Runs a job on `provider`: accepted, then chunks in order, then the signed receipt. */
   run(
     provider: PeerId | string,
