@@ -376,6 +376,82 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    audit: z
+      .object({
+        checkpointEvery: z
+          .number()
+          .int()
+          .min(1)
+          .default(100)
+          .describe('The node signs a checkpoint of the audit hash chain every this many entries.'),
+        alerts: z
+          .array(
+            z
+              .object({
+                url: z.url().describe('Webhook that receives a JSON POST { alert: entry } for each match.'),
+                categories: z
+                  .array(z.string().max(64))
+                  .default([])
+                  .describe('Audit categories that match (empty: all).'),
+                types: z
+                  .array(z.string().max(128))
+                  .default([])
+                  .describe('Entry types that match (empty: all).'),
+                minRisk: z
+                  .number()
+                  .min(0)
+                  .max(100)
+                  .default(0)
+                  .describe('Least risk score (0-100) that matches.'),
+                maxAttempts: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(20)
+                  .default(5)
+                  .describe('Delivery attempts per entry (retried with exponential back-off).'),
+                retryDelayMs: z
+                  .number()
+                  .int()
+                  .min(10)
+                  .default(500)
+                  .describe('Delay before the first retry; doubled after each failure.'),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe('Alert rules: audit entries that match are POSTed to a webhook.'),
+      })
+      .strict()
+      .prefault({}),
+    halt: z
+      .object({
+        validatorRefreshMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(30_000)
+          .describe('How often the validator set is re-read from the on-chain provider registry.'),
+      })
+      .strict()
+      .prefault({}),
+    lineage: z
+      .object({
+        models: z
+          .record(z.string().max(128), z.string().max(128))
+          .default({})
+          .describe(
+            'Model capability → manifest CID of the model version this node serves it with; a version with a parent is served only when its lineage check passes.',
+          ),
+        caps: z
+          .record(z.string().max(128), z.number())
+          .default({})
+          .describe(
+            'Absolute caps per evaluation metric: a model version whose metric reaches a cap needs an approving governance proposal.',
+          ),
+      })
+      .strict()
+      .prefault({}),
     offerTtlMs: z
       .number()
       .int()

@@ -119,6 +119,69 @@ export const ERROR_CATALOGUE = {
     message: "The provider's receipt does not match the request or the streamed output",
   },
 
+  // orchestrator: workflows, budgets, plans and reasoning traces
+  WORKFLOW_INVALID: { status: 400, message: 'The workflow does not match the workflow schema' },
+  WORKFLOW_CYCLE: { status: 400, message: 'The workflow steps depend on each other in a cycle' },
+  WORKFLOW_DANGLING_REF: { status: 400, message: 'A workflow step refers to a step that does not exist' },
+  WORKFLOW_UNKNOWN_CAPABILITY: {
+    status: 400,
+    message: 'A workflow step names a capability that does not fit its kind or that no provider offers',
+  },
+  WORKFLOW_STEP_FAILED: {
+    status: 502,
+    message: 'A workflow step failed on every provider it was routed to',
+  },
+  WORKFLOW_NOT_FOUND: { status: 404, message: 'No workflow run with this id is known to this node' },
+  BUDGET_EXCEEDED: {
+    status: 402,
+    message: 'The next payment would exceed the budget of the job; it was aborted without paying it',
+  },
+  PLANNER_NO_MODEL: {
+    status: 503,
+    message: 'No model is available to plan a query (run a workflow file instead, or configure a model)',
+  },
+  PLANNER_INVALID_OUTPUT: {
+    status: 502,
+    message: 'The planning model did not return a valid workflow within the allowed attempts',
+  },
+  TRACE_INVALID: {
+    status: 422,
+    message: 'The reasoning trace failed verification (signature, hash, link or re-execution)',
+  },
+  COMPRESSION_BUDGET_INVALID: {
+    status: 400,
+    message: 'The token budget for context compression must be a positive whole number',
+  },
+  COMPRESSION_EMBEDDING_INVALID: {
+    status: 502,
+    message: 'The embedding backend did not return one vector of the same size per text',
+  },
+
+  // emergency halt, lineage safeguards, audit log, governance
+  HALTED: { status: 503, message: 'A validator halt certificate covers this network, provider or model' },
+  HALT_VOTE_INVALID: {
+    status: 400,
+    message: 'The halt vote is malformed, badly signed, from outside the validator set, or for a past epoch',
+  },
+  HALT_CERTIFICATE_INVALID: {
+    status: 400,
+    message: 'The halt certificate does not carry a quorum of valid validator votes',
+  },
+  NOT_A_VALIDATOR: { status: 403, message: 'This node is not in the on-chain validator set' },
+  LINEAGE_EVALUATION_MISSING: {
+    status: 422,
+    message: 'A model version with a parent must carry a readable evaluation report',
+  },
+  LINEAGE_APPROVAL_REQUIRED: {
+    status: 403,
+    message: 'The model version exceeds the capability bound and has no executed approval proposal',
+  },
+  AUDIT_LOG_TAMPERED: {
+    status: 409,
+    message: 'The audit log does not verify: an entry was edited, deleted or reordered',
+  },
+  PROPOSAL_INVALID: { status: 400, message: 'The governance proposal is invalid or unknown' },
+
   // node control and API
   NODE_NOT_RUNNING: { status: 503, message: 'No node is running for this data directory' },
   NODE_ALREADY_RUNNING: { status: 409, message: 'A node is already running for this data directory' },
