@@ -1,0 +1,7 @@
+export type { CompressionResult, CompressOptions, Embed, Summarize } from './compress.ts'
+export { compressForBudget } from './compress.ts'
+export { dedupUnits, jaccard } from './dedup.ts'
+export { selectUnits, truncateToTokens } from './extract.ts'
+export { cosine, lcsLength, type RougeL, rougeL } from './preservation.ts'
+export { joinUnits, segment, type Unit } from './segment.ts'
+export { countTokens, words } from './tokens.ts'

@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { hasCode } from '@prsm/core'
+import fc from 'fast-check'
+import {
+  compressForBudget,
+  countTokens,
+  dedupUnits,
+  lcsLength,
+  rougeL,
+  segment,
+  truncateToTokens,
+} from '../../src/orchestrator/compression/index.ts'
+
+/** The textbook O(n·m) table, to check the bit-parallel LCS against. */
+function lcsTable(a: string[], b: string[]): number {
+  const row = new Array<number>(b.length + 1).fill(0)
+  for (const x of a) {
+    let diag = 0
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j] as number
+      row[j] = x === b[j - 1] ? diag + 1 : Math.max(up, row[j - 1] as number)
+      diag = up
+    }
+  }
+  return row[b.length] as number
+}
+
+const PROSE = [
+  'Atmospheric carbon dioxide at Mauna Loa has risen every decade since 1958.',
+  'The seasonal cycle peaks in May and falls to a minimum in September or October.',
+  'Burning fossil fuels is the main source of the added carbon dioxide.',
+  'Atmospheric carbon dioxide at Mauna Loa has risen every decade since 1958.',
+  'Atmospheric carbon dioxide at Mauna Loa has risen in every decade since 1958!',
+  'Ocean uptake removes roughly a quarter of emitted carbon dioxide each year.',
+  'The weather on the day of a measurement matters little for the monthly mean.',
+]
+
+describe('context compression', () => {
+  it('counts tokens by the documented rule', () => {
+    assert.equal(countTokens(''), 0)
+    assert.equal(countTokens('the'), 1)
+    assert.equal(countTokens('compression'), 2) // 11 letters: two started runs of 6
+    assert.equal(countTokens('1958-03-01, 315.70'), 9) // 1958 - 03 - 01 , 315 . 70
+    assert.equal(countTokens('  a \n b  '), 2)
+  })
+
+  it('computes the LCS of word sequences like the textbook table (bit-parallel across 32-bit blocks)', () => {
+    const word = fc.constantFrom('a', 'b', 'c', 'd', 'e')
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 90 }), fc.array(word, { maxLength: 90 }), (a, b) => {
+        assert.equal(lcsLength(a, b), lcsTable(a, b))
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('scores ROUGE-L as the F1 of the LCS', () => {
+    assert.equal(rougeL('the cat sat', 'the cat sat').f1, 1)
+    assert.equal(rougeL('dogs bark', 'the cat sat').f1, 0)
+    // LCS "the cat" = 2 of 3 candidate words and 2 of 4 reference words: F1 = 2·(2/3)(1/2)/(2/3+1/2)
+    const r = rougeL('the cat ran', 'the big cat sat')
+    assert.equal(r.lcs, 2)
+    assert.ok(Math.abs(r.f1 - 4 / 7) < 1e-12)
+  })
+
+  it('drops exact and near-duplicate sentences and keeps the first occurrence', () => {
+    const units = segment(PROSE.join(' '))
+    assert.equal(units.length, PROSE.length)
+    const { kept, exact, near } = dedupUnits(units)
+    assert.equal(exact, 1)
+    assert.equal(near, 1, 'the "in every decade … !" variant is a near duplicate')
+    assert.deepEqual(
+      kept.map((u) => u.index),
+      [0, 1, 2, 5, 6],
+    )
+    // Lines are units too: repeated CSV rows count as exact duplicates, distinct rows stay.
+    const csv = dedupUnits(segment('a,1\nb,2\na,1\nc,3\nb,2'))
+    assert.deepEqual(
+      csv.kept.map((u) => u.text),
+      ['a,1', 'b,2', 'c,3'],
+    )
+    assert.equal(csv.exact, 2)
+  })
+
+  it('returns an input that already fits unchanged', async () => {
+    const text = PROSE.slice(0, 2).join(' ')
+    const r = await compressForBudget(text, 1_000)
+    assert.equal(r.text, text)
+    assert.equal(r.ratio, 1)
+    assert.deepEqual(r.preservation, { method: 'rouge-l', score: 1 })
+  })
+
+  it('fits the budget by deduplication and extraction, in the original order, and records ratio and ROUGE-L', async () => {
+    const topics = ['solar', 'ocean', 'forest', 'glacier', 'river', 'desert', 'tundra', 'reef']
+    const paragraphs = topics.map((t, i) =>
+      [
+        `The ${t} section opens with carbon dioxide measurements and their trend ${i}.`,
+        `Observers of the ${t} noted seasonal swings in carbon dioxide of several parts per million.`,
+        `An unrelated remark about lunch in the ${t} camp was recorded on day ${i}.`,
+        `Observers of the ${t} noted seasonal swings in carbon dioxide of several parts per million.`,
+      ].join(' '),
+    )
+    const text = paragraphs.join('\n')
+    const before = countTokens(text)
+    const budget = Math.floor(before / 3)
+    const r = await compressForBudget(text, budget)
+    assert.ok(r.tokens.after <= budget, `${r.tokens.after} tokens for a budget of ${budget}`)
+    assert.equal(r.tokens.before, before)
+    assert.equal(r.ratio, r.tokens.after / before)
+    // each paragraph repeats its "Observers" sentence; those of other topics are near duplicates
+    assert.equal(r.stages.exactDuplicates, topics.length)
+    assert.equal(r.stages.nearDuplicates, topics.length - 1)
+    assert.equal(r.stages.extracted, true)
+    assert.equal(r.preservation.method, 'rouge-l')
+    assert.equal(r.preservation.score, rougeL(r.text, text).f1)
+    assert.ok(r.preservation.score > 0 && r.preservation.score < 1)
+    // every kept sentence is a sentence of the original, in the original order
+    const sentences = segment(text).map((u) => u.text)
+    let last = -1
+    for (const s of segment(r.text).map((u) => u.text)) {
+      const at = sentences.indexOf(s, last + 1)
+      assert.ok(at > last, `"${s}" out of order or not from the original`)
+      last = at
+    }
+    // salience: the carbon-dioxide sentences beat the lunch remarks
+    const lunch = (r.text.match(/lunch/g) ?? []).length
+    const co2 = (r.text.match(/carbon dioxide/g) ?? []).length
+    assert.ok(co2 > lunch, `${co2} carbon-dioxide sentences vs ${lunch} lunch remarks`)
+  })
+
+  it('cuts a single unit that alone exceeds the budget at a word boundary', async () => {
+    const text = 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu'
+    const r = await compressForBudget(text, 5) // epsilon has 7 letters: 2 tokens
+    assert.equal(r.text, 'alpha beta gamma delta')
+    assert.equal(truncateToTokens('abcdefghijklmnopqrstuvwxyz', 2), 'abcdefghijkl')
+  })
+
+  it('uses a model summary when one is given and it fits; falls back to the extract otherwise', async () => {
+    const text = PROSE.join('\n').repeat(1)
+    const calls: Array<{ text: string; budget: number }> = []
+    const used = await compressForBudget(text, 20, {
+      summarize: async (t, budget) => {
+        calls.push({ text: t, budget })
+        return 'Mauna Loa carbon dioxide rises every decade, mainly from fossil fuels.'
+      },
+    })
+    assert.equal(used.stages.summary, 'used')
+    assert.equal(used.text, 'Mauna Loa carbon dioxide rises every decade, mainly from fossil fuels.')
+    assert.equal(calls[0]?.budget, 20)
+    assert.ok(!calls[0]?.text.includes('in every decade'), 'the model sees the deduplicated text')
+
+    const long = await compressForBudget(text, 20, { summarize: async (t) => t })
+    assert.equal(long.stages.summary, 'over-budget')
+    assert.ok(long.tokens.after <= 20)
+
+    const failed = await compressForBudget(text, 20, {
+      summarize: async () => {
+        throw new Error('model unreachable')
+      },
+    })
+    assert.equal(failed.stages.summary, 'failed')
+    assert.match(failed.stages.summaryError ?? '', /model unreachable/)
+    assert.equal(failed.text, long.text, 'the extract is used')
+  })
+
+  it('scores preservation by embedding cosine when an embedding backend is given', async () => {
+    // a bag-of-letters embedding: deterministic and enough to check the wiring and the maths
+    const embed = async (texts: string[]) =>
+      texts.map((t) => Array.from({ length: 26 }, (_, i) => t.split(String.fromCharCode(97 + i)).length - 1))
+    const text = PROSE.join('\n')
+    const r = await compressForBudget(text, 25, { embed })
+    assert.equal(r.preservation.method, 'embedding')
+    const [a, b] = await embed([text, r.text])
+    const dot = (a as number[]).reduce((s, x, i) => s + x * ((b as number[])[i] as number), 0)
+    const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0))
+    assert.ok(Math.abs(r.preservation.score - dot / (norm(a as number[]) * norm(b as number[]))) < 1e-12)
+
+    await assert.rejects(compressForBudget(text, 25, { embed: async () => [[1, 2]] }), (err) =>
+      hasCode(err, 'COMPRESSION_EMBEDDING_INVALID'),
+    )
+  })
+
+  it('rejects a budget that is not a positive integer, and stops on abort', async () => {
+    for (const budget of [0, -3, 1.5, Number.NaN]) {
+      await assert.rejects(compressForBudget('some text', budget), (err) =>
+        hasCode(err, 'COMPRESSION_BUDGET_INVALID'),
+      )
+    }
+    const controller = new AbortController()
+    const pending = compressForBudget(PROSE.join('\n'), 10, {
+      signal: controller.signal,
+      summarize: (_t, _b, { signal }) =>
+        new Promise((_resolve, reject) => {
+          signal?.addEventListener('abort', () => reject(signal.reason), { once: true })
+          controller.abort(new Error('stopped'))
+        }),
+    })
+    await assert.rejects(pending, /stopped/)
+  })
+
+  it('finds near duplicates among thousands of lines (prefix filtering keeps distinct rows)', () => {
+    const row = (k: number) => `row ${k} measured value ${(k * 7) % 311}`
+    const lines: string[] = []
+    for (let k = 0; k < 5000; k++) lines.push(row(k), `${row(k)} today`, row(k).toUpperCase(), `${row(k)}.`)
+    const { kept, exact, near } = dedupUnits(segment(lines.join('\n')))
+    assert.equal(kept.length, 5000)
+    assert.equal(near, 5000)
+    assert.equal(exact, 10_000)
+    assert.deepEqual(
+      kept.slice(0, 2).map((u) => u.text),
+      [row(0), row(1)],
+    )
+  })
+})
