@@ -1,114 +1,138 @@
 /**
- * The main job (`npm start`), on embedded defaults: a small local PRSM network on loopback.
- * Three real libp2p nodes start with fresh identities in a temporary directory; the second and
- * third join through the first; each offers a different capability; every node then finds every
- * other node's signed offers (gossip and DHT) and prints them. Later issues grow this into the
- * full demo (a devnet, paid jobs, a verified trace).
+ * The main job (`npm start`): a local PRSM network on loopback doing real, paid, verified work.
+ *
+ * 1. A devnet: anvil with every contract deployed (as `prsm devnet up` does).
+ * 2. Four nodes with fresh keys in a temporary directory, each funded from the devnet faucet:
+ *    `nwtn` (the orchestrating client, serving the HTTP API), `alpha` (compute:js and storage:pin;
+ *    the curator of the datasets), `beta` (compute:js), `gamma` (compute:js, plus a model when
+ *    one is available: a local Ollama, OPENAI_API_KEY or ANTHROPIC_API_KEY).
+ * 3. Two real datasets shipped in the npm package vega-datasets — Mauna Loa CO2 (Scripps CO2
+ *    Program, CC BY 4.0) and the GISTEMP global temperature anomaly (NASA GISS, public domain) —
+ *    published by alpha as signed dataset manifests with their sources and licences; the
+ *    compute:js programs of demo/programs/ published as tool manifests.
+ * 4. The workflow demo/climate.workflow.json: six compute:js shards run in parallel across the
+ *    providers, each on two providers that must agree (k = 2), paid over payment channels, then a
+ *    compile step.
+ * 5. Prints the answer with its figures, the cost breakdown, the trace CID and the result of
+ *    verifying the trace, and where the API was. Exits 0 on success, 1 on failure.
  */
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ConfigInput, formatFtns, loadConfig } from '@prsm/core'
-import {
-  createLogger,
-  type FoundOffer,
-  initIdentity,
-  installProcessGuards,
-  loadIdentity,
-  PrsmNode,
-} from '@prsm/node'
+import { FTNS } from '@prsm/contracts'
+import { formatFtns } from '@prsm/core'
+import { createLogger, installProcessGuards, type PrsmNode } from '@prsm/node'
+import { publishDatasets } from '../demo/datasets.ts'
+import { runDirect } from '../demo/direct.ts'
+import { detectModel } from '../demo/models.ts'
+import { type NodeSpec, startDemoNetwork } from '../demo/network.ts'
+import { publishPrograms } from '../demo/programs.ts'
+import { answerText, type StepFigures } from '../demo/report.ts'
 
-const NODES: Array<{ name: string; offers: NonNullable<ConfigInput['offers']> }> = [
-  { name: 'alpha', offers: [{ capability: 'model:llama-3-8b', price: '0.000002' }] },
-  {
-    name: 'beta',
-    offers: [
-      { capability: 'compute:wasm', price: '0.0001' },
-      { capability: 'storage:pin', price: '0.5' },
-    ],
-  },
-  { name: 'gamma', offers: [{ capability: 'tool:web-search', price: '0.001' }] },
-]
-const TIMEOUT_MS = 20_000
+const WORKFLOW_FILE = join(import.meta.dirname, '..', 'demo', 'climate.workflow.json')
+const DATASET_ROYALTY_BPS = 500 // 5% of each payment for a step that reads the dataset
+const DEADLINE_MS = 55_000
 
-async function startNode(root: string, name: string, config: ConfigInput): Promise<PrsmNode> {
-  const dataDir = join(root, name)
-  await initIdentity(dataDir, { password: null })
-  const identity = await loadIdentity(dataDir, null)
-  const loaded = loadConfig({
-    env: process.env,
-    flags: {
-      logLevel: 'warn',
-      ...config,
-      // all nodes share 127.0.0.1: exempt loopback from per-host limits and the same-IP gossip penalty
-      connections: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
-      gossip: { ipColocationWhitelist: ['127.0.0.1'] },
-    },
-  })
-  const node = await PrsmNode.create({
-    config: loaded.config,
-    identity,
-    dataDir,
-    logger: createLogger({ level: loaded.config.logLevel, name }),
-  })
-  await node.start()
-  return node
-}
+const started = Date.now()
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`
+const say = (line = '') => console.log(line)
 
-function row(found: FoundOffer): string {
-  const price = `${formatFtns(BigInt(found.offer.price))} FTNS/${found.offer.unit}`
-  return `    ${found.offer.capability.padEnd(18)} ${price.padEnd(26)} from ${found.provider.slice(0, 12)}…${found.provider.slice(-6)} (${found.source})`
+async function waitForProviders(client: PrsmNode, capability: string, count: number, signal: AbortSignal) {
+  for (;;) {
+    signal.throwIfAborted()
+    const found = await client.findOffers(capability, { timeoutMs: 2_000 })
+    const providers = [...new Set(found.map((f) => f.provider))].filter((p) => p !== client.peerId)
+    if (providers.length >= count) return found.filter((f) => providers.includes(f.provider))
+    await new Promise((r) => setTimeout(r, 100))
+  }
 }
 
 async function main(): Promise<void> {
   installProcessGuards(createLogger({ level: 'warn', name: 'demo' }))
-  const started = Date.now()
-  const root = await mkdtemp(join(tmpdir(), 'prsm-demo-'))
-  const nodes: PrsmNode[] = []
+  const signal = AbortSignal.timeout(DEADLINE_MS)
+  const root = await mkdtemp(join(tmpdir(), 'prsm-main-job-'))
+  say('PRSM main job: a local network doing real, paid, verified work\n')
+  const model = await detectModel()
+  const specs: NodeSpec[] = [
+    {
+      name: 'alpha',
+      offers: [
+        { capability: 'compute:js', price: '0.0002' },
+        { capability: 'storage:pin', price: '0.5' },
+      ],
+    },
+    { name: 'nwtn', offers: [], api: process.env.PRSM_DEMO_NO_API === undefined },
+    { name: 'beta', offers: [{ capability: 'compute:js', price: '0.0001' }] },
+    {
+      name: 'gamma',
+      offers: [
+        { capability: 'compute:js', price: '0.00015' },
+        ...(model === undefined
+          ? []
+          : [{ capability: model.capability, price: '0.000002', unit: 'token' as const }]),
+      ],
+      ...(model === undefined ? {} : { config: { jobs: { backends: [model.backend] } } }),
+    },
+  ]
+  const net = await startDemoNetwork(root, specs, { signal })
   try {
-    console.log('PRSM local network demo\n')
-    const [first, ...rest] = NODES
-    if (first === undefined) throw new Error('no nodes configured')
-    const alpha = await startNode(root, first.name, { offers: first.offers })
-    nodes.push(alpha)
-    const bootstrap = alpha.multiaddrs().filter((a) => !a.includes('/ws'))
-    for (const spec of rest) nodes.push(await startNode(root, spec.name, { offers: spec.offers, bootstrap }))
-
-    for (const [i, node] of nodes.entries()) {
-      console.log(
-        `  ${NODES[i]?.name.padEnd(6)} ${node.peerId}  offers ${node.offers
-          .localOffers()
-          .map((o) => o.offer.capability)
-          .join(', ')}`,
+    const nwtn = net.node('nwtn')
+    say(
+      `devnet      anvil at ${net.devnet.deployment.rpcUrl}, contracts deployed, chain id ${net.devnet.deployment.chainId}`,
+    )
+    for (const spec of specs) {
+      const node = net.node(spec.name)
+      const offers = node.offers.localOffers().map((o) => o.offer.capability)
+      say(
+        `${spec.name.padEnd(11)} ${node.peerId.slice(0, 16)}…  wallet ${node.identity.address.slice(0, 10)}…  ${offers.length === 0 ? 'orchestrator (client), HTTP API' : offers.join(', ')}`,
       )
     }
-    console.log(
-      '\nEach node looks up every capability the others offer (gossip + Kad-DHT, signatures verified):\n',
+    say(
+      model === undefined
+        ? 'models      none found (no Ollama on 127.0.0.1:11434, no OPENAI_API_KEY/ANTHROPIC_API_KEY): compile makes a structured report'
+        : `models      ${model.label} served by gamma as ${model.capability}`,
     )
+    say(`            (${elapsed()})\n`)
 
-    const capabilities = NODES.flatMap((n) => n.offers.map((o) => o.capability))
-    const deadline = Date.now() + TIMEOUT_MS
-    for (const [i, node] of nodes.entries()) {
-      const wanted = capabilities.filter(
-        (c) => !node.offers.localOffers().some((o) => o.offer.capability === c),
-      )
-      let found: FoundOffer[] = []
-      while (Date.now() < deadline) {
-        found = (await Promise.all(wanted.map((c) => node.findOffers(c, { timeoutMs: 2_000 })))).flat()
-        if (wanted.every((c) => found.some((f) => f.offer.capability === c))) break
-        await new Promise((r) => setTimeout(r, 200))
-      }
-      const missing = wanted.filter((c) => !found.some((f) => f.offer.capability === c))
-      console.log(`  ${NODES[i]?.name} (${node.libp2p.getPeers().length} peers) found:`)
-      for (const f of found) console.log(row(f))
-      if (missing.length > 0)
-        throw new Error(`${NODES[i]?.name} did not find offers for ${missing.join(', ')}`)
+    const alpha = net.node('alpha')
+    const datasets = await publishDatasets(alpha, { royaltyBps: DATASET_ROYALTY_BPS, signal })
+    for (const d of datasets) {
+      say(`dataset     ${d.ref}  manifest ${d.cid}`)
+      say(`            ${d.spec.file}, ${d.bytes} bytes, licence ${d.spec.license}`)
+      say(`            source: ${d.spec.source}`)
+      say(`            royalty ${DATASET_ROYALTY_BPS / 100}% to the curator alpha (${d.creator})`)
     }
-    console.log(
-      `\nAll offers found in ${((Date.now() - started) / 1000).toFixed(1)} s. Stopping the network.`,
+    const programs = await publishPrograms(nwtn, { signal })
+    for (const p of programs) say(`program     ${p.name}  manifest ${p.cid}`)
+
+    const providers = await waitForProviders(nwtn, 'compute:js', 3, signal)
+    say(
+      `\nnwtn found compute:js on ${providers.length} providers (signed offers via gossip/DHT) (${elapsed()})`,
     )
+    const workflow = JSON.parse(readFileSync(WORKFLOW_FILE, 'utf8')) as Parameters<typeof runDirect>[1] & {
+      query: string
+    }
+    say(`\nQuestion: ${workflow.query}\n`)
+
+    // Paid compute: one channel from nwtn to each provider.
+    const peers = providers.map((p) => p.provider)
+    await Promise.all(
+      peers.map((to) => nwtn.payments.openChannel({ to, deposit: 5n * FTNS, expirySeconds: 86_400 })),
+    )
+    const results = await runDirect(nwtn, workflow, { providers: peers, maxPrice: FTNS / 2n, signal })
+    const figures: StepFigures[] = []
+    for (const r of results) {
+      say(
+        `step ${r.id.padEnd(28)} k=${r.runs.length} agree  ${r.runs.map((x) => `${net.nameOf(x.provider)} ${x.startedAt - started}-${x.finishedAt - started} ms charged ${formatFtns(BigInt(x.receipt.charged))}`).join(' | ')}`,
+      )
+      figures.push({ id: r.id, output: r.output })
+    }
+    say(`\n${answerText(figures)}`)
+    say(`\nThe API of nwtn was served at ${nwtn.apiUrl} during the run.`)
+    say(`Done in ${elapsed()}.`)
   } finally {
-    await Promise.allSettled(nodes.map((n) => n.stop()))
+    await net.stop()
     await rm(root, { recursive: true, force: true })
   }
 }
@@ -116,7 +140,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(`demo failed: ${(err as Error).message}`)
+    console.error(`main job failed: ${(err as Error).message}`)
     process.exit(1)
   },
 )
