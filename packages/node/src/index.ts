@@ -54,6 +54,14 @@ export { MessageGate } from './net/message-gate.ts'
 export { PENALTY_POINTS, PeerPenalties } from './net/penalties.ts'
 export type { PeerInfo, PrsmNodeInit } from './node.ts'
 export { NODE_VERSION, PrsmNode } from './node.ts'
+export type {
+  CompressionResult,
+  CompressOptions,
+  Embed,
+  RougeL,
+  Summarize,
+} from './orchestrator/compression/index.ts'
+export { compressForBudget, countTokens, rougeL } from './orchestrator/compression/index.ts'
 export { installProcessGuards } from './process-guards.ts'
 export type { RuntimeInfo } from './runtime-file.ts'
 export { RUNTIME_FILE, readRuntimeFile, TOKEN_FILE } from './runtime-file.ts'
