@@ -101,6 +101,31 @@ export const ConfigSchema = z
           .max(65535)
           .default(0)
           .describe('Port of the local HTTP API; 0 picks a free port.'),
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1024 * 1024)
+          .describe('Largest JSON request body in bytes (streamed content uploads are not limited by it).'),
+        requestTimeoutMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(60_000)
+          .describe('Time allowed to receive a whole request, in ms (slow clients are cut off).'),
+        tokenTtlSeconds: z
+          .number()
+          .int()
+          .min(30)
+          .max(86_400)
+          .default(900)
+          .describe('Lifetime of the JWTs that POST /api/v1/auth/token issues for an API key.'),
+        defaultRateLimitPerMinute: z
+          .number()
+          .int()
+          .min(1)
+          .default(600)
+          .describe('Requests per minute allowed to an API key created without its own limit.'),
       })
       .strict()
       .prefault({}),
@@ -449,6 +474,61 @@ export const ConfigSchema = z
           .describe(
             'Absolute caps per evaluation metric: a model version whose metric reaches a cap needs an approving governance proposal.',
           ),
+      })
+      .strict()
+      .prefault({}),
+    orchestrator: z
+      .object({
+        concurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(256)
+          .default(8)
+          .describe('Workflow steps of one run in flight at once (ready steps beyond this wait).'),
+        maxAttempts: z
+          .number()
+          .int()
+          .min(1)
+          .max(10)
+          .default(3)
+          .describe('Providers one step is tried on before the run fails (a failed or silent provider is replaced).'),
+        stepTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(120_000)
+          .describe('Time one attempt of a step may take before it is rerouted (a step may set its own).'),
+        channelDeposit: z
+          .string()
+          .regex(/^\d+(\.\d{1,18})?$/)
+          .default('10')
+          .describe('Deposit (FTNS) of a payment channel opened automatically to a provider that has none.'),
+        defaultStepMaxPrice: z
+          .string()
+          .regex(/^\d+(\.\d{1,18})?$/)
+          .default('0.1')
+          .describe(
+            'Most paid per provider for a step (FTNS) when neither the step nor the budget sets it; also the cap of a budget share.',
+          ),
+        plannerModel: z
+          .string()
+          .max(128)
+          .default('')
+          .describe('Model capability that plans queries into workflows (empty: the best model:* offer known).'),
+        plannerMaxAttempts: z
+          .number()
+          .int()
+          .min(1)
+          .max(10)
+          .default(3)
+          .describe('Times the planner model is asked for a valid workflow before the query fails.'),
+        maxRunsKept: z
+          .number()
+          .int()
+          .min(1)
+          .default(100)
+          .describe('Finished runs kept in memory for status and stream requests (oldest dropped first).'),
       })
       .strict()
       .prefault({}),

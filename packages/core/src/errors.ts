@@ -118,6 +118,15 @@ export const ERROR_CATALOGUE = {
     status: 502,
     message: "The provider's receipt does not match the request or the streamed output",
   },
+  JOB_NO_MAJORITY: {
+    status: 502,
+    message: 'The providers of a redundant step did not return a strict majority of identical outputs',
+  },
+  JOB_EVIDENCE_INVALID: {
+    status: 400,
+    message: 'The evidence record does not verify (signatures, receipts or hashes)',
+  },
+  JOB_EVIDENCE_NOT_FOUND: { status: 404, message: 'No evidence record with this id is stored on this node' },
 
   // orchestrator: workflows, budgets, plans and reasoning traces
   WORKFLOW_INVALID: { status: 400, message: 'The workflow does not match the workflow schema' },
@@ -186,6 +195,13 @@ export const ERROR_CATALOGUE = {
   NODE_NOT_RUNNING: { status: 503, message: 'No node is running for this data directory' },
   NODE_ALREADY_RUNNING: { status: 409, message: 'A node is already running for this data directory' },
   UNAUTHORIZED: { status: 401, message: 'Missing or invalid credentials' },
+  FORBIDDEN: { status: 403, message: "The caller's role does not hold the permission this operation needs" },
+  RATE_LIMITED: { status: 429, message: "The API key's request rate limit is exhausted (see Retry-After)" },
+  API_BUDGET_EXCEEDED: {
+    status: 402,
+    message: "The request would exceed the API key's or organisation's daily FTNS budget",
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than allowed' },
   NOT_FOUND: { status: 404, message: 'The resource does not exist' },
   VALIDATION_FAILED: { status: 400, message: 'The request failed validation' },
   INTERNAL: { status: 500, message: 'An internal error occurred' },

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Deployment } from '@prsm/contracts'
@@ -8,12 +7,22 @@ import type { FastifyInstance } from 'fastify'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 import type { Logger } from 'pino'
+import { ApiAuth } from './api/auth/api-auth.ts'
+import { auditRoutes } from './api/routes/audit.ts'
 import { contentRoutes } from './api/routes/content.ts'
+import { governanceRoutes } from './api/routes/governance.ts'
+import { haltRoutes } from './api/routes/halts.ts'
 import { jobRoutes } from './api/routes/jobs.ts'
+import { keyRoutes } from './api/routes/keys.ts'
 import { ledgerRoutes } from './api/routes/ledger.ts'
 import { manifestRoutes } from './api/routes/manifests.ts'
 import { nodeRoutes } from './api/routes/node.ts'
+import { openAiRoutes } from './api/routes/openai.ts'
+import { orgRoutes } from './api/routes/orgs.ts'
+import { reputationRoutes } from './api/routes/reputation.ts'
 import { type ApiRoutes, apiUrl, createApiServer } from './api/server.ts'
+import { createNodeAudit, type NodeAudit } from './audit/node-audit.ts'
+import { GovernanceService } from './governance/governance-service.ts'
 import type { Identity } from './identity/identity.ts'
 import type { SafetyHook } from './jobs/backend.ts'
 import { JobService } from './jobs/job-service.ts'
@@ -27,6 +36,9 @@ import { MessageGate } from './net/message-gate.ts'
 import { PeerPenalties } from './net/penalties.ts'
 import { KnownPeers } from './net/reconnect.ts'
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts'
+import { HaltService } from './safety/halt/halt-service.ts'
+import { guardedSafety } from './safety/halt/job-guard.ts'
+import { LineageService } from './safety/lineage.ts'
 import { ManifestService } from './storage/manifests.ts'
 import { ReplicationService } from './storage/replication.ts'
 import { ContentStorage } from './storage/storage.ts'
@@ -85,6 +97,16 @@ export class PrsmNode {
   readonly payments: PaymentService
   /** Jobs between peers: this node's offers served by registered backends, and jobs it requests. */
   readonly jobs: JobService
+  /** The audit log: hash-chained, signed checkpoints, alert webhooks (`<dataDir>/audit.db`). */
+  readonly audit: NodeAudit
+  /** Emergency halt by validator quorum: votes, certificates, evidence (`<dataDir>/halt.db`). */
+  readonly halts: HaltService
+  /** Model lineage safeguards: capability jumps need an executed approval proposal. */
+  readonly lineage: LineageService
+  /** Proposals and votes on the on-chain Governor; applied parameter changes are audited. */
+  readonly governance: GovernanceService
+  /** API keys, organisations, JWTs, rate limits and daily budgets (`<dataDir>/api-keys.db`). */
+  readonly apiAuth: ApiAuth
   readonly #knownPeers: KnownPeers
   readonly #init: PrsmNodeInit
   #api: FastifyInstance | undefined
@@ -131,6 +153,11 @@ export class PrsmNode {
         dht: init.config.dht.enabled,
       },
     )
+    this.audit = createNodeAudit(init.config, {
+      dataDir: init.dataDir,
+      signer: { peerId: libp2p.peerId.toString(), sign: (data) => init.identity.nodeKey.sign(data) },
+      logger: logger.child({ part: 'audit' }),
+    })
     this.ledger = ledgerFromConfig(init.config, init.deployment, {
       dataDir: init.dataDir,
       identity: init.identity,
@@ -172,7 +199,55 @@ export class PrsmNode {
       {
         jobs: init.config.jobs,
         storePath: join(init.dataDir, 'jobs.db'),
-        ...(init.safety === undefined ? {} : { safety: init.safety }),
+        // Halt certificates and lineage refusals come first, then the circuit breakers.
+        safety: guardedSafety(
+          [
+            (request) =>
+              this.halts.assertNotHalted({ provider: this.peerId, capability: request.capability }),
+            (request) => this.lineage.assertServable(request.capability),
+          ],
+          init.safety,
+        ),
+      },
+    )
+    this.halts = new HaltService(
+      {
+        libp2p,
+        privateKey: init.identity.nodeKey,
+        registry: this.registry,
+        gate: this.gate,
+        ledger: this.ledger,
+        jobs: { cancelRunning: (match, error) => this.jobs.provider.cancelRunning(match, error) },
+        audit: this.audit,
+        logger: logger.child({ part: 'halt' }),
+      },
+      {
+        storePath: join(init.dataDir, 'halt.db'),
+        validatorRefreshMs: init.config.halt.validatorRefreshMs,
+        gossip: init.config.gossip.enabled,
+      },
+    )
+    this.governance = new GovernanceService({
+      ledger: this.ledger,
+      audit: this.audit,
+      logger: logger.child({ part: 'governance' }),
+    })
+    this.apiAuth = new ApiAuth(
+      {
+        // API auth events: sign-ins and key changes are authentication, refusals authorization.
+        audit: {
+          append: (e) => {
+            const denied = e.outcome === 'denied'
+            this.audit.append({ ...e, category: denied ? 'authorization' : 'authentication' })
+          },
+        },
+      },
+      {
+        path: join(init.dataDir, 'api-keys.db'),
+        signingSecret: init.identity.nodeKey.raw,
+        issuer: libp2p.peerId.toString(),
+        tokenTtlSeconds: init.config.api.tokenTtlSeconds,
+        defaultRateLimitPerMinute: init.config.api.defaultRateLimitPerMinute,
       },
     )
     this.manifests = new ManifestService(
@@ -187,6 +262,16 @@ export class PrsmNode {
         logger: logger.child({ part: 'manifests' }),
       },
       { gossip: init.config.gossip.enabled, dht: init.config.dht.enabled },
+    )
+    this.lineage = new LineageService(
+      {
+        manifests: this.manifests,
+        storage: this.storage,
+        ledger: this.ledger,
+        audit: this.audit,
+        logger: logger.child({ part: 'lineage' }),
+      },
+      { lineage: init.config.lineage },
     )
     this.replication = new ReplicationService(
       {
@@ -225,6 +310,16 @@ export class PrsmNode {
     return this.libp2p.peerId.toString()
   }
 
+  /** Reputation per provider PeerId, from every job this node ran as a client (for routing). */
+  get reputation(): JobService['reputation'] {
+    return this.jobs.reputation
+  }
+
+  /** The running API server (tests call `inject()` on it); undefined when the API is off. */
+  get api(): FastifyInstance | undefined {
+    return this.#api
+  }
+
   get apiUrl(): string | undefined {
     return this.#apiUrl
   }
@@ -240,11 +335,26 @@ export class PrsmNode {
     await this.replication.start()
     await this.payments.start()
     await this.jobs.start()
+    await this.halts.start()
+    this.governance.start()
+    this.audit.append({
+      category: 'system_integrity',
+      type: 'node.start',
+      actor: this.peerId,
+      outcome: 'success',
+      details: { address: this.identity.address, version: NODE_VERSION },
+    })
     if (this.#init.api !== false) {
-      const token = randomBytes(32).toString('hex')
+      const token = this.apiAuth.rotateLocalToken()
       this.#api = await createApiServer(
-        { logger: this.logger.child({ part: 'api' }) },
-        { host: this.config.api.host, port: this.config.api.port, token },
+        { logger: this.logger.child({ part: 'api' }), guard: this.apiAuth },
+        {
+          host: this.config.api.host,
+          port: this.config.api.port,
+          bodyLimit: this.config.api.bodyLimitBytes,
+          requestTimeoutMs: this.config.api.requestTimeoutMs,
+          version: NODE_VERSION,
+        },
         this.apiRoutes(),
       )
       this.#apiUrl = apiUrl(this.#api)
@@ -273,6 +383,9 @@ export class PrsmNode {
     if (this.#init.runtimeFile !== false && this.#api !== undefined) await removeRuntimeFile(this.dataDir)
     await this.#api?.close()
     this.#api = undefined
+    this.apiAuth.close()
+    this.governance.stop()
+    await this.halts.stop()
     await this.jobs.stop()
     await this.payments.stop()
     await this.ledger.stop()
@@ -282,6 +395,13 @@ export class PrsmNode {
     await this.offers.stop()
     this.#knownPeers.stop()
     await this.libp2p.stop()
+    this.audit.append({
+      category: 'system_integrity',
+      type: 'node.stop',
+      actor: this.peerId,
+      outcome: 'success',
+    })
+    await this.audit.stop()
     this.logger.info({ peerId: this.peerId }, 'node stopped')
   }
 
@@ -295,8 +415,25 @@ export class PrsmNode {
       }),
       contentRoutes({ storage: this.storage, replication: this.replication }),
       manifestRoutes({ manifests: this.manifests }),
+      keyRoutes({ auth: this.apiAuth }),
+      orgRoutes({ auth: this.apiAuth }),
       ledgerRoutes({ ledger: this.ledger, payments: this.payments }),
+      haltRoutes({ halts: this.halts }),
+      auditRoutes({ audit: this.audit, peerId: this.peerId }),
+      governanceRoutes({ governance: this.governance, lineage: this.lineage }),
       jobRoutes({
+        jobs: this.jobs,
+        peerId: this.peerId,
+        findOffers: (capability, options) => this.findOffers(capability, options),
+      }),
+      reputationRoutes({
+        jobs: this.jobs,
+        reputation: this.jobs.reputation,
+        evidence: this.jobs.evidence,
+        peerId: this.peerId,
+        findOffers: (capability, options) => this.findOffers(capability, options),
+      }),
+      openAiRoutes({
         jobs: this.jobs,
         peerId: this.peerId,
         findOffers: (capability, options) => this.findOffers(capability, options),

@@ -1,72 +1,249 @@
-import { timingSafeEqual } from 'node:crypto'
 import { PrsmError } from '@prsm/core'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Logger } from 'pino'
+import { z } from 'zod'
+import { allows } from './auth/permissions.ts'
+import type { Principal } from './auth/principal.ts'
+import { docsUiRoutes } from './docs-ui.ts'
+import { openApiDocument } from './openapi.ts'
+import { type AnyRouteSpec, route, validated } from './route.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null
+  }
+  interface FastifyContextConfig {
+    prsm?: AnyRouteSpec
+  }
+}
 
 /**
- * Registers one area's routes (node, ledger, content, …) under /api/v1. Each area of the node
- * provides its own in `api/routes/<area>.ts`, taking only the components it needs.
+ * Registers one area's routes (node, ledger, content, …) under /api/v1 with `route(app, spec)`
+ * from api/route.ts. Each area of the node provides its own in `api/routes/<area>.ts`.
  */
 export type ApiRoutes = (app: FastifyInstance) => void | Promise<void>
 
+/** Rate limit state reported in RateLimit-* headers. */
+export interface RateState {
+  limit: number
+  remaining: number
+  resetSeconds: number
+}
+
+/** Daily budget state reported in X-PRSM-Budget-* headers (wei). */
+export interface BudgetState {
+  limit: bigint
+  spent: bigint
+}
+
+/** What the server needs from the auth service (api/auth/api-auth.ts). */
+export interface ApiGuard {
+  /** Resolves the caller from the Authorization header; throws UNAUTHORIZED. */
+  authenticate(authorization: string | undefined): Principal | Promise<Principal>
+  /** Counts one request; throws RATE_LIMITED past the limit. Null when the caller has no limit. */
+  hit(principal: Principal): RateState | null
+  /** The caller's spend today (null without a budget). */
+  budget(principal: Principal): BudgetState | null
+  /** Reserves `wei` against the caller's daily budget(s); throws BUDGET_EXCEEDED. */
+  reserve(principal: Principal, wei: bigint): BudgetState | null
+  /** Gives back a reservation (the request failed). */
+  release(principal: Principal, wei: bigint): void
+  /** Audit sink for denials (no-op without an audit log). */
+  denied(principal: Principal | null, what: string, details: Record<string, unknown>): void
+}
+
 export interface ApiComponents {
   logger: Logger
+  guard: ApiGuard
 }
 
 export interface ApiInit {
   host: string
   port: number
-  /** Bearer token required on every /api/v1 route except /api/v1/health. */
-  token: string
+  /** Largest JSON request body (bytes); streamed uploads set their own. */
+  bodyLimit?: number
+  /** Time allowed to receive a whole request (ms). */
+  requestTimeoutMs?: number
+  version?: string
 }
 
-function tokensEqual(given: string, expected: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(expected)
-  return a.length === b.length && timingSafeEqual(a, b)
+/** A registered route as the route table holds it (routes registered without `route()` have no spec). */
+export interface RouteEntry {
+  method: string
+  url: string
+  spec: AnyRouteSpec | undefined
+}
+
+const tables = new WeakMap<FastifyInstance, RouteEntry[]>()
+
+/** Every route registered on an API server, with its spec (the role matrix test reads this). */
+export function routeTable(app: FastifyInstance): RouteEntry[] {
+  return tables.get(app) ?? []
+}
+
+function toPrsmError(err: unknown): PrsmError {
+  if (err instanceof PrsmError) return err
+  const e = err as { validation?: unknown; statusCode?: number; code?: string; message?: string }
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413)
+    return new PrsmError('PAYLOAD_TOO_LARGE', 'the request body is larger than allowed')
+  if (e.validation !== undefined || (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500))
+    return new PrsmError('VALIDATION_FAILED', e.message ?? 'invalid request', {
+      details: e.code === undefined ? {} : { reason: e.code },
+    })
+  return new PrsmError('INTERNAL', 'internal error', { cause: err })
+}
+
+function setBudgetHeaders(reply: FastifyReply, state: BudgetState | null): void {
+  if (state === null) return
+  const remaining = state.limit > state.spent ? state.limit - state.spent : 0n
+  void reply
+    .header('x-prsm-budget-limit', state.limit.toString())
+    .header('x-prsm-budget-spent', state.spent.toString())
+    .header('x-prsm-budget-remaining', remaining.toString())
 }
 
 /**
- * The node's local HTTP API (bound to loopback by default). Every error is
- * `{ error: { code, message, details } }` with a code from the catalogue.
+ * The node's HTTP API, built but not listening (tests use `inject()`). Each request: the route's
+ * permission is checked against the caller's role, the per-key rate limit and daily FTNS budget
+ * are enforced (and reported in headers), inputs are validated by the route's zod schemas.
+ * Every error is `{ error: { code, message, details } }` with a code from the catalogue.
  */
+export async function buildApiServer(
+  components: ApiComponents,
+  init: Omit<ApiInit, 'host' | 'port'>,
+  routes: ApiRoutes[],
+): Promise<FastifyInstance> {
+  const { logger, guard } = components
+  const app = Fastify({
+    logger: false,
+    bodyLimit: init.bodyLimit ?? 1024 * 1024,
+    requestTimeout: init.requestTimeoutMs ?? 60_000,
+    exposeHeadRoutes: false,
+  })
+  const table: RouteEntry[] = []
+  tables.set(app, table)
+  app.decorateRequest('principal', null)
+
+  app.addHook('onRoute', (opts) => {
+    for (const method of [opts.method].flat()) {
+      table.push({ method, url: opts.url ?? opts.path, spec: opts.config?.prsm })
+    }
+  })
+
+  // Raw uploads: the body is handed to the route as a stream; other routes refuse it.
+  app.addContentTypeParser('application/octet-stream', (req, payload, done) => {
+    if (req.routeOptions.config?.prsm?.rawBody === undefined) {
+      done(new PrsmError('VALIDATION_FAILED', 'this operation takes a JSON body'), undefined)
+    } else done(null, payload)
+  })
+
+  app.setErrorHandler((err, req, reply) => {
+    const error = toPrsmError(err)
+    if (error.code === 'INTERNAL') logger.error({ err, route: req.routeOptions.url }, 'API request failed')
+    if (error.code === 'RATE_LIMITED')
+      void reply.header('retry-after', String(error.details?.retryAfterSeconds ?? 1))
+    void reply.status(error.status).send(error.toWire())
+  })
+  app.setNotFoundHandler((req, reply) => {
+    void reply
+      .status(404)
+      .send(new PrsmError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toWire())
+  })
+
+  app.addHook('onRequest', async (req, reply) => {
+    const spec = req.routeOptions.config?.prsm
+    if (req.routeOptions.url === undefined || spec?.permission === 'public') return
+    const principal = await guard.authenticate(req.headers.authorization)
+    req.principal = principal
+    // a route registered without a spec has no declared permission: admin only
+    const permission = spec?.permission
+    if (!allows(principal.role, permission)) {
+      guard.denied(principal, `${req.method} ${req.routeOptions.url}`, { permission: permission ?? null })
+      throw new PrsmError('FORBIDDEN', `role ${principal.role} may not ${permission ?? 'use this route'}`, {
+        details: { role: principal.role, permission: permission ?? 'admin-only' },
+      })
+    }
+    const rate = guard.hit(principal)
+    if (rate !== null) {
+      void reply
+        .header('ratelimit-limit', String(rate.limit))
+        .header('ratelimit-remaining', String(rate.remaining))
+        .header('ratelimit-reset', String(rate.resetSeconds))
+    }
+    setBudgetHeaders(reply, guard.budget(principal))
+  })
+
+  // Spending routes reserve their maximum cost before the handler runs; a failed request gives it back.
+  app.addHook('preHandler', async (req, reply) => {
+    const spec = req.routeOptions.config?.prsm
+    if (spec?.cost === undefined || req.principal === null) return
+    const input = validated(spec, req)
+    const cost = spec.cost(input as never)
+    if (cost <= 0n) return
+    const state = guard.reserve(req.principal, cost)
+    ;(req as { prsmReserved?: bigint }).prsmReserved = cost
+    setBudgetHeaders(reply, state)
+  })
+
+  app.addHook('onResponse', async (req, reply) => {
+    const reserved = (req as { prsmReserved?: bigint }).prsmReserved
+    if (reserved !== undefined && reply.statusCode >= 400 && req.principal !== null) {
+      guard.release(req.principal, reserved)
+    }
+    // structured request log: no headers, no query string, no bodies (keys and tokens stay out)
+    logger.info(
+      {
+        reqId: req.id,
+        method: req.method,
+        route: req.routeOptions.url ?? null,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        key: req.principal?.keyId,
+        role: req.principal?.role,
+      },
+      'api request',
+    )
+  })
+
+  route(app, {
+    method: 'GET',
+    url: '/api/v1/health',
+    summary: 'Liveness check',
+    tags: ['meta'],
+    permission: 'public',
+    responses: { 200: z.object({ ok: z.literal(true) }).strict() },
+    handler: () => ({ ok: true as const }),
+  })
+  for (const register of routes) await register(app)
+
+  let document: Record<string, unknown> | undefined
+  route(app, {
+    method: 'GET',
+    url: '/openapi.json',
+    summary: 'The OpenAPI 3.1 document of this API',
+    tags: ['meta'],
+    permission: 'public',
+    responses: { 200: z.record(z.string(), z.unknown()) },
+    handler: () => {
+      document ??= openApiDocument(
+        table.filter((e) => e.spec !== undefined).map((e) => e.spec as AnyRouteSpec),
+        { title: 'PRSM node API', version: init.version ?? '0.1.0' },
+      )
+      return document
+    },
+  })
+  docsUiRoutes(app)
+  await app.ready()
+  return app
+}
+
+/** Builds the API server and listens on `init.host:init.port`. */
 export async function createApiServer(
   components: ApiComponents,
   init: ApiInit,
   routes: ApiRoutes[],
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, requestTimeout: 60_000 })
-
-  app.setErrorHandler((err, _req, reply) => {
-    const error =
-      err instanceof PrsmError
-        ? err
-        : (err as { validation?: unknown }).validation !== undefined
-          ? new PrsmError('VALIDATION_FAILED', (err as Error).message)
-          : new PrsmError('INTERNAL', 'internal error', { cause: err })
-    if (error.code === 'INTERNAL') components.logger.error({ err }, 'API request failed')
-    void reply.status(error.status).send(error.toWire())
-  })
-  app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send(new PrsmError('NOT_FOUND', `no route ${req.method} ${req.url}`).toWire())
-  })
-  app.addHook('onRequest', async (req) => {
-    if (req.url === '/api/v1/health') return
-    const header = req.headers.authorization ?? ''
-    const token = header.startsWith('Bearer ') ? header.slice(7) : ''
-    if (!tokensEqual(token, init.token))
-      throw new PrsmError('UNAUTHORIZED', 'a valid bearer token is required')
-  })
-  app.addHook('onResponse', async (req, reply) => {
-    components.logger.debug(
-      { method: req.method, url: req.url.split('?')[0], status: reply.statusCode },
-      'api',
-    )
-  })
-
-  app.get('/api/v1/health', async () => ({ ok: true }))
-  for (const register of routes) await register(app)
-
+  const app = await buildApiServer(components, init, routes)
   await app.listen({ host: init.host, port: init.port })
   return app
 }

@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream'
-import { PrsmError } from '@prsm/core'
+import { type ErrorCode, PrsmError } from '@prsm/core'
+import { z } from 'zod'
 import type { ReplicationService } from '../../storage/replication.ts'
 import type { ContentStorage } from '../../storage/storage.ts'
+import { CidParams, route } from '../route.ts'
 import type { ApiRoutes } from '../server.ts'
 
 /** What the content routes need from the node. */
@@ -48,17 +50,28 @@ function rangeError(header: string, size: number): PrsmError {
   })
 }
 
-/** Aborts when the client goes away before the response is complete, so network fetches stop too. */
-function clientSignal(res: {
-  once(event: 'close', fn: () => void): unknown
-  writableFinished: boolean
-}): AbortSignal {
-  const controller = new AbortController()
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort(new Error('client closed the connection'))
+const Stat = z.looseObject({
+  cid: z.string(),
+  type: z.enum(['file', 'directory', 'raw', 'dag-cbor']),
+  size: z.number(),
+  local: z.boolean(),
+  pinned: z.boolean(),
+})
+const Replica = z.looseObject({ cid: z.string(), holder: z.string(), receipt: z.string() })
+const Replication = z.looseObject({
+  cid: z.string(),
+  replicas: z.number(),
+  holders: z.array(Replica),
+  failed: z.array(z.string()),
+})
+const SpotCheck = z.looseObject({ cid: z.string(), holder: z.string(), ok: z.boolean(), blocks: z.number() })
+const ReplicateBody = z
+  .object({
+    replicas: z.number().int().min(1).max(64).default(3),
+    durationMs: z.number().int().min(1).optional(),
   })
-  return controller.signal
-}
+  .strict()
+const CONTENT_ERRORS: ErrorCode[] = ['CONTENT_INVALID_CID', 'CONTENT_NOT_FOUND', 'NOT_FOUND']
 
 /**
  * POST /api/v1/content (raw body stream), GET /api/v1/content/:cid (streamed, Range),
@@ -67,14 +80,22 @@ function clientSignal(res: {
  */
 export function contentRoutes(components: ContentRoutesComponents): ApiRoutes {
   const { storage, replication } = components
-  return async (app) => {
-    await app.register(async (scope) => {
-      // the upload body is passed through as a stream: no size limit and no buffering
-      scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
-      scope.post('/api/v1/content', { bodyLimit: Number.MAX_SAFE_INTEGER }, async (req, reply) => {
+  return (app) => {
+    // the upload body is passed through as a stream: no size limit and no buffering
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/content',
+      summary: 'Add a file (the body, streamed) and get its CID',
+      tags: ['content'],
+      permission: 'content:write',
+      rawBody: { contentType: 'application/octet-stream', description: 'The file bytes' },
+      bodyLimit: Number.MAX_SAFE_INTEGER,
+      responses: { 200: z.object({ cid: z.string(), size: z.number() }).strict() },
+      handler: async ({ req, signal }) => {
         const body = req.body as AsyncIterable<Uint8Array> | undefined
         if (
           body === undefined ||
+          body === null ||
           typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function'
         ) {
           throw new PrsmError(
@@ -82,69 +103,165 @@ export function contentRoutes(components: ContentRoutesComponents): ApiRoutes {
             'send the file as the body with content-type application/octet-stream',
           )
         }
-        return storage.add(body, { signal: clientSignal(reply.raw) })
-      })
-    })
-
-    app.get<{ Params: { cid: string } }>('/api/v1/content/:cid', async (req, reply) => {
-      const stat = await storage.stat(req.params.cid)
-      if (stat.type === 'directory' || stat.type === 'dag-cbor') {
-        throw new PrsmError('CONTENT_NOT_A_FILE', `${stat.cid} is a ${stat.type}, not a file`)
-      }
-      const range = parseRange(req.headers.range, stat.size)
-      const signal = clientSignal(reply.raw)
-      void reply
-        .header('content-type', 'application/octet-stream')
-        .header('accept-ranges', 'bytes')
-        .header('x-content-cid', stat.cid)
-        .header('etag', `"${stat.cid}"`)
-      if (range === undefined) {
-        void reply.header('content-length', String(stat.size))
-        return reply.send(Readable.from(storage.cat(stat.cid, { signal })))
-      }
-      const length = range.end - range.start + 1
-      void reply
-        .status(206)
-        .header('content-range', `bytes ${range.start}-${range.end}/${stat.size}`)
-        .header('content-length', String(length))
-      return reply.send(Readable.from(storage.cat(stat.cid, { signal, offset: range.start, length })))
-    })
-
-    app.get<{ Params: { cid: string } }>('/api/v1/content/:cid/stat', async (req) =>
-      storage.stat(req.params.cid),
-    )
-    app.post<{ Params: { cid: string } }>('/api/v1/content/:cid/pin', async (req, reply) =>
-      storage.pin(req.params.cid, { signal: clientSignal(reply.raw) }),
-    )
-    app.delete<{ Params: { cid: string } }>('/api/v1/content/:cid/pin', async (req) =>
-      storage.unpin(req.params.cid),
-    )
-    app.post<{ Params: { cid: string }; Body: { replicas?: unknown; durationMs?: unknown } | undefined }>(
-      '/api/v1/content/:cid/replicate',
-      async (req, reply) => {
-        const replicas = req.body?.replicas ?? 3
-        const durationMs = req.body?.durationMs
-        if (typeof replicas !== 'number' || (durationMs !== undefined && typeof durationMs !== 'number')) {
-          throw new PrsmError('VALIDATION_FAILED', 'replicas and durationMs must be numbers')
-        }
-        return replication.replicate(req.params.cid, replicas, {
-          signal: clientSignal(reply.raw),
-          ...(durationMs === undefined ? {} : { durationMs }),
-        })
+        return storage.add(body, { signal })
       },
-    )
-    app.get<{ Params: { cid: string } }>('/api/v1/content/:cid/replicas', async (req) =>
-      replication.get(req.params.cid),
-    )
-    app.get('/api/v1/replicas', async () => ({ replicas: replication.list() }))
-    app.post<{ Params: { cid: string } }>('/api/v1/content/:cid/spot-check', async (req) => ({
-      results: await replication.spotCheck(req.params.cid),
-    }))
-    app.get('/api/v1/pins', async () => ({ pins: await storage.pins() }))
-    app.post('/api/v1/content/gc', async () => storage.gc())
-    app.get('/api/v1/usage', async () => ({ usage: storage.usage.list() }))
-    app.get<{ Params: { cid: string } }>('/api/v1/usage/:cid', async (req) =>
-      storage.usage.get(req.params.cid),
-    )
+    })
+
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/content/:cid',
+      summary: 'Download a file (streamed; single Range requests answered with 206)',
+      tags: ['content'],
+      permission: 'content:read',
+      params: CidParams,
+      responses: {
+        200: { contentType: 'application/octet-stream', description: 'The file' },
+        206: { contentType: 'application/octet-stream', description: 'The requested range' },
+      },
+      errors: [...CONTENT_ERRORS, 'CONTENT_NOT_A_FILE', 'CONTENT_RANGE_INVALID'],
+      handler: async ({ params, req, reply, signal }) => {
+        const stat = await storage.stat(params.cid)
+        if (stat.type === 'directory' || stat.type === 'dag-cbor') {
+          throw new PrsmError('CONTENT_NOT_A_FILE', `${stat.cid} is a ${stat.type}, not a file`)
+        }
+        const range = parseRange(req.headers.range, stat.size)
+        void reply
+          .header('content-type', 'application/octet-stream')
+          .header('accept-ranges', 'bytes')
+          .header('x-content-cid', stat.cid)
+          .header('etag', `"${stat.cid}"`)
+        if (range === undefined) {
+          void reply.header('content-length', String(stat.size))
+          return reply.send(Readable.from(storage.cat(stat.cid, { signal })))
+        }
+        const length = range.end - range.start + 1
+        void reply
+          .status(206)
+          .header('content-range', `bytes ${range.start}-${range.end}/${stat.size}`)
+          .header('content-length', String(length))
+        return reply.send(Readable.from(storage.cat(stat.cid, { signal, offset: range.start, length })))
+      },
+    })
+
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/content/:cid/stat',
+      summary: 'Type, size, local and pinned state, usage counters',
+      tags: ['content'],
+      permission: 'content:read',
+      params: CidParams,
+      responses: { 200: Stat },
+      errors: CONTENT_ERRORS,
+      handler: ({ params }) => storage.stat(params.cid),
+    })
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/content/:cid/pin',
+      summary: 'Pin (fetching missing blocks from the network)',
+      tags: ['content'],
+      permission: 'content:write',
+      params: CidParams,
+      responses: { 200: z.object({ cid: z.string(), blocks: z.number() }).strict() },
+      errors: CONTENT_ERRORS,
+      handler: ({ params, signal }) => storage.pin(params.cid, { signal }),
+    })
+    route(app, {
+      method: 'DELETE',
+      url: '/api/v1/content/:cid/pin',
+      summary: 'Unpin (blocks go at the next gc)',
+      tags: ['content'],
+      permission: 'storage:operate',
+      params: CidParams,
+      responses: { 200: z.object({ cid: z.string() }).strict() },
+      errors: CONTENT_ERRORS,
+      handler: ({ params }) => storage.unpin(params.cid),
+    })
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/content/:cid/replicate',
+      summary: 'Have storage providers pin the content for a price (signed receipts)',
+      tags: ['content'],
+      permission: 'content:write',
+      params: CidParams,
+      body: ReplicateBody,
+      responses: { 200: Replication },
+      errors: [...CONTENT_ERRORS, 'CHAIN_NOT_CONFIGURED'],
+      handler: ({ params, body, signal }) =>
+        replication.replicate(params.cid, body.replicas, {
+          signal,
+          ...(body.durationMs === undefined ? {} : { durationMs: body.durationMs }),
+        }),
+    })
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/content/:cid/replicas',
+      summary: 'Replicas of the content and their receipts',
+      tags: ['content'],
+      permission: 'content:read',
+      params: CidParams,
+      responses: { 200: Replication },
+      errors: CONTENT_ERRORS,
+      handler: ({ params }) => replication.get(params.cid),
+    })
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/replicas',
+      summary: 'Every replicated CID',
+      tags: ['content'],
+      permission: 'content:read',
+      responses: { 200: z.object({ replicas: z.array(Replication) }).strict() },
+      handler: () => ({ replicas: replication.list() }),
+    })
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/content/:cid/spot-check',
+      summary: 'Ask each holder for random blocks now',
+      tags: ['content'],
+      permission: 'storage:operate',
+      params: CidParams,
+      responses: { 200: z.object({ results: z.array(SpotCheck) }).strict() },
+      errors: CONTENT_ERRORS,
+      handler: async ({ params, signal }) => ({
+        results: await replication.spotCheck(params.cid, { signal }),
+      }),
+    })
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/pins',
+      summary: 'Pinned CIDs',
+      tags: ['content'],
+      permission: 'content:read',
+      responses: { 200: z.object({ pins: z.array(z.string()) }).strict() },
+      handler: async () => ({ pins: await storage.pins() }),
+    })
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/content/gc',
+      summary: 'Remove unpinned blocks',
+      tags: ['content'],
+      permission: 'storage:operate',
+      responses: { 200: z.looseObject({ removed: z.number() }) },
+      handler: () => storage.gc(),
+    })
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/usage',
+      summary: 'Usage counters of every served CID',
+      tags: ['content'],
+      permission: 'content:read',
+      responses: { 200: z.object({ usage: z.array(z.unknown()) }).strict() },
+      handler: () => ({ usage: storage.usage.list() }),
+    })
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/usage/:cid',
+      summary: 'Usage counters of one CID',
+      tags: ['content'],
+      permission: 'content:read',
+      params: CidParams,
+      responses: { 200: z.looseObject({}) },
+      errors: CONTENT_ERRORS,
+      handler: ({ params }) => storage.usage.get(params.cid),
+    })
   }
 }

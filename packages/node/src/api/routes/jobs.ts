@@ -4,6 +4,7 @@ import { z } from 'zod'
 import type { JobEvent } from '../../jobs/job-client.ts'
 import type { JobService } from '../../jobs/job-service.ts'
 import type { FoundOffer } from '../../market/offers.ts'
+import { route } from '../route.ts'
 import type { ApiRoutes } from '../server.ts'
 
 /** What the job routes need from the node. */
@@ -43,41 +44,67 @@ const RunBody = z
  */
 export function jobRoutes(components: JobRoutesComponents): ApiRoutes {
   return (app) => {
-    app.post('/api/v1/jobs', async (req, reply) => {
-      const parsed = RunBody.safeParse(req.body)
-      if (!parsed.success) throw new PrsmError('VALIDATION_FAILED', parsed.error.message.slice(0, 500))
-      const body = parsed.data
-      const controller = new AbortController()
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished)
-          controller.abort(new PrsmError('JOB_CANCELLED', 'the API client went away'))
-      })
-      const provider = body.provider ?? (await pickProvider(components, body.capability, controller.signal))
-      const events = components.jobs.run(
-        provider,
-        {
-          step: { capability: body.capability, params: body.params },
-          inputs: body.inputs,
-          maxPrice: parseFtns(body.maxPrice),
-          ...(body.deadlineMs === undefined ? {} : { deadline: Date.now() + body.deadlineMs }),
-          ...(body.requestId === undefined ? {} : { requestId: body.requestId }),
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/jobs',
+      summary: 'Run one job on a provider and stream its events (NDJSON)',
+      tags: ['jobs'],
+      permission: 'jobs:run',
+      body: RunBody,
+      responses: {
+        200: {
+          contentType: 'application/x-ndjson',
+          description: 'provider, accepted, chunk… then receipt (or error) events, one JSON object a line',
         },
-        { signal: controller.signal },
-      )
-      // The first event decides between an error answer and a stream.
-      const first = await events.next()
-      async function* lines(): AsyncGenerator<string> {
-        yield line({ type: 'provider', provider })
-        if (!first.done) yield line(first.value)
-        try {
-          for await (const e of events) yield line(e)
-        } catch (err) {
-          const e = err instanceof PrsmError ? err : new PrsmError('INTERNAL', (err as Error).message)
-          yield `${JSON.stringify({ type: 'error', error: { code: e.code, message: e.message } })}\n`
+      },
+      errors: [
+        'JOB_NO_OFFER',
+        'JOB_NO_BACKEND',
+        'JOB_PRICE_TOO_LOW',
+        'JOB_REFUSED',
+        'JOB_BUSY',
+        'JOB_DEADLINE_EXCEEDED',
+        'JOB_DUPLICATE',
+        'JOB_INPUT_INVALID',
+        'JOB_BACKEND_FAILED',
+        'CHAIN_NOT_CONFIGURED',
+        'PEER_UNREACHABLE',
+      ],
+      // the most the job may cost is reserved against the key's daily budget
+      cost: ({ body }) => parseFtns(body.maxPrice),
+      handler: async ({ body, reply }) => {
+        const controller = new AbortController()
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished)
+            controller.abort(new PrsmError('JOB_CANCELLED', 'the API client went away'))
+        })
+        const provider = body.provider ?? (await pickProvider(components, body.capability, controller.signal))
+        const events = components.jobs.run(
+          provider,
+          {
+            step: { capability: body.capability, params: body.params },
+            inputs: body.inputs,
+            maxPrice: parseFtns(body.maxPrice),
+            ...(body.deadlineMs === undefined ? {} : { deadline: Date.now() + body.deadlineMs }),
+            ...(body.requestId === undefined ? {} : { requestId: body.requestId }),
+          },
+          { signal: controller.signal },
+        )
+        // The first event decides between an error answer and a stream.
+        const first = await events.next()
+        async function* lines(): AsyncGenerator<string> {
+          yield line({ type: 'provider', provider })
+          if (!first.done) yield line(first.value)
+          try {
+            for await (const e of events) yield line(e)
+          } catch (err) {
+            const e = err instanceof PrsmError ? err : new PrsmError('INTERNAL', (err as Error).message)
+            yield `${JSON.stringify({ type: 'error', error: { code: e.code, message: e.message } })}\n`
+          }
         }
-      }
-      reply.header('content-type', 'application/x-ndjson')
-      return reply.send(Readable.from(lines()))
+        reply.header('content-type', 'application/x-ndjson')
+        return reply.send(Readable.from(lines()))
+      },
     })
   }
 }
@@ -95,12 +122,12 @@ function line(e: JobEvent | { type: 'provider'; provider: string }): string {
   return `${JSON.stringify(e)}\n`
 }
 
-/** The cheapest current offer of `capability` from another node. */
-async function pickProvider(
-  c: JobRoutesComponents,
+/** The cheapest current offer of `capability` from another node (JOB_NO_OFFER when there is none). */
+export async function bestOffer(
+  c: Pick<JobRoutesComponents, 'findOffers' | 'peerId'>,
   capability: string,
   signal: AbortSignal,
-): Promise<string> {
+): Promise<FoundOffer> {
   const offers = (await c.findOffers(capability, { signal })).filter(
     (o) => o.provider !== c.peerId && o.offer.expiry > Date.now(),
   )
@@ -109,5 +136,13 @@ async function pickProvider(
   if (best === undefined) {
     throw new PrsmError('JOB_NO_OFFER', `no other node offers ${capability}`, { details: { capability } })
   }
-  return best.provider
+  return best
+}
+
+async function pickProvider(
+  c: JobRoutesComponents,
+  capability: string,
+  signal: AbortSignal,
+): Promise<string> {
+  return (await bestOffer(c, capability, signal)).provider
 }

@@ -1,10 +1,11 @@
-import { formatFtns, PrsmError } from '@prsm/core'
+import { type ErrorCode, formatFtns, PrsmError } from '@prsm/core'
 import { type Address, formatEther, getAddress, type Hex } from 'viem'
 import { z } from 'zod'
 import type { Ledger } from '../../ledger/ledger.ts'
 import type { ReconcileResult } from '../../ledger/reconciler.ts'
 import type { PayerChannelRecord } from '../../ledger/voucher-journal.ts'
 import type { PaymentService } from '../../market/payments.ts'
+import { route } from '../route.ts'
 import type { ApiRoutes } from '../server.ts'
 
 /** What the ledger routes need: the node's ledger and its payment protocol. */
@@ -60,16 +61,18 @@ const ExtendBody = z
   .strict()
 const ChannelParams = z.object({ id: channelId }).strict()
 
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const parsed = schema.safeParse(value ?? {})
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new PrsmError('VALIDATION_FAILED', `${issue?.path.join('.') || '(body)'}: ${issue?.message}`, {
-      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), reason: i.message })) },
-    })
-  }
-  return parsed.data
-}
+const LEDGER_ERRORS: ErrorCode[] = [
+  'CHAIN_NOT_CONFIGURED',
+  'CHAIN_UNAVAILABLE',
+  'CHAIN_TX_REVERTED',
+  'WALLET_INSUFFICIENT_FUNDS',
+  'CHANNEL_UNKNOWN',
+  'CHANNEL_CLOSED',
+  'CHANNEL_NOT_OURS',
+  'CHANNEL_INSUFFICIENT_FUNDS',
+  'PAYEE_UNRESOLVED',
+  'STAKE_INVALID',
+]
 
 /** An amount in both forms: wei (exact) and decimal FTNS (for people). */
 const ftns = (value: bigint): { wei: string; ftns: string } => ({
@@ -114,208 +117,356 @@ function reconcileJson(result: ReconcileResult): Record<string, unknown> {
 export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
   const { ledger, payments } = components
   return (app) => {
-    app.get('/api/v1/chain', async () => {
-      const { deployment, address: wallet } = ledger.chain
-      return {
-        chainId: deployment.chainId,
-        rpcUrl: deployment.rpcUrl,
-        deployBlock: deployment.deployBlock.toString(),
-        addresses: deployment.addresses,
-        devnet: deployment.devnet !== undefined,
-        wallet,
-      }
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/chain',
+      summary: "The chain, contract addresses and this node's wallet",
+      tags: ['ledger'],
+      permission: 'wallet:read',
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async () => {
+        const { deployment, address: wallet } = ledger.chain
+        return {
+          chainId: deployment.chainId,
+          rpcUrl: deployment.rpcUrl,
+          deployBlock: deployment.deployBlock.toString(),
+          addresses: deployment.addresses,
+          devnet: deployment.devnet !== undefined,
+          wallet,
+        }
+      },
     })
 
-    app.get('/api/v1/chain/parameters', async () => {
-      const snapshot = ledger.parameters.current()
-      return {
-        version: snapshot.version.toString(),
-        parameters: Object.fromEntries(Object.entries(snapshot.values).map(([k, v]) => [k, v.toString()])),
-      }
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/chain/parameters',
+      summary: 'Current network parameters (governed)',
+      tags: ['ledger'],
+      permission: 'wallet:read',
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async () => {
+        const snapshot = ledger.parameters.current()
+        return {
+          version: snapshot.version.toString(),
+          parameters: Object.fromEntries(Object.entries(snapshot.values).map(([k, v]) => [k, v.toString()])),
+        }
+      },
     })
 
-    app.get('/api/v1/wallet', async (req) => {
-      const { of } = parse(OfQuery, req.query)
-      const balance = await ledger.wallet.balance(of === undefined ? {} : { of: getAddress(of) })
-      return {
-        address: balance.address,
-        chainId: ledger.chain.deployment.chainId,
-        ftns: ftns(balance.ftns),
-        eth: { wei: balance.eth.toString(), eth: formatEther(balance.eth) },
-      }
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/wallet',
+      summary: 'FTNS and ETH balance (of this node or ?of=ADDRESS)',
+      tags: ['ledger'],
+      permission: 'wallet:read',
+      query: OfQuery,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async ({ query }) => {
+        const { of } = query
+        const balance = await ledger.wallet.balance(of === undefined ? {} : { of: getAddress(of) })
+        return {
+          address: balance.address,
+          chainId: ledger.chain.deployment.chainId,
+          ftns: ftns(balance.ftns),
+          eth: { wei: balance.eth.toString(), eth: formatEther(balance.eth) },
+        }
+      },
     })
 
-    app.post('/api/v1/wallet/transfer', async (req) => {
-      const body = parse(TransferBody, req.body)
-      const tx = await ledger.wallet.transfer(getAddress(body.to), body.amount)
-      return {
-        from: ledger.wallet.address,
-        to: getAddress(body.to),
-        amount: ftns(body.amount),
-        txHash: tx.hash,
-      }
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/wallet/transfer',
+      summary: 'Transfer FTNS from the node wallet',
+      tags: ['ledger'],
+      permission: 'wallet:operate',
+      body: TransferBody,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      cost: ({ body }) => body.amount,
+      handler: async ({ body }) => {
+        const tx = await ledger.wallet.transfer(getAddress(body.to), body.amount)
+        return {
+          from: ledger.wallet.address,
+          to: getAddress(body.to),
+          amount: ftns(body.amount),
+          txHash: tx.hash,
+        }
+      },
     })
 
-    app.get('/api/v1/stake', async (req) => {
-      const { of } = parse(OfQuery, req.query)
-      const s = await ledger.wallet.stakeStatus(of === undefined ? {} : { of: getAddress(of) })
-      return {
-        address: s.address,
-        registered: s.registered,
-        validator: s.validator,
-        inValidatorSet: s.inValidatorSet,
-        stake: ftns(s.stake),
-        unbonding: ftns(s.unbonding),
-        unbondingEnd: Number(s.unbondingEnd),
-        minStake: ftns(ledger.parameters.get('minStake')),
-        peerId: s.peerId,
-      }
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/stake',
+      summary: 'Stake, unbonding and registration',
+      tags: ['ledger'],
+      permission: 'wallet:read',
+      query: OfQuery,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async ({ query }) => {
+        const { of } = query
+        const s = await ledger.wallet.stakeStatus(of === undefined ? {} : { of: getAddress(of) })
+        return {
+          address: s.address,
+          registered: s.registered,
+          validator: s.validator,
+          inValidatorSet: s.inValidatorSet,
+          stake: ftns(s.stake),
+          unbonding: ftns(s.unbonding),
+          unbondingEnd: Number(s.unbondingEnd),
+          minStake: ftns(ledger.parameters.get('minStake')),
+          peerId: s.peerId,
+        }
+      },
     })
 
-    app.post('/api/v1/stake', async (req) => {
-      const body = parse(StakeBody, req.body)
-      const tx = await ledger.wallet.stakeAdd(body.amount, { validator: body.validator ?? false })
-      return { added: ftns(body.amount), registered: tx.registered, txHash: tx.hash }
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/stake',
+      summary: 'Add stake (registers the node as a provider)',
+      tags: ['ledger'],
+      permission: 'wallet:operate',
+      body: StakeBody,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async ({ body }) => {
+        const tx = await ledger.wallet.stakeAdd(body.amount, { validator: body.validator ?? false })
+        return { added: ftns(body.amount), registered: tx.registered, txHash: tx.hash }
+      },
     })
 
-    app.post('/api/v1/stake/unbond', async (req) => {
-      const body = parse(UnbondBody, req.body)
-      const tx = await ledger.wallet.stakeUnbond(body.amount)
-      return {
-        unbonding: ftns(body.amount),
-        unbondingEnd: Number(tx.unbondingEnd),
-        withdrawableAt: iso(tx.unbondingEnd),
-        txHash: tx.hash,
-      }
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/stake/unbond',
+      summary: 'Start unbonding stake',
+      tags: ['ledger'],
+      permission: 'wallet:operate',
+      body: UnbondBody,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async ({ body }) => {
+        const tx = await ledger.wallet.stakeUnbond(body.amount)
+        return {
+          unbonding: ftns(body.amount),
+          unbondingEnd: Number(tx.unbondingEnd),
+          withdrawableAt: iso(tx.unbondingEnd),
+          txHash: tx.hash,
+        }
+      },
     })
 
-    app.post('/api/v1/stake/withdraw', async () => {
-      const s = await ledger.wallet.stakeStatus()
-      if (s.unbonding === 0n) {
-        throw new PrsmError(
-          'STAKE_INVALID',
-          'nothing is unbonding: unbond some stake first (prsm stake unbond)',
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/stake/withdraw',
+      summary: 'Withdraw stake after the unbonding period',
+      tags: ['ledger'],
+      permission: 'wallet:operate',
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async () => {
+        const s = await ledger.wallet.stakeStatus()
+        if (s.unbonding === 0n) {
+          throw new PrsmError(
+            'STAKE_INVALID',
+            'nothing is unbonding: unbond some stake first (prsm stake unbond)',
+          )
+        }
+        const block = await ledger.chain.publicClient.getBlock({ blockTag: 'latest' })
+        if (block.timestamp < s.unbondingEnd) {
+          throw new PrsmError('STAKE_INVALID', `the unbonding period ends at ${iso(s.unbondingEnd)}`, {
+            details: { unbondingEnd: Number(s.unbondingEnd), now: Number(block.timestamp) },
+          })
+        }
+        const tx = await ledger.wallet.stakeWithdraw()
+        return { withdrawn: ftns(tx.amount), txHash: tx.hash }
+      },
+    })
+
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/channels',
+      summary: 'Payment channels this node pays on or is paid on',
+      tags: ['ledger'],
+      permission: 'wallet:read',
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async () => {
+        // Open channels are re-read from chain: the payee may have closed them.
+        const records = await Promise.all(
+          ledger.payer.channels().map((r) => (r.closed ? r : ledger.payer.refresh(r.channel).catch(() => r))),
         )
-      }
-      const block = await ledger.chain.publicClient.getBlock({ blockTag: 'latest' })
-      if (block.timestamp < s.unbondingEnd) {
-        throw new PrsmError('STAKE_INVALID', `the unbonding period ends at ${iso(s.unbondingEnd)}`, {
-          details: { unbondingEnd: Number(s.unbondingEnd), now: Number(block.timestamp) },
+        const payer = records.map((r) => payerChannelJson(r, payments.peerOf(r.channel)))
+        const payee = await Promise.all(
+          ledger.journal.accepted().map(async (v) => {
+            const state = await ledger.payee.channel(v.channel, { refresh: true })
+            const claimed = state?.claimed ?? 0n
+            return {
+              channel: v.channel,
+              role: 'payee',
+              payer: v.payer,
+              received: ftns(v.cumulativeAmount),
+              claimed: ftns(claimed),
+              unclaimed: ftns(v.cumulativeAmount > claimed ? v.cumulativeAmount - claimed : 0n),
+              deposit: state ? ftns(state.deposit) : null,
+              expiry: state ? Number(state.expiry) : null,
+              expiresAt: state ? iso(state.expiry) : null,
+              closed: state?.closed ?? false,
+            }
+          }),
+        )
+        return { channels: [...payer, ...payee] }
+      },
+    })
+
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/channels',
+      summary: 'Open a payment channel to a provider (deposit from the wallet)',
+      tags: ['ledger'],
+      permission: 'channels:write',
+      body: OpenBody,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      cost: ({ body }) => body.deposit,
+      handler: async ({ body }) => {
+        const opened = await payments.openChannel({
+          to: body.to,
+          deposit: body.deposit,
+          ...(body.expirySeconds === undefined ? {} : { expirySeconds: body.expirySeconds }),
         })
-      }
-      const tx = await ledger.wallet.stakeWithdraw()
-      return { withdrawn: ftns(tx.amount), txHash: tx.hash }
+        return {
+          ...payerChannelJson(opened, opened.peer),
+          txHash: opened.tx.hash,
+          gasUsed: opened.tx.gasUsed.toString(),
+        }
+      },
     })
 
-    app.get('/api/v1/channels', async () => {
-      // Open channels are re-read from chain: the payee may have closed them.
-      const records = await Promise.all(
-        ledger.payer.channels().map((r) => (r.closed ? r : ledger.payer.refresh(r.channel).catch(() => r))),
-      )
-      const payer = records.map((r) => payerChannelJson(r, payments.peerOf(r.channel)))
-      const payee = await Promise.all(
-        ledger.journal.accepted().map(async (v) => {
-          const state = await ledger.payee.channel(v.channel, { refresh: true })
-          const claimed = state?.claimed ?? 0n
-          return {
-            channel: v.channel,
-            role: 'payee',
-            payer: v.payer,
-            received: ftns(v.cumulativeAmount),
-            claimed: ftns(claimed),
-            unclaimed: ftns(v.cumulativeAmount > claimed ? v.cumulativeAmount - claimed : 0n),
-            deposit: state ? ftns(state.deposit) : null,
-            expiry: state ? Number(state.expiry) : null,
-            expiresAt: state ? iso(state.expiry) : null,
-            closed: state?.closed ?? false,
-          }
-        }),
-      )
-      return { channels: [...payer, ...payee] }
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/channels/:id/pay',
+      summary: 'Pay on a channel (a signed voucher sent to the payee)',
+      tags: ['ledger'],
+      permission: 'channels:write',
+      params: ChannelParams,
+      body: PayBody,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async ({ body, params }) => {
+        const { id } = params
+        const receipt = await payments.pay(
+          id as Hex,
+          body.amount,
+          (body.royalties ?? []).map((r) => ({
+            creator: getAddress(r.creator) as Address,
+            amount: r.amount,
+          })),
+          body.peer === undefined ? {} : { peer: body.peer },
+        )
+        return {
+          channel: receipt.channel,
+          peer: receipt.peer,
+          payee: receipt.payee,
+          amount: ftns(body.amount),
+          increment: ftns(receipt.increment),
+          cumulativeAmount: ftns(receipt.cumulativeAmount),
+        }
+      },
     })
 
-    app.post('/api/v1/channels', async (req) => {
-      const body = parse(OpenBody, req.body)
-      const opened = await payments.openChannel({
-        to: body.to,
-        deposit: body.deposit,
-        ...(body.expirySeconds === undefined ? {} : { expirySeconds: body.expirySeconds }),
-      })
-      return {
-        ...payerChannelJson(opened, opened.peer),
-        txHash: opened.tx.hash,
-        gasUsed: opened.tx.gasUsed.toString(),
-      }
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/channels/:id/topup',
+      summary: 'Add to a channel deposit',
+      tags: ['ledger'],
+      permission: 'channels:write',
+      params: ChannelParams,
+      body: TopUpBody,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      cost: ({ body }) => body.amount,
+      handler: async ({ body, params }) => {
+        const { id } = params
+        const tx = await ledger.payer.topUp(id as Hex, body.amount)
+        const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === id.toLowerCase())
+        return {
+          ...(record ? payerChannelJson(record, payments.peerOf(record.channel)) : { channel: id }),
+          txHash: tx.hash,
+        }
+      },
     })
 
-    app.post('/api/v1/channels/:id/pay', async (req) => {
-      const { id } = parse(ChannelParams, req.params)
-      const body = parse(PayBody, req.body)
-      const receipt = await payments.pay(
-        id as Hex,
-        body.amount,
-        (body.royalties ?? []).map((r) => ({ creator: getAddress(r.creator) as Address, amount: r.amount })),
-        body.peer === undefined ? {} : { peer: body.peer },
-      )
-      return {
-        channel: receipt.channel,
-        peer: receipt.peer,
-        payee: receipt.payee,
-        amount: ftns(body.amount),
-        increment: ftns(receipt.increment),
-        cumulativeAmount: ftns(receipt.cumulativeAmount),
-      }
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/channels/:id/extend',
+      summary: "Extend a channel's expiry",
+      tags: ['ledger'],
+      permission: 'channels:write',
+      params: ChannelParams,
+      body: ExtendBody,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async ({ body, params }) => {
+        const { id } = params
+        const block = await ledger.chain.publicClient.getBlock({ blockTag: 'latest' })
+        const tx = await ledger.payer.extend(id as Hex, block.timestamp + BigInt(body.expirySeconds))
+        const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === id.toLowerCase())
+        return {
+          ...(record ? payerChannelJson(record, payments.peerOf(record.channel)) : { channel: id }),
+          txHash: tx.hash,
+        }
+      },
     })
 
-    app.post('/api/v1/channels/:id/topup', async (req) => {
-      const { id } = parse(ChannelParams, req.params)
-      const body = parse(TopUpBody, req.body)
-      const tx = await ledger.payer.topUp(id as Hex, body.amount)
-      const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === id.toLowerCase())
-      return {
-        ...(record ? payerChannelJson(record, payments.peerOf(record.channel)) : { channel: id }),
-        txHash: tx.hash,
-      }
-    })
-
-    app.post('/api/v1/channels/:id/extend', async (req) => {
-      const { id } = parse(ChannelParams, req.params)
-      const body = parse(ExtendBody, req.body)
-      const block = await ledger.chain.publicClient.getBlock({ blockTag: 'latest' })
-      const tx = await ledger.payer.extend(id as Hex, block.timestamp + BigInt(body.expirySeconds))
-      const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === id.toLowerCase())
-      return {
-        ...(record ? payerChannelJson(record, payments.peerOf(record.channel)) : { channel: id }),
-        txHash: tx.hash,
-      }
-    })
-
-    app.post('/api/v1/channels/:id/claim', async (req) => {
-      const { id } = parse(ChannelParams, req.params)
-      return reconcileJson(await ledger.reconciler.claim(id.toLowerCase() as Hex))
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/channels/:id/claim',
+      summary: 'Claim the newest voucher on chain (payee)',
+      tags: ['ledger'],
+      permission: 'wallet:operate',
+      params: ChannelParams,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async ({ params }) => {
+        const { id } = params
+        return reconcileJson(await ledger.reconciler.claim(id.toLowerCase() as Hex))
+      },
     })
 
     // The payee closes (a final claim, the rest back to the payer); the payer reclaims after expiry.
-    app.post('/api/v1/channels/:id/close', async (req) => {
-      const { id } = parse(ChannelParams, req.params)
-      const channel = id.toLowerCase() as Hex
-      if (ledger.journal.newest(channel) !== undefined) {
-        const result = reconcileJson(await ledger.reconciler.close(channel))
-        return result.action === 'claimed' ? { ...result, action: 'closed' } : result
-      }
-      const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === channel)
-      if (!record)
-        throw new PrsmError('CHANNEL_UNKNOWN', 'this node is neither payer nor paid on the channel')
-      const block = await ledger.chain.publicClient.getBlock({ blockTag: 'latest' })
-      if (block.timestamp < record.expiry) {
-        throw new PrsmError(
-          'VALIDATION_FAILED',
-          `the payer can take the deposit back only from expiry (${iso(record.expiry)}); the payee can close at any time`,
-          { details: { channel, expiry: Number(record.expiry) } },
-        )
-      }
-      const tx = await ledger.payer.reclaim(record.channel)
-      return { channel, action: 'reclaimed', refunded: ftns(tx.refunded), txHash: tx.hash }
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/channels/:id/close',
+      summary: 'Close (payee) or reclaim after expiry (payer)',
+      tags: ['ledger'],
+      permission: 'wallet:operate',
+      params: ChannelParams,
+      responses: { 200: z.looseObject({}) },
+      errors: LEDGER_ERRORS,
+      handler: async ({ params }) => {
+        const { id } = params
+        const channel = id.toLowerCase() as Hex
+        if (ledger.journal.newest(channel) !== undefined) {
+          const result = reconcileJson(await ledger.reconciler.close(channel))
+          return result.action === 'claimed' ? { ...result, action: 'closed' } : result
+        }
+        const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === channel)
+        if (!record)
+          throw new PrsmError('CHANNEL_UNKNOWN', 'this node is neither payer nor paid on the channel')
+        const block = await ledger.chain.publicClient.getBlock({ blockTag: 'latest' })
+        if (block.timestamp < record.expiry) {
+          throw new PrsmError(
+            'VALIDATION_FAILED',
+            `the payer can take the deposit back only from expiry (${iso(record.expiry)}); the payee can close at any time`,
+            { details: { channel, expiry: Number(record.expiry) } },
+          )
+        }
+        const tx = await ledger.payer.reclaim(record.channel)
+        return { channel, action: 'reclaimed', refunded: ftns(tx.refunded), txHash: tx.hash }
+      },
     })
   }
 }
