@@ -1,10 +1,13 @@
 /**
- * Extractive selection: picks the most salient units that fit a token budget and returns them in
- * their original order. A unit's score is the mean salience of its content words (a word's
- * salience is log(1 + its count in the whole text); stop words count nothing) plus a position
- * bonus for the opening units of the text and the first sentence of each paragraph. Units are
- * taken greedily by score per token; a unit that does not fit is skipped for smaller ones. When
- * not even one unit fits, the best unit is cut to the budget at a word boundary.
+ * Extractive selection: picks units that fit a token budget and returns them in their original
+ * order. Units are represented by TF-IDF vectors of their content words (numbers included: they
+ * carry the figures). A unit's relevance is its cosine similarity to the rest of the text (centrality),
+ * plus a small bonus for the opening units. Units are chosen greedily by maximal marginal
+ * relevance — relevance minus similarity to what was already chosen, so a second copy of a point
+ * loses to a new point — per square root of its tokens, while any unit still fits; a unit sharing
+ * no content word with the rest of the text is left out. When not even
+ * one unit fits, the most relevant unit is cut to the budget at a word boundary. Above
+ * {@link MMR_MAX_UNITS} units the redundancy term is left out (selection by relevance alone).
  */
 import { joinUnits, type Unit } from './segment.ts'
 import { countTokens, words } from './tokens.ts'
@@ -16,41 +19,107 @@ const STOP_WORDS = new Set(
     'there these they this those to too us was we were what when where which while who why will with would you your'
   ).split(' '),
 )
-const OPENING_UNITS = 3
-const OPENING_BONUS = 0.5
-const PARAGRAPH_START_BONUS = 0.25
+const OPENING_UNITS = 2
+const OPENING_BONUS = 0.1
+/** Weight of relevance against redundancy in the selection (1: relevance only). */
+const LAMBDA = 0.5
+export const MMR_MAX_UNITS = 3000
+
+type Vector = Map<string, number>
+
+function vectors(units: readonly Unit[]): {
+  vecs: Vector[]
+  norms: number[]
+  centroid: Vector
+  centroidNorm: number
+} {
+  const tfs = units.map((u) => {
+    const tf: Vector = new Map()
+    for (const w of words(u.text)) if (!STOP_WORDS.has(w)) tf.set(w, (tf.get(w) ?? 0) + 1)
+    return tf
+  })
+  const df = new Map<string, number>()
+  for (const tf of tfs) for (const w of tf.keys()) df.set(w, (df.get(w) ?? 0) + 1)
+  const n = units.length
+  const centroid: Vector = new Map()
+  const vecs = tfs.map((tf) => {
+    const v: Vector = new Map()
+    for (const [w, c] of tf) {
+      const x = c * Math.log(1 + n / (df.get(w) ?? 1))
+      v.set(w, x)
+      centroid.set(w, (centroid.get(w) ?? 0) + x)
+    }
+    return v
+  })
+  return { vecs, norms: vecs.map(norm), centroid, centroidNorm: norm(centroid) }
+}
+
+function norm(v: Vector): number {
+  let s = 0
+  for (const x of v.values()) s += x * x
+  return Math.sqrt(s)
+}
+
+function dot(a: Vector, b: Vector): number {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a]
+  let s = 0
+  for (const [w, x] of small) {
+    const y = large.get(w)
+    if (y !== undefined) s += x * y
+  }
+  return s
+}
 
 export function selectUnits(units: readonly Unit[], budgetTokens: number): string {
-  const counts = new Map<string, number>()
-  const unitWords = units.map((u) => words(u.text).filter((w) => !STOP_WORDS.has(w)))
-  for (const ws of unitWords) for (const w of ws) counts.set(w, (counts.get(w) ?? 0) + 1)
-  const maxSalience = Math.log1p(Math.max(1, ...counts.values()))
-  const scored = units.map((unit, i) => {
-    const ws = unitWords[i] ?? []
-    let salience = 0
-    for (const w of ws) salience += Math.log1p(counts.get(w) ?? 0) / maxSalience
-    const mean = ws.length === 0 ? 0 : salience / ws.length
-    const bonus =
-      (unit.index < OPENING_UNITS ? OPENING_BONUS : 0) + (unit.sentence === 0 ? PARAGRAPH_START_BONUS : 0)
-    const tokens = countTokens(unit.text) + 1 // + the separator
-    return { unit, score: mean + bonus, tokens }
+  if (units.length === 0) return ''
+  const { vecs, norms, centroid, centroidNorm } = vectors(units)
+  const cos = (i: number, j: number) => {
+    const d = (norms[i] as number) * (norms[j] as number)
+    return d === 0 ? 0 : dot(vecs[i] as Vector, vecs[j] as Vector) / d
+  }
+  // Centrality against the rest of the text (the centroid without the unit itself), so a unit
+  // sharing no words with anything else scores 0 however rare its own words are.
+  const relevance = units.map((u, i) => {
+    const own = norms[i] as number
+    const withSelf = dot(vecs[i] as Vector, centroid)
+    const rest = Math.sqrt(Math.max(0, centroidNorm ** 2 - 2 * withSelf + own ** 2))
+    const central = own === 0 || rest === 0 ? 0 : (withSelf - own ** 2) / (own * rest)
+    return (central > 1e-9 ? central : 0) + (u.index < OPENING_UNITS ? OPENING_BONUS : 0) // 1e-9: rounding
   })
-  const order = [...scored].sort(
-    (a, b) => b.score / b.tokens - a.score / a.tokens || a.unit.index - b.unit.index,
-  )
-  const chosen: Unit[] = []
+  const tokens = units.map((u) => countTokens(u.text) + 1) // + the separator
+  const redundancy = new Array<number>(units.length).fill(0)
+  const mmr = units.length <= MMR_MAX_UNITS
+  const remaining = new Set(units.keys())
+  const chosen: number[] = []
   let used = 0
-  for (const s of order) {
-    if (used + s.tokens > budgetTokens) continue
-    chosen.push(s.unit)
-    used += s.tokens
+  for (;;) {
+    let best = -1
+    let bestGain = Number.NEGATIVE_INFINITY
+    for (const i of remaining) {
+      // a unit sharing no content word with the rest of the text is off-topic: never chosen
+      // (unless nothing else is, below)
+      if (used + (tokens[i] as number) > budgetTokens || (relevance[i] as number) === 0) continue
+      const gain =
+        (LAMBDA * (relevance[i] as number) - (mmr ? (1 - LAMBDA) * (redundancy[i] as number) : 0)) /
+        Math.sqrt(tokens[i] as number)
+      if (gain > bestGain) {
+        bestGain = gain
+        best = i
+      }
+    }
+    if (best === -1) break
+    remaining.delete(best)
+    chosen.push(best)
+    used += tokens[best] as number
+    if (mmr) for (const i of remaining) redundancy[i] = Math.max(redundancy[i] as number, cos(i, best))
   }
   if (chosen.length === 0) {
-    const best = [...scored].sort((a, b) => b.score - a.score || a.unit.index - b.unit.index)[0]
-    return best === undefined ? '' : truncateToTokens(best.unit.text, budgetTokens)
+    let top = 0
+    for (const i of units.keys()) if ((relevance[i] as number) > (relevance[top] as number)) top = i
+    return truncateToTokens((units[top] as Unit).text, budgetTokens)
   }
-  chosen.sort((a, b) => a.index - b.index)
-  return joinUnits(chosen)
+  chosen.sort((a, b) => a - b)
+  return joinUnits(chosen.map((i) => units[i] as Unit))
 }
 
 /** The longest prefix of `text` ending at a word boundary whose token count is within `budget`. */
