@@ -191,6 +191,18 @@ export const ERROR_CATALOGUE = {
   },
   PROPOSAL_INVALID: { status: 400, message: 'The governance proposal is invalid or unknown' },
 
+  // circuit breakers and safety policy
+  SAFETY_BLOCKED: {
+    status: 403,
+    message: 'The safety check blocked the text (injection, jailbreak, harmful request, secret or limit)',
+  },
+  SAFETY_POLICY_INVALID: { status: 400, message: 'The safety policy document does not match the policy schema' },
+  SAFETY_CORPUS_INVALID: { status: 400, message: 'The safety evaluation corpus is missing or malformed' },
+  SAFETY_CHECK_FAILED: {
+    status: 503,
+    message: 'A safety check (classifier or judge) could not run and its category fails closed',
+  },
+
   // node control and API
   NODE_NOT_RUNNING: { status: 503, message: 'No node is running for this data directory' },
   NODE_ALREADY_RUNNING: { status: 409, message: 'A node is already running for this data directory' },

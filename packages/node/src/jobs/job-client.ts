@@ -56,8 +56,11 @@ export interface RunJobRequest {
 export type JobEvent =
   | { type: 'accepted'; accepted: JobAccepted }
   | { type: 'chunk'; seq: number; text?: string; bytes?: Uint8Array }
-  /** The provider's signed receipt; `receipt.status` is 'failed' (with `error`) when the job failed. */
-  | { type: 'receipt'; receipt: JobReceipt }
+  /**
+   * The provider's signed receipt; `receipt.status` is 'failed' (with `error`) when the job failed.
+   * `signed` is the receipt's signed envelope as received (evidence for third parties).
+   */
+  | { type: 'receipt'; receipt: JobReceipt; signed: Uint8Array }
 
 /**
  * The client side of {@link JOB_PROTOCOL}: signs a request (with a voucher for the max price when
@@ -208,7 +211,7 @@ export class JobClient {
               streamedHash: replay ? undefined : hash.digest('hex'),
             })
             finished = true
-            yield { type: 'receipt', receipt }
+            yield { type: 'receipt', receipt, signed: frame.subarray().slice() }
             await stream.close({ signal: AbortSignal.timeout(RECEIPT_GRACE_MS) }).catch(() => undefined)
             return
           }
@@ -304,15 +307,21 @@ export class JobClient {
 /** Runs a job to its end and returns the concatenated output with the receipt. */
 export async function collectJob(events: AsyncIterable<JobEvent>): Promise<{
   receipt: JobReceipt
+  /** The receipt's signed envelope. */
+  signed: Uint8Array
   output: Uint8Array
   chunks: number
 }> {
   const parts: Uint8Array[] = []
   let receipt: JobReceipt | undefined
+  let signed: Uint8Array = new Uint8Array()
   for await (const e of events) {
     if (e.type === 'chunk')
       parts.push(e.text !== undefined ? Buffer.from(e.text) : (e.bytes ?? new Uint8Array()))
-    else if (e.type === 'receipt') receipt = e.receipt
+    else if (e.type === 'receipt') {
+      receipt = e.receipt
+      signed = e.signed
+    }
   }
   if (receipt === undefined) throw new PrsmError('JOB_RECEIPT_INVALID', 'the job ended without a receipt')
   let output: Uint8Array = Buffer.concat(parts)
@@ -321,7 +330,7 @@ export async function collectJob(events: AsyncIterable<JobEvent>): Promise<{
     if (receipt.output.text !== undefined) output = Buffer.from(receipt.output.text)
     else if (receipt.output.bytes !== undefined) output = receipt.output.bytes
   }
-  return { receipt, output, chunks: parts.length }
+  return { receipt, signed, output, chunks: parts.length }
 }
 
 function checkReceipt(

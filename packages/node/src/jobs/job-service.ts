@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { dirname, join } from 'node:path'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { type Config, type MessageRegistry, PrsmError } from '@prsm/core'
 import type { Logger } from 'pino'
@@ -10,6 +11,7 @@ import type { MessageGate } from '../net/message-gate.ts'
 import type { ContentStorage } from '../storage/storage.ts'
 import type { Backend, SafetyHook } from './backend.ts'
 import { backendsFromConfig } from './backends/index.ts'
+import { EvidenceStore, verifyEvidence } from './evidence.ts'
 import {
   type JobClient as Client,
   collectJob,
@@ -19,8 +21,10 @@ import {
 } from './job-client.ts'
 import { JobProvider } from './job-provider.ts'
 import { createJobStore, type JobStore } from './job-store.ts'
-import { JOB_PROTOCOL, registerJobMessages } from './messages.ts'
+import { JOB_PROTOCOL, type JobMessages, registerJobMessages } from './messages.ts'
+import { ReputationStore } from './reputation.ts'
 import { computeJsBackend } from './sandbox/compute-js.ts'
+import { runVerified, type VerifiedResult } from './verification.ts'
 
 export interface JobServiceComponents {
   libp2p: Pick<PrsmLibp2p, 'peerId' | 'dialProtocol' | 'handle' | 'unhandle'>
@@ -38,6 +42,10 @@ export interface JobServiceInit {
   jobs: Config['jobs']
   /** The provider's job journal (SQLite); ':memory:' for tests. */
   storePath: string
+  /** Reputation per provider (SQLite); default `reputation.db` next to `storePath`. */
+  reputationPath?: string
+  /** Evidence records of disagreements (SQLite); default `evidence.db` next to `storePath`. */
+  evidencePath?: string
   safety?: SafetyHook
   /** Inbound job streams served at once (running, queued and being refused). Default 128. */
   maxInboundStreams?: number
@@ -53,13 +61,23 @@ export class JobService {
   readonly #store: JobStore
   readonly provider: JobProvider
   readonly #client: Client
+  readonly #messages: JobMessages
+  /** What this node has seen of each provider as a client (updated by every job it runs). */
+  readonly reputation: ReputationStore
+  /** Signed evidence records of providers that disagreed with a verified majority. */
+  readonly evidence: EvidenceStore
   #started = false
 
   constructor(components: JobServiceComponents, init: JobServiceInit) {
     this.#c = components
     this.#init = init
     const messages = registerJobMessages(components.registry)
+    this.#messages = messages
     this.#store = createJobStore({ path: init.storePath })
+    const beside = (name: string) =>
+      init.storePath === ':memory:' ? ':memory:' : join(dirname(init.storePath), name)
+    this.reputation = new ReputationStore({ path: init.reputationPath ?? beside('reputation.db') })
+    this.evidence = new EvidenceStore({ path: init.evidencePath ?? beside('evidence.db') })
     this.provider = new JobProvider(
       {
         privateKey: components.privateKey,
@@ -111,6 +129,8 @@ export class JobService {
     await this.#c.libp2p.unhandle(JOB_PROTOCOL)
     this.provider.abortAll()
     this.#store.close()
+    this.reputation.close()
+    this.evidence.close()
   }
 
   /** Serves `capability` (one of this node's offers) with `backend`. */
@@ -127,13 +147,60 @@ export class JobService {
     return this.provider.cancelRunning(match, error)
   }
 
-  /** Runs a job on `provider`: accepted, then chunks in order, then the signed receipt. */
-  run(
+  /**
+   * Runs a job on `provider`: accepted, then chunks in order, then the signed receipt. The outcome
+   * goes into {@link reputation}: a receipt of a successful job is a success (with its latency);
+   * a failed receipt or an error that is the provider's (see {@link providerFault}) a failure.
+   */
+  async *run(
     provider: PeerId | string,
     request: RunJobRequest,
     options: { signal?: AbortSignal } = {},
   ): AsyncGenerator<JobEvent, void, undefined> {
-    return this.#client.run(provider, request, options)
+    const peer = provider.toString()
+    const started = performance.now()
+    try {
+      for await (const event of this.#client.run(provider, request, options)) {
+        if (event.type === 'receipt') {
+          const { status, error } = event.receipt
+          if (status === 'ok') this.reputation.recordSuccess(peer, performance.now() - started)
+          else if (providerFault(error?.code)) this.reputation.recordFailure(peer)
+        }
+        yield event
+      }
+    } catch (err) {
+      if (providerFault((err as PrsmError).code) && !options.signal?.aborted) {
+        this.reputation.recordFailure(peer)
+      }
+      throw err
+    }
+  }
+
+  /**
+   * Runs one step on `options.k` of `options.providers` at once and accepts the output of a
+   * strict majority (JOB_NO_MAJORITY otherwise); dissenters get a signed evidence record and a
+   * disagreement in {@link reputation}. See {@link runVerified}.
+   */
+  runVerified(
+    request: RunJobRequest,
+    options: { providers: string[]; k: number; signal?: AbortSignal },
+  ): Promise<VerifiedResult> {
+    return runVerified(
+      {
+        request: (provider, req, opts) => this.request(provider, req, opts),
+        reputation: this.reputation,
+        evidence: this.evidence,
+        privateKey: this.#c.privateKey,
+        messages: this.#messages,
+      },
+      request,
+      options,
+    )
+  }
+
+  /** Checks a signed evidence record on its own (JOB_EVIDENCE_INVALID when it does not verify). */
+  verifyEvidence(bytes: Uint8Array) {
+    return verifyEvidence(bytes, this.#messages, this.#c.registry)
   }
 
   /**
@@ -141,7 +208,7 @@ export class JobService {
    * carries no chunks: the output is fetched by its CID and checked against the receipt's hash.
    */
   async request(provider: PeerId | string, request: RunJobRequest, options: { signal?: AbortSignal } = {}) {
-    const result = await collectJob(this.#client.run(provider, request, options))
+    const result = await collectJob(this.run(provider, request, options))
     const cid = result.receipt.output.cid
     if (result.chunks > 0 || cid === undefined || this.#c.storage === undefined) return result
     const parts: Uint8Array[] = []
@@ -154,4 +221,29 @@ export class JobService {
     }
     return { ...result, output }
   }
+}
+
+/**
+ * Error codes that count against a provider's reputation: its backend failed, it missed the
+ * deadline, it was busy or unreachable, or it answered with something that does not verify.
+ * Refusals caused by the request (price, inputs, safety, duplicates) and cancels do not count.
+ */
+const PROVIDER_FAULTS = new Set<string>([
+  'JOB_BACKEND_FAILED',
+  'JOB_DEADLINE_EXCEEDED',
+  'JOB_BUSY',
+  'JOB_INTERRUPTED',
+  'JOB_NO_BACKEND',
+  'JOB_RECEIPT_INVALID',
+  'PEER_UNREACHABLE',
+  'MESSAGE_BAD_SIGNATURE',
+  'MESSAGE_MALFORMED',
+  'MESSAGE_OVERSIZE',
+  'MESSAGE_UNKNOWN_TYPE',
+  'MESSAGE_STALE',
+  'INTERNAL',
+])
+
+export function providerFault(code: string | undefined): boolean {
+  return code !== undefined && PROVIDER_FAULTS.has(code)
 }

@@ -36,13 +36,18 @@ export interface JobStore {
   close(): void
 }
 
+/** Opens (creating its directory) a SQLite database of the jobs area and creates its schema. */
+export function openJobsDb(path: string, schema: string): DatabaseSync {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const db = new DatabaseSync(path)
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;\n${schema}`)
+  return db
+}
+
 export function createJobStore(init: JobStoreInit): JobStore {
-  if (init.path !== ':memory:') mkdirSync(dirname(init.path), { recursive: true })
-  const db = new DatabaseSync(init.path)
-  db.exec(`
-    PRAGMA journal_mode = WAL;
-    PRAGMA synchronous = NORMAL;
-    PRAGMA busy_timeout = 5000;
+  const db = openJobsDb(
+    init.path,
+    `
     CREATE TABLE IF NOT EXISTS jobs (
       client TEXT NOT NULL,
       request_id TEXT NOT NULL,
@@ -54,7 +59,8 @@ export function createJobStore(init: JobStoreInit): JobStore {
       PRIMARY KEY (client, request_id)
     );
     UPDATE jobs SET status = 'interrupted' WHERE status = 'running';
-  `)
+  `,
+  )
   db.prepare('DELETE FROM jobs WHERE started_at < ?').run(
     Date.now() - (init.retentionMs ?? DEFAULT_RECEIPT_RETENTION_MS),
   )

@@ -130,6 +130,30 @@ export type JobError = z.output<typeof JobErrorSchema>
 /** The client stops a job; the provider answers with a failed receipt (JOB_CANCELLED). */
 export const JobCancelSchema = z.object({ requestId: RequestIdSchema }).strict()
 
+/**
+ * A client's signed record that one provider's output for a step disagreed with the majority of a
+ * redundant run: both providers' signed receipts (envelope bytes, verifiable on their own), the
+ * hash of the step, and who agreed. Stored for slashing proposals.
+ */
+export const JobEvidenceSchema = z
+  .object({
+    /** Hex sha256 of the dag-cbor {step, inputs} every provider ran. */
+    stepHash: z.string().regex(/^[0-9a-f]{64}$/),
+    capability: CapabilitySchema,
+    k: z.number().int().min(1).max(64),
+    /** PeerIds whose outputs formed the majority. */
+    agreeing: z.array(z.string().max(128)).max(64),
+    majority: z
+      .object({ provider: z.string().max(128), outputHash: z.string(), receipt: bytesSchema })
+      .strict(),
+    dissenter: z
+      .object({ provider: z.string().max(128), outputHash: z.string(), receipt: bytesSchema })
+      .strict(),
+    createdAt: z.number().int().min(0),
+  })
+  .strict()
+export type JobEvidence = z.output<typeof JobEvidenceSchema>
+
 export function registerJobMessages(registry: MessageRegistry) {
   return {
     JobRequest: registry.register('job-request', 1, JobRequestSchema),
@@ -138,6 +162,7 @@ export function registerJobMessages(registry: MessageRegistry) {
     JobReceipt: registry.register('job-receipt', 1, JobReceiptSchema),
     JobError: registry.register('job-error', 1, JobErrorSchema),
     JobCancel: registry.register('job-cancel', 1, JobCancelSchema),
+    JobEvidence: registry.register('job-evidence', 1, JobEvidenceSchema),
   }
 }
 export type JobMessages = ReturnType<typeof registerJobMessages>

@@ -14,7 +14,8 @@ export interface JobRoutesComponents {
   findOffers: (capability: string, options: { signal?: AbortSignal }) => Promise<FoundOffer[]>
 }
 
-const RunBody = z
+/** The body of POST /api/v1/jobs (also the base of POST /api/v1/jobs/verified). */
+export const RunBody = z
   .object({
     capability: CapabilitySchema,
     /** The provider's PeerId (default: the cheapest other node offering the capability). */
