@@ -4,6 +4,7 @@ import { registerChannelCommands } from './commands/channel.ts'
 import { registerContentCommands } from './commands/content.ts'
 import { nodeStatusCommand, offersCommand, peersCommand } from './commands/inspect.ts'
 import { registerJobCommands } from './commands/job.ts'
+import { registerKeysCommands } from './commands/keys.ts'
 import { registerManifestCommands } from './commands/manifest.ts'
 import { registerProvenanceCommand } from './commands/provenance.ts'
 import { registerSimCommand } from './commands/sim.ts'
@@ -89,6 +90,7 @@ export function buildProgram(): Command {
   registerWalletCommands(program)
   registerChannelCommands(program)
   registerJobCommands(program)
+  registerKeysCommands(program)
 
   return program
 }
