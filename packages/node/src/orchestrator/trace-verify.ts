@@ -1,0 +1,188 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import type { CID } from 'multiformats/cid'
+import type { Backend, ResolvedInput } from '../jobs/backend.ts'
+import type { ContentStorage } from '../storage/storage.ts'
+import { type CompileSource, structuredReport } from './compile.ts'
+import {
+  loadRecord,
+  readContent,
+  recordSignatureValid,
+  sha256Hex,
+  type Trace,
+  type TraceStep,
+} from './trace.ts'
+import { canonicalJson, stepSpecHash, validateWorkflow, type WorkflowStep } from './workflow.ts'
+
+export interface VerifyComponents {
+  storage: Pick<ContentStorage, 'block' | 'cat'>
+  /** Backends that re-execute deterministic steps locally, by capability (e.g. compute:js). */
+  reexecutors?: ReadonlyMap<string, Backend>
+}
+
+export interface StepVerdict {
+  step: string
+  cid: string
+  provider: string
+  /** `match`: re-executed here with the same output hash; `skipped`: not deterministic or no backend. */
+  reexecuted: 'match' | 'mismatch' | 'skipped'
+  problems: string[]
+}
+
+export interface TraceVerdict {
+  ok: boolean
+  root: string
+  signer: string
+  query: string
+  steps: StepVerdict[]
+  problems: string[]
+}
+
+/**
+ * Verifies a trace from its root CID, fetching blocks and content over the network when this node
+ * does not hold them: the root's and every step's signature (all by the same orchestrating node),
+ * every step's spec against the workflow (hash and content), every output against its hash and
+ * its receipt, every parent link against the workflow's dependencies and every step-reference
+ * input against the parent's output, the root's output against the workflow's output step; and
+ * it re-executes deterministic steps (compute:js programs, structured-report compiles) locally,
+ * comparing output hashes. Problems are collected, not thrown: `ok` is true when there are none.
+ */
+export async function verifyTrace(
+  c: VerifyComponents,
+  rootCid: string,
+  options: { signal?: AbortSignal; reexecute?: boolean } = {},
+): Promise<TraceVerdict> {
+  const signal = options.signal
+  const root = await loadRecord<Trace>(c.storage, rootCid, 'prsm-trace', signal ? { signal } : {})
+  const problems: string[] = []
+  if (!(await recordSignatureValid(root))) problems.push('the root signature does not verify')
+  let workflowSteps = new Map<string, WorkflowStep>()
+  let parentsOf = new Map<string, string[]>()
+  let outputStep: string | undefined
+  try {
+    const bytes = await c.storage.block(root.workflow.toString(), signal ? { signal } : {})
+    const valid = validateWorkflow(dagCbor.decode(bytes))
+    workflowSteps = new Map(valid.workflow.steps.map((s) => [s.id, s]))
+    parentsOf = valid.parents
+    outputStep = valid.output
+  } catch (err) {
+    problems.push(`the workflow at ${root.workflow} is unreadable or invalid: ${(err as Error).message}`)
+  }
+
+  const records = new Map<string, { record: TraceStep; cid: CID; output?: Uint8Array }>()
+  const verdicts: StepVerdict[] = []
+  for (const cid of root.steps) {
+    const record = await loadRecord<TraceStep>(c.storage, cid, 'prsm-trace-step', signal ? { signal } : {})
+    const entry: { record: TraceStep; cid: CID; output?: Uint8Array } = { record, cid }
+    records.set(cid.toString(), entry)
+    const p: string[] = []
+    if (!(await recordSignatureValid(record))) p.push('signature does not verify')
+    if (record.signer !== root.signer) p.push(`signed by ${record.signer}, not by the trace's signer`)
+    const spec = workflowSteps.get(record.step)
+    if (stepSpecHash(JSON.parse(record.spec) as WorkflowStep) !== record.specHash)
+      p.push('spec hash does not match the spec')
+    if (spec === undefined) p.push(`step ${record.step} is not in the workflow`)
+    else if (canonicalJson(spec) !== record.spec) p.push('spec differs from the workflow')
+    try {
+      const output = await readContent(c.storage, record.output, signal ? { signal } : {})
+      entry.output = output
+      if (sha256Hex(output) !== record.outputHash) p.push('output does not match its hash')
+      if (output.byteLength !== record.outputBytes) p.push('output size differs')
+    } catch (err) {
+      p.push(`output ${record.output} unreadable: ${(err as Error).message}`)
+    }
+    const receiptHash = (record.receipt as { outputHash?: unknown } | null)?.outputHash
+    if (record.receipt !== null && receiptHash !== record.outputHash)
+      p.push("the receipt's output hash differs")
+    verdicts.push({
+      step: record.step,
+      cid: cid.toString(),
+      provider: record.provider,
+      reexecuted: 'skipped',
+      problems: p,
+    })
+  }
+  const byStep = new Map([...records.values()].map((e) => [e.record.step, e]))
+  if (byStep.size !== workflowSteps.size && workflowSteps.size > 0) {
+    problems.push(`the trace has ${byStep.size} steps, the workflow ${workflowSteps.size}`)
+  }
+
+  for (const verdict of verdicts) {
+    const { record } = records.get(verdict.cid) as { record: TraceStep }
+    const spec = workflowSteps.get(record.step)
+    // Links: the parents named are exactly the workflow's dependencies, as executed in this trace.
+    const expected = (parentsOf.get(record.step) ?? []).map((id) => byStep.get(id)?.cid.toString())
+    const linked = record.parents.map((p) => p.toString())
+    if (canonicalJson(expected) !== canonicalJson(linked))
+      verdict.problems.push('parent links differ from the workflow')
+    if (spec !== undefined) {
+      spec.inputs.forEach((input, i) => {
+        if (typeof input !== 'object' || !('step' in input)) return
+        if (record.compression.some((x) => x.input === i)) return
+        const parentOutput = byStep.get(input.step)?.record.output.toString()
+        if (record.inputs[i]?.toString() !== parentOutput)
+          verdict.problems.push(`input ${i} is not the output of ${input.step}`)
+      })
+    }
+    if (options.reexecute === false) continue
+    verdict.reexecuted = await reexecute(c, root, record, records, signal)
+    if (verdict.reexecuted === 'mismatch')
+      verdict.problems.push('re-executed here with a different output hash')
+  }
+  if (
+    outputStep !== undefined &&
+    byStep.get(outputStep)?.record.output.toString() !== root.output.toString()
+  ) {
+    problems.push("the root's output is not the output step's output")
+  }
+  const ok = problems.length === 0 && verdicts.every((v) => v.problems.length === 0)
+  return { ok, root: rootCid, signer: root.signer, query: root.query, steps: verdicts, problems }
+}
+
+async function reexecute(
+  c: VerifyComponents,
+  root: Trace,
+  record: TraceStep,
+  byCid: ReadonlyMap<string, { record: TraceStep; output?: Uint8Array }>,
+  signal: AbortSignal | undefined,
+): Promise<StepVerdict['reexecuted']> {
+  if (record.kind === 'compile' && record.capability === null) {
+    const sources: CompileSource[] = record.parents.map((p) => {
+      const parent = byCid.get(p.toString())
+      return {
+        step: parent?.record.step ?? '?',
+        capability: parent?.record.capability ?? null,
+        provider: parent?.record.provider ?? '?',
+        text: Buffer.from(parent?.output ?? new Uint8Array()).toString('utf8'),
+      }
+    })
+    const report = structuredReport(root.query, sources)
+    return sha256Hex(new TextEncoder().encode(report)) === record.outputHash ? 'match' : 'mismatch'
+  }
+  const backend = record.capability === null ? undefined : c.reexecutors?.get(record.capability)
+  if (record.kind !== 'compute' || backend === undefined) return 'skipped'
+  const spec = JSON.parse(record.spec) as WorkflowStep
+  const params: Record<string, unknown> = { ...spec.params }
+  delete params.maxInputTokens
+  if (record.program !== null) params.program = record.program.toString()
+  const inputs: ResolvedInput[] = []
+  for (const cid of record.inputs) {
+    inputs.push({
+      text: Buffer.from(await readContent(c.storage, cid, signal ? { signal } : {})).toString('utf8'),
+    })
+  }
+  const parts: Uint8Array[] = []
+  const run = backend.run(
+    { kind: 'compute', capability: record.capability as string, params: params as never },
+    inputs,
+    { signal: signal ?? AbortSignal.timeout(60_000), deadline: Date.now() + 60_000 },
+  )
+  try {
+    for await (const e of run) {
+      if (e.type !== 'output') continue
+      parts.push('text' in e ? Buffer.from(e.text) : e.bytes)
+    }
+  } catch {
+    return 'mismatch'
+  }
+  return sha256Hex(Buffer.concat(parts)) === record.outputHash ? 'match' : 'mismatch'
+}
