@@ -8,6 +8,18 @@ export type { NodeRoutesComponents } from './api/routes/node.ts'
 export { nodeRoutes, offerToJson } from './api/routes/node.ts'
 export type { ApiComponents, ApiInit, ApiRoutes } from './api/server.ts'
 export { apiUrl, createApiServer } from './api/server.ts'
+export type {
+  AlertRule,
+  AuditCategory,
+  AuditEntry,
+  AuditInput,
+  AuditQuery,
+  AuditVerification,
+  NodeAudit,
+} from './audit/index.ts'
+export { AUDIT_CATEGORIES, AUDIT_FILE, createAuditLog, verifyAuditFile } from './audit/index.ts'
+export type { ProposalInfo, ProposeInput, VoteSupport } from './governance/governance-service.ts'
+export { GovernanceService } from './governance/governance-service.ts'
 export type { Identity, InitOptions, PublicIdentity } from './identity/identity.ts'
 export { identityIsInsecure, initIdentity, loadIdentity, readPublicIdentity } from './identity/identity.ts'
 export { keystorePath } from './identity/keystore.ts'
@@ -62,9 +74,40 @@ export type {
   Summarize,
 } from './orchestrator/compression/index.ts'
 export { compressForBudget, countTokens, rougeL } from './orchestrator/compression/index.ts'
+export type { OrchestratorComponents, OrchestratorInit, RunOptions } from './orchestrator/orchestrator.ts'
+export { Orchestrator } from './orchestrator/orchestrator.ts'
+export type { ReputationView, RoutingSafety } from './orchestrator/router.ts'
+export { Router } from './orchestrator/router.ts'
+export type { RunStatus, RunSummary } from './orchestrator/run.ts'
+export { WorkflowRun } from './orchestrator/run.ts'
+export type { CostBreakdown, ProgressEvent, RunResult } from './orchestrator/scheduler.ts'
+export type { Trace, TraceStep } from './orchestrator/trace.ts'
+export { traceToJson } from './orchestrator/trace-json.ts'
+export type { StepVerdict, TraceVerdict } from './orchestrator/trace-verify.ts'
+export { verifyTrace } from './orchestrator/trace-verify.ts'
+export type {
+  StepInput,
+  ValidWorkflow,
+  Workflow,
+  WorkflowInput,
+  WorkflowStep,
+} from './orchestrator/workflow.ts'
+export { parseWorkflow, validateWorkflow, WORKFLOW_VERSION } from './orchestrator/workflow.ts'
 export { installProcessGuards } from './process-guards.ts'
 export type { RuntimeInfo } from './runtime-file.ts'
 export { RUNTIME_FILE, readRuntimeFile, TOKEN_FILE } from './runtime-file.ts'
+export type { AppliedCertificate, HaltStatus } from './safety/halt/halt-service.ts'
+export { HALT_CERTIFICATES_TOPIC, HALT_VOTES_TOPIC, HaltService } from './safety/halt/halt-service.ts'
+export type {
+  HaltAction,
+  HaltCertificate,
+  HaltEvidence,
+  HaltVote,
+  SignedHaltVote,
+} from './safety/halt/quorum.ts'
+export { parseScope, quorumSize, signHaltVote, VoteBook, verifyCertificate } from './safety/halt/quorum.ts'
+export type { EvaluationReport, LineageVerdict } from './safety/lineage.ts'
+export { LineageService, lineageApprovalKey } from './safety/lineage.ts'
 export { BLOCK_PROTOCOL, BlockExchange } from './storage/block-exchange.ts'
 export type { Manifest, ManifestInput } from './storage/manifest.ts'
 export {
