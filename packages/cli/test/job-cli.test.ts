@@ -60,9 +60,19 @@ const shout: Backend = {
   },
 }
 
+/** Answers the upper-cased input, or (a liar) something else. */
+const voter = (lie: boolean): Backend => ({
+  name: lie ? 'liar' : 'voter',
+  async *run(_step, inputs) {
+    const text = inputs.map((i) => ('text' in i ? i.text.toUpperCase() : '')).join('')
+    yield { type: 'output', text: lie ? `${text}?` : text }
+  },
+})
+
 describe('prsm job run (CLI → node API → /prsm/job/1.0.0 → provider)', () => {
   let provider: PrsmNode
   let client: PrsmNode
+  const voters: PrsmNode[] = []
 
   before(async () => {
     provider = await startNode(
@@ -77,9 +87,18 @@ describe('prsm job run (CLI → node API → /prsm/job/1.0.0 → provider)', () 
     provider.jobs.registerBackend('model:shout', shout)
     const addr = provider.multiaddrs().find((a) => a.includes('/tcp/')) as string
     client = await startNode({ bootstrap: [addr] }, true)
+    const clientAddr = client.multiaddrs().find((a) => a.includes('/tcp/')) as string
+    for (const lie of [false, false, true]) {
+      const v = await startNode(
+        { bootstrap: [clientAddr], offers: [{ capability: 'model:vote', price: '0' }] },
+        false,
+      )
+      v.jobs.registerBackend('model:vote', voter(lie))
+      voters.push(v)
+    }
   })
   after(async () => {
-    for (const n of [client, provider]) {
+    for (const n of [client, provider, ...voters]) {
       await n?.stop()
       if (n) await rm(n.dataDir, { recursive: true, force: true })
     }
@@ -152,6 +171,60 @@ describe('prsm job run (CLI → node API → /prsm/job/1.0.0 → provider)', () 
     ])
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stdout, 'c b a\n')
+  })
+
+  it('--redundancy 3 accepts the majority output and names the dissenter and its evidence', async () => {
+    const [honest1, honest2, liar] = voters.map((v) => v.peerId)
+    const args = ['job', 'run', '--data-dir', client.dataDir, '--capability', 'model:vote', '--input', 'aye']
+    const r = await prsm([
+      ...args,
+      ...voters.flatMap((v) => ['--provider', v.peerId]),
+      '--redundancy',
+      '3',
+      '--request-id',
+      'cli-vote-0001',
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, 'AYE\n')
+    const [summary, dissent] = r.stderr.trim().split('\n')
+    assert.match(
+      summary ?? '',
+      new RegExp(`^ok cli-vote-0001-v0 verified by 2/3 \\(${honest1}, ${honest2}\\)`),
+    )
+    assert.match(dissent ?? '', new RegExp(`^dissenter ${liar}: sha256 [0-9a-f]{64}, evidence [0-9a-f]{64}$`))
+    assert.equal(client.reputation.get(liar as string).disagreements, 1)
+
+    const json = await prsm([
+      ...args,
+      ...voters.flatMap((v) => ['--provider', v.peerId]),
+      '--redundancy',
+      '3',
+      '--json',
+    ])
+    assert.equal(json.code, 0, json.stderr)
+    const out = JSON.parse(json.stdout) as {
+      output: string
+      dissenters: Array<{ provider: string }>
+      evidence: string[]
+    }
+    assert.equal(out.output, 'AYE')
+    assert.deepEqual(
+      out.dissenters.map((d) => d.provider),
+      [liar],
+    )
+    assert.equal(out.evidence.length, 1)
+
+    const split = await prsm([
+      ...args,
+      '--provider',
+      honest1 as string,
+      '--provider',
+      liar as string,
+      '--redundancy',
+      '2',
+    ])
+    assert.equal(split.code, 1)
+    assert.match(split.stderr, /^error JOB_NO_MAJORITY: /)
   })
 
   it('exits 1 with the provider refusal code', async () => {

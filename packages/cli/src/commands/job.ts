@@ -6,7 +6,8 @@ interface Flags {
   capability: string
   input?: string[]
   inputCid?: string[]
-  provider?: string
+  provider?: string[]
+  redundancy?: string
   maxPrice?: string
   param?: string[]
   deadlineMs?: string
@@ -30,7 +31,10 @@ function param(text: string): [string, unknown] {
   }
 }
 
-/** `prsm job run --capability CAP --input TEXT … [--provider PEER] [--max-price FTNS]`. */
+/**
+ * `prsm job run --capability CAP --input TEXT … [--provider PEER…] [--max-price FTNS]
+ * [--redundancy K]`.
+ */
 export function registerJobCommands(program: Command): void {
   const job = program.command('job').description('run jobs on other nodes (/prsm/job/1.0.0)')
   job
@@ -39,7 +43,15 @@ export function registerJobCommands(program: Command): void {
     .requiredOption('--capability <cap>', 'the capability, e.g. model:gpt-4o-mini')
     .option('--input <text>', 'a text input (repeatable)', collect)
     .option('--input-cid <cid>', 'an input stored as content (repeatable)', collect)
-    .option('--provider <peer>', 'the provider PeerId (default: the cheapest other node offering it)')
+    .option(
+      '--provider <peer>',
+      'the provider PeerId (default: the cheapest other node offering it); repeatable with --redundancy',
+      collect,
+    )
+    .option(
+      '--redundancy <k>',
+      'run on k providers at once and accept the output of a strict majority (dissenters get evidence)',
+    )
     .option('--max-price <ftns>', 'the most this job may cost, in FTNS (0 for free offers)', '0')
     .option('--param <key=value>', 'a backend parameter, e.g. max_tokens=64 (repeatable)', collect)
     .option('--deadline-ms <ms>', 'time allowed for the job')
@@ -61,7 +73,15 @@ export function registerJobCommands(program: Command): void {
       if (deadlineMs !== undefined && !Number.isInteger(deadlineMs)) {
         throw new PrsmError('VALIDATION_FAILED', '--deadline-ms must be an integer')
       }
-      const body = {
+      const redundancy = flags.redundancy === undefined ? undefined : Number(flags.redundancy)
+      if (redundancy !== undefined && !(Number.isInteger(redundancy) && redundancy >= 1)) {
+        throw new PrsmError('VALIDATION_FAILED', '--redundancy must be a positive integer')
+      }
+      const providers = flags.provider ?? []
+      if (redundancy === undefined && providers.length > 1) {
+        throw new PrsmError('VALIDATION_FAILED', 'several --provider need --redundancy')
+      }
+      const common = {
         capability: flags.capability,
         inputs: [
           ...(flags.input ?? []).map((text) => ({ text })),
@@ -69,10 +89,18 @@ export function registerJobCommands(program: Command): void {
         ],
         params,
         maxPrice: flags.maxPrice ?? '0',
-        ...(flags.provider === undefined ? {} : { provider: flags.provider }),
         ...(deadlineMs === undefined ? {} : { deadlineMs }),
         ...(flags.requestId === undefined ? {} : { requestId: flags.requestId }),
       }
+      if (redundancy !== undefined) {
+        await runVerified(flags, {
+          ...common,
+          redundancy,
+          ...(providers.length === 0 ? {} : { providers }),
+        })
+        return
+      }
+      const body = { ...common, ...(providers[0] === undefined ? {} : { provider: providers[0] }) }
       const res = await callNodeStream(resolveDataDir(flags.dataDir), '/api/v1/jobs', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -133,4 +161,46 @@ export function registerJobCommands(program: Command): void {
       const error = receipt.error as { code: string; message: string } | undefined
       if (receipt.status !== 'ok' && error !== undefined) throw toError(error)
     })
+}
+
+interface VerifiedAnswer {
+  provider: string
+  outputHash: string
+  text?: string
+  bytes?: string
+  receipt: { requestId: string; charged: string }
+  agreeing: string[]
+  dissenters: Array<{ provider: string; receipt: { outputHash: string } }>
+  evidence: string[]
+  failed: Array<{ provider: string; error: { code: string; message: string } }>
+}
+
+/** `--redundancy K`: POST /api/v1/jobs/verified; the majority output to stdout, a summary to stderr. */
+async function runVerified(
+  flags: Flags,
+  body: Record<string, unknown> & { redundancy: number },
+): Promise<void> {
+  const { callNode } = await import('../client.ts')
+  const deadlineMs = typeof body.deadlineMs === 'number' ? body.deadlineMs : 600_000
+  const r = await callNode<VerifiedAnswer>(resolveDataDir(flags.dataDir), '/api/v1/jobs/verified', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(deadlineMs + 15_000),
+  })
+  const output = r.text ?? Buffer.from(r.bytes ?? '', 'base64').toString()
+  if (flags.json === true) {
+    printJson({ ...r, output })
+    return
+  }
+  process.stdout.write(output.endsWith('\n') || output === '' ? output : `${output}\n`)
+  const lines = [
+    `ok ${r.receipt.requestId} verified by ${r.agreeing.length}/${body.redundancy} (${r.agreeing.join(', ')}): ` +
+      `sha256 ${r.outputHash}`,
+    ...r.dissenters.map(
+      (d, i) => `dissenter ${d.provider}: sha256 ${d.receipt.outputHash}, evidence ${r.evidence[i]}`,
+    ),
+    ...r.failed.map((f) => `failed ${f.provider}: ${f.error.code} ${f.error.message}`),
+  ]
+  process.stderr.write(`${lines.join('\n')}\n`)
 }
