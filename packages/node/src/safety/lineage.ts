@@ -78,10 +78,12 @@ export class LineageService {
   readonly #init: LineageServiceInit
   readonly #analyses = new Map<string, { bound: number; analysis: Analysis }>()
   readonly #refused = new Set<string>()
+  readonly #models: Map<string, string>
 
   constructor(components: LineageServiceComponents, init: LineageServiceInit) {
     this.#c = components
     this.#init = init
+    this.#models = new Map(Object.entries(init.lineage.models))
   }
 
   #bound(): number {
@@ -179,7 +181,12 @@ export class LineageService {
 
   /** The manifest CID this node serves a capability with, if configured. */
   manifestOf(capability: string): string | undefined {
-    return this.#init.lineage.models[capability]
+    return this.#models.get(capability)
+  }
+
+  /** Binds a capability to the model version (manifest CID) this node serves it with (as `lineage.models`). */
+  setModel(capability: string, cid: string): void {
+    this.#models.set(capability, cid)
   }
 
   /** Throws LINEAGE_APPROVAL_REQUIRED (or LINEAGE_EVALUATION_MISSING) when the capability's model version may not be served. */
