@@ -7,12 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import {
-  compressForBudget,
-  countTokens,
-  rougeL,
-  truncateToTokens,
-} from '../packages/node/src/orchestrator/compression/index.ts'
+import { compressForBudget, countTokens, rougeL, truncateToTokens } from '@prsm/node'
 
 const BUDGET_FRACTION = 0.25
 const REPEAT = 5

@@ -20,11 +20,9 @@ import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FTNS } from '@prsm/contracts'
-import { formatFtns } from '@prsm/core'
+import { formatFtns, parseFtns } from '@prsm/core'
 import { createLogger, installProcessGuards, type PrsmNode } from '@prsm/node'
 import { publishDatasets } from '../demo/datasets.ts'
-import { runDirect } from '../demo/direct.ts'
 import { detectModel } from '../demo/models.ts'
 import { type NodeSpec, startDemoNetwork } from '../demo/network.ts'
 import { publishPrograms } from '../demo/programs.ts'
@@ -33,10 +31,81 @@ import { answerText, type StepFigures } from '../demo/report.ts'
 const WORKFLOW_FILE = join(import.meta.dirname, '..', 'demo', 'climate.workflow.json')
 const DATASET_ROYALTY_BPS = 500 // 5% of each payment for a step that reads the dataset
 const DEADLINE_MS = 55_000
+const CHANNEL_DEPOSIT = '10'
 
 const started = Date.now()
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`
+const at = (ms: number) => `${((ms - started) / 1000).toFixed(2).padStart(6)}s`
 const say = (line = '') => console.log(line)
+const ftns = (wei: string | bigint) => `${formatFtns(BigInt(wei))} FTNS`
+const indent = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n')
+
+/** The workflow file, with an infer step and model synthesis in the compile step when a model is available. */
+function climateWorkflow(model: string | undefined): WorkflowFile {
+  const workflow = JSON.parse(readFileSync(WORKFLOW_FILE, 'utf8')) as WorkflowFile
+  if (model === undefined) return workflow
+  const shards = workflow.steps.filter((s) => s.kind === 'compute').map((s) => ({ step: s.id }))
+  const compile = workflow.steps.find((s) => s.kind === 'compile')
+  workflow.steps.splice(workflow.steps.length - 1, 0, {
+    id: 'explain',
+    kind: 'infer',
+    capability: model,
+    inputs: [
+      'In three sentences, explain what these measured trends mean for the climate. Quote the figures.',
+      ...shards,
+    ],
+    // long inputs are compressed to this budget before they reach the model
+    params: { max_tokens: 300, temperature: 0, maxInputTokens: 600 },
+  })
+  if (compile !== undefined) {
+    compile.capability = model
+    compile.inputs.push({ step: 'explain' })
+    compile.params = { ...compile.params, max_tokens: 400, temperature: 0, maxInputTokens: 1500 }
+  }
+  return workflow
+}
+
+interface WorkflowFile {
+  query: string
+  budget: string
+  steps: Array<{
+    id: string
+    kind: string
+    capability?: string
+    inputs: Array<string | { step: string } | Record<string, string>>
+    params?: Record<string, unknown>
+  }>
+}
+
+/** For each step, which other steps ran at the same time (their [start, end) overlap). */
+function overlapLines(
+  steps: ReadonlyArray<{
+    step: string
+    provider: string
+    agreeing: string[]
+    startedAt: number
+    finishedAt: number
+  }>,
+  nameOf: (peer: string) => string,
+): string[] {
+  let most = 0
+  const lines: string[] = []
+  for (const s of steps) {
+    const together = steps.filter((o) => o !== s && o.startedAt < s.finishedAt && s.startedAt < o.finishedAt)
+    most = Math.max(most, together.length + 1)
+    const who = s.agreeing.length > 0 ? s.agreeing : [s.provider]
+    lines.push(
+      `${s.step.padEnd(28)} ${at(s.startedAt)} - ${at(s.finishedAt)}  on ${who.map(nameOf).join(' + ').padEnd(14)} overlaps ${together.length} other steps`,
+    )
+  }
+  lines.push(`at most ${most} steps in flight at once`)
+  return lines
+}
 
 async function waitForProviders(client: PrsmNode, capability: string, count: number, signal: AbortSignal) {
   for (;;) {
@@ -62,7 +131,7 @@ async function main(): Promise<void> {
         { capability: 'storage:pin', price: '0.5' },
       ],
     },
-    { name: 'nwtn', offers: [], api: process.env.PRSM_DEMO_NO_API === undefined },
+    { name: 'nwtn', offers: [], api: true },
     { name: 'beta', offers: [{ capability: 'compute:js', price: '0.0001' }] },
     {
       name: 'gamma',
@@ -110,25 +179,90 @@ async function main(): Promise<void> {
     say(
       `\nnwtn found compute:js on ${providers.length} providers (signed offers via gossip/DHT) (${elapsed()})`,
     )
-    const workflow = JSON.parse(readFileSync(WORKFLOW_FILE, 'utf8')) as Parameters<typeof runDirect>[1] & {
-      query: string
-    }
-    say(`\nQuestion: ${workflow.query}\n`)
 
-    // Paid compute: one channel from nwtn to each provider.
-    const peers = providers.map((p) => p.provider)
-    await Promise.all(
-      peers.map((to) => nwtn.payments.openChannel({ to, deposit: 5n * FTNS, expirySeconds: 86_400 })),
+    const workflow = climateWorkflow(model?.capability)
+    say(`\nQuestion: ${workflow.query}`)
+    say(
+      `Workflow: ${workflow.steps.length} steps (${workflow.steps.filter((s) => s.kind === 'compute').length} compute:js shards with k=2${model === undefined ? '' : ', infer on the model'}, a compile step), budget ${workflow.budget} FTNS\n`,
     )
-    const results = await runDirect(nwtn, workflow, { providers: peers, maxPrice: FTNS / 2n, signal })
-    const figures: StepFigures[] = []
-    for (const r of results) {
+    // One payment channel from nwtn to each provider, opened one after the other. (The orchestrator
+    // opens missing channels itself, but concurrent opens from one wallet can race on the token's
+    // permit nonce; see docs/demo.md.)
+    const deposit = parseFtns(CHANNEL_DEPOSIT)
+    for (const provider of new Set(providers.map((p) => p.provider))) {
+      const opened = await nwtn.payments.openChannel({ to: provider, deposit, expirySeconds: 86_400, signal })
       say(
-        `step ${r.id.padEnd(28)} k=${r.runs.length} agree  ${r.runs.map((x) => `${net.nameOf(x.provider)} ${x.startedAt - started}-${x.finishedAt - started} ms charged ${formatFtns(BigInt(x.receipt.charged))}`).join(' | ')}`,
+        `channel     nwtn -> ${net.nameOf(provider).padEnd(6)} ${opened.channel.slice(0, 18)}…  deposit ${CHANNEL_DEPOSIT} FTNS`,
       )
-      figures.push({ id: r.id, output: r.output })
+    }
+    say(`            (${elapsed()})\n`)
+    const run = await nwtn.orchestrator.runWorkflow(workflow, { signal })
+    for await (const event of run) {
+      if (event.type === 'step-started') {
+        say(
+          `  ${at(event.at)} ${event.step.padEnd(28)} started on ${event.providers.map(net.nameOf).join(' + ')}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`,
+        )
+      } else if (event.type === 'step-failed') {
+        say(
+          `  ${' '.repeat(8)} ${event.step.padEnd(28)} failed on ${net.nameOf(event.provider)}: ${event.code}${event.rerouting ? ', rerouting' : ''}`,
+        )
+      } else if (event.type === 'step-done') {
+        say(
+          `  ${at(event.at)} ${event.step.padEnd(28)} done: ${event.agreeing.length > 1 ? `${event.agreeing.map(net.nameOf).join(' and ')} agree` : `by ${net.nameOf(event.provider)}`}, paid ${ftns(event.paid)} (royalties ${ftns(event.royalties)}), ${event.ms} ms`,
+        )
+      } else if (event.type === 'warning') {
+        say(`  warning ${event.code}: ${event.message}`)
+      }
+    }
+    const result = await run.result
+
+    const figures: StepFigures[] = []
+    for (const step of result.steps) {
+      const text = await nwtn.orchestrator.text(step.output, { signal })
+      try {
+        figures.push({ id: step.step, output: JSON.parse(text) as unknown })
+      } catch {
+        figures.push({ id: step.step, output: text })
+      }
     }
     say(`\n${answerText(figures)}`)
+    if (model !== undefined)
+      say(`\n  The model's synthesis (compile step on ${model.capability}):\n${indent(result.answer)}`)
+    else
+      say(
+        `  (compiled without a model: a structured report, ${Buffer.byteLength(result.answer)} bytes at ${result.answerCid})`,
+      )
+
+    say('\nRan in parallel (overlapping timestamps in the trace):')
+    for (const line of overlapLines(result.steps, net.nameOf)) say(`  ${line}`)
+
+    say('\nCost breakdown')
+    for (const p of result.cost.perProvider) {
+      say(
+        `  provider ${net.nameOf(p.provider).padEnd(8)} paid ${ftns(p.paid).padStart(14)}   network fee from it ${ftns(p.fee)}`,
+      )
+    }
+    for (const r of result.cost.royalties) {
+      const who =
+        r.creator.toLowerCase() === alpha.identity.address.toLowerCase()
+          ? 'alpha (dataset curator)'
+          : r.creator
+      say(`  royalty  ${who.padEnd(24)} ${ftns(r.amount)}`)
+    }
+    say(`  network fee (treasury, at claim)  ${ftns(result.cost.networkFee)}`)
+    say(`  total                             ${ftns(result.cost.total)} of a ${workflow.budget} FTNS budget`)
+
+    say(`\nTrace ${result.traceCid} (workflow ${result.workflowCid})`)
+    const verifier = net.node('alpha')
+    const verdict = await verifier.orchestrator.verifyTrace(result.traceCid, { signal })
+    const reexecuted = verdict.steps.filter((s) => s.reexecuted === 'match').length
+    if (!verdict.ok) {
+      for (const p of verdict.problems) say(`  problem: ${p}`)
+      throw new Error(`trace verify failed on alpha: ${verdict.problems.length} problems`)
+    }
+    say(
+      `trace verify on alpha (a node that did not produce it): verified — ${verdict.steps.length} steps, every signature, hash and link checked, ${reexecuted} deterministic steps re-executed with matching output hashes`,
+    )
     say(`\nThe API of nwtn was served at ${nwtn.apiUrl} during the run.`)
     say(`Done in ${elapsed()}.`)
   } finally {
