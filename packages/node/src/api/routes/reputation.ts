@@ -6,6 +6,7 @@ import type { JobReceipt } from '../../jobs/messages.ts'
 import type { ReputationStore } from '../../jobs/reputation.ts'
 import { MAX_REDUNDANCY } from '../../jobs/verification.ts'
 import type { FoundOffer } from '../../market/offers.ts'
+import { route } from '../route.ts'
 import type { ApiRoutes } from '../server.ts'
 import { RunBody } from './jobs.ts'
 
@@ -34,6 +35,26 @@ const VerifiedBody = RunBody.omit({ provider: true })
   })
   .strict()
 
+const Reputation = z.looseObject({
+  peer: z.string(),
+  jobs: z.number(),
+  successRate: z.number(),
+  latencyEwmaMs: z.number().nullable(),
+  disagreements: z.number(),
+  safetyViolations: z.number(),
+  score: z.number(),
+})
+const Evidence = z.looseObject({
+  id: z.string(),
+  provider: z.string(),
+  majorityProvider: z.string(),
+  stepHash: z.string(),
+  capability: z.string(),
+  createdAt: z.number(),
+  envelope: z.string().describe('the signed job-evidence envelope, base64 dag-cbor'),
+})
+const Receipt = z.looseObject({ requestId: z.string(), status: z.string(), outputHash: z.string() })
+
 /**
  * GET /api/v1/reputation (every known provider, best first), GET /api/v1/reputation/:peer,
  * GET /api/v1/evidence?provider=&limit= (evidence records, newest first, signed envelope in
@@ -43,67 +64,126 @@ const VerifiedBody = RunBody.omit({ provider: true })
 export function reputationRoutes(components: ReputationRoutesComponents): ApiRoutes {
   const { reputation, evidence, jobs } = components
   return (app) => {
-    app.get('/api/v1/reputation', async () => ({ providers: reputation.list() }))
-    app.get<{ Params: { peer: string } }>('/api/v1/reputation/:peer', async (req) =>
-      reputation.get(req.params.peer),
-    )
-    app.get('/api/v1/evidence', async (req) => {
-      const parsed = EvidenceQuery.safeParse(req.query)
-      if (!parsed.success) throw new PrsmError('VALIDATION_FAILED', parsed.error.message.slice(0, 500))
-      const { provider, limit } = parsed.data
-      const records = evidence.list({
-        ...(provider === undefined ? {} : { provider }),
-        ...(limit === undefined ? {} : { limit }),
-      })
-      return { evidence: records.map(evidenceJson) }
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/reputation',
+      summary: 'Reputation of every provider this node has used, best score first',
+      tags: ['jobs'],
+      permission: 'jobs:read',
+      responses: { 200: z.object({ providers: z.array(Reputation) }).strict() },
+      handler: () => ({ providers: reputation.list() }),
     })
-    app.get<{ Params: { id: string } }>('/api/v1/evidence/:id', async (req) => {
-      const record = evidence.get(req.params.id)
-      if (record === undefined) {
-        throw new PrsmError('JOB_EVIDENCE_NOT_FOUND', undefined, { details: { id: req.params.id } })
-      }
-      const verified = await jobs.verifyEvidence(record.envelope)
-      return {
-        ...evidenceJson(record),
-        recorder: verified.recorder,
-        agreeing: verified.evidence.agreeing,
-        k: verified.evidence.k,
-        majorityReceipt: receiptJson(verified.majority),
-        dissenterReceipt: receiptJson(verified.dissenter),
-      }
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/reputation/:peer',
+      summary: "One provider's reputation (a fresh record when unknown)",
+      tags: ['jobs'],
+      permission: 'jobs:read',
+      params: z.object({ peer: z.string().min(1).max(128) }).strict(),
+      responses: { 200: Reputation },
+      handler: ({ params }) => reputation.get(params.peer),
     })
-    app.post('/api/v1/jobs/verified', async (req) => {
-      const parsed = VerifiedBody.safeParse(req.body)
-      if (!parsed.success) throw new PrsmError('VALIDATION_FAILED', parsed.error.message.slice(0, 500))
-      const body = parsed.data
-      const controller = new AbortController()
-      req.raw.once('close', () => {
-        if (req.raw.destroyed) controller.abort(new PrsmError('JOB_CANCELLED', 'the API client went away'))
-      })
-      const providers = body.providers ?? (await candidates(components, body.capability, controller.signal))
-      const result = await jobs.runVerified(
-        {
-          step: { capability: body.capability, params: body.params },
-          inputs: body.inputs,
-          maxPrice: parseFtns(body.maxPrice),
-          ...(body.deadlineMs === undefined ? {} : { deadline: Date.now() + body.deadlineMs }),
-          ...(body.requestId === undefined ? {} : { requestId: body.requestId }),
-        },
-        { providers, k: body.redundancy, signal: controller.signal },
-      )
-      const text = result.receipt.output.bytes === undefined && result.receipt.output.cid === undefined
-      return {
-        provider: result.provider,
-        outputHash: result.outputHash,
-        ...(text
-          ? { text: Buffer.from(result.output).toString() }
-          : { bytes: Buffer.from(result.output).toString('base64') }),
-        receipt: receiptJson(result.receipt),
-        agreeing: result.agreeing,
-        dissenters: result.dissenters.map((d) => ({ provider: d.provider, receipt: receiptJson(d.receipt) })),
-        evidence: result.evidence,
-        failed: result.failed,
-      }
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/evidence',
+      summary: 'Signed evidence records of providers that disagreed with a verified majority',
+      tags: ['jobs'],
+      permission: 'jobs:read',
+      query: EvidenceQuery,
+      responses: { 200: z.object({ evidence: z.array(Evidence) }).strict() },
+      handler: ({ query }) => {
+        const records = evidence.list({
+          ...(query.provider === undefined ? {} : { provider: query.provider }),
+          ...(query.limit === undefined ? {} : { limit: query.limit }),
+        })
+        return { evidence: records.map(evidenceJson) }
+      },
+    })
+    route(app, {
+      method: 'GET',
+      url: '/api/v1/evidence/:id',
+      summary: 'One evidence record, verified, with both receipts',
+      tags: ['jobs'],
+      permission: 'jobs:read',
+      params: z.object({ id: z.string().regex(/^[0-9a-f]{64}$/) }).strict(),
+      responses: {
+        200: Evidence.extend({
+          recorder: z.string(),
+          agreeing: z.array(z.string()),
+          k: z.number(),
+          majorityReceipt: Receipt,
+          dissenterReceipt: Receipt,
+        }),
+      },
+      errors: ['JOB_EVIDENCE_NOT_FOUND', 'JOB_EVIDENCE_INVALID'],
+      handler: async ({ params }) => {
+        const record = evidence.get(params.id)
+        if (record === undefined) {
+          throw new PrsmError('JOB_EVIDENCE_NOT_FOUND', undefined, { details: { id: params.id } })
+        }
+        const verified = await jobs.verifyEvidence(record.envelope)
+        return {
+          ...evidenceJson(record),
+          recorder: verified.recorder,
+          agreeing: verified.evidence.agreeing,
+          k: verified.evidence.k,
+          majorityReceipt: receiptJson(verified.majority),
+          dissenterReceipt: receiptJson(verified.dissenter),
+        }
+      },
+    })
+    route(app, {
+      method: 'POST',
+      url: '/api/v1/jobs/verified',
+      summary: 'Run one step on k providers and accept the output of a strict majority',
+      tags: ['jobs'],
+      permission: 'jobs:run',
+      body: VerifiedBody,
+      responses: {
+        200: z.looseObject({
+          provider: z.string(),
+          outputHash: z.string(),
+          text: z.string().optional(),
+          bytes: z.string().optional(),
+          receipt: Receipt,
+          agreeing: z.array(z.string()),
+          dissenters: z.array(z.object({ provider: z.string(), receipt: Receipt }).strict()),
+          evidence: z.array(z.string()),
+          failed: z.array(z.looseObject({ provider: z.string() })),
+        }),
+      },
+      errors: ['JOB_NO_MAJORITY', 'JOB_NO_OFFER', 'CHAIN_NOT_CONFIGURED', 'PEER_UNREACHABLE'],
+      // every provider may charge up to the max price
+      cost: ({ body }) => parseFtns(body.maxPrice) * BigInt(body.redundancy),
+      handler: async ({ body, signal }) => {
+        const providers = body.providers ?? (await candidates(components, body.capability, signal))
+        const result = await jobs.runVerified(
+          {
+            step: { capability: body.capability, params: body.params },
+            inputs: body.inputs,
+            maxPrice: parseFtns(body.maxPrice),
+            ...(body.deadlineMs === undefined ? {} : { deadline: Date.now() + body.deadlineMs }),
+            ...(body.requestId === undefined ? {} : { requestId: body.requestId }),
+          },
+          { providers, k: body.redundancy, signal },
+        )
+        const text = result.receipt.output.bytes === undefined && result.receipt.output.cid === undefined
+        return {
+          provider: result.provider,
+          outputHash: result.outputHash,
+          ...(text
+            ? { text: Buffer.from(result.output).toString() }
+            : { bytes: Buffer.from(result.output).toString('base64') }),
+          receipt: receiptJson(result.receipt),
+          agreeing: result.agreeing,
+          dissenters: result.dissenters.map((d) => ({
+            provider: d.provider,
+            receipt: receiptJson(d.receipt),
+          })),
+          evidence: result.evidence,
+          failed: result.failed,
+        }
+      },
     })
   }
 }
