@@ -7,8 +7,11 @@ import { registerJobCommands } from './commands/job.ts'
 import { registerKeysCommands } from './commands/keys.ts'
 import { registerManifestCommands } from './commands/manifest.ts'
 import { registerProvenanceCommand } from './commands/provenance.ts'
+import { registerQueryCommand } from './commands/query.ts'
 import { registerSimCommand } from './commands/sim.ts'
+import { registerTraceCommands } from './commands/trace.ts'
 import { registerWalletCommands } from './commands/wallet.ts'
+import { registerWorkflowCommands } from './commands/workflow.ts'
 import { EXIT, ExitRequest, reportError } from './output.ts'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -90,6 +93,9 @@ export function buildProgram(): Command {
   registerWalletCommands(program)
   registerChannelCommands(program)
   registerJobCommands(program)
+  registerQueryCommand(program)
+  registerWorkflowCommands(program)
+  registerTraceCommands(program)
   registerKeysCommands(program)
 
   return program

@@ -19,6 +19,8 @@ import { manifestRoutes } from './api/routes/manifests.ts'
 import { nodeRoutes } from './api/routes/node.ts'
 import { openAiRoutes } from './api/routes/openai.ts'
 import { orgRoutes } from './api/routes/orgs.ts'
+import { queryRoutes } from './api/routes/queries.ts'
+import { traceRoutes } from './api/routes/traces.ts'
 import { reputationRoutes } from './api/routes/reputation.ts'
 import { type ApiRoutes, apiUrl, createApiServer } from './api/server.ts'
 import { createNodeAudit, type NodeAudit } from './audit/node-audit.ts'
@@ -26,6 +28,7 @@ import { GovernanceService } from './governance/governance-service.ts'
 import type { Identity } from './identity/identity.ts'
 import type { SafetyHook } from './jobs/backend.ts'
 import { JobService } from './jobs/job-service.ts'
+import { computeJsBackend } from './jobs/sandbox/compute-js.ts'
 import { deploymentFromConfig, ledgerFromConfig, startNodeLedger } from './ledger/from-config.ts'
 import type { Ledger } from './ledger/ledger.ts'
 import { createLogger } from './logger.ts'
@@ -35,6 +38,8 @@ import { buildLibp2p, type PrsmLibp2p } from './net/libp2p.ts'
 import { MessageGate } from './net/message-gate.ts'
 import { PeerPenalties } from './net/penalties.ts'
 import { KnownPeers } from './net/reconnect.ts'
+import { defaultCompressor } from './orchestrator/compressor.ts'
+import { Orchestrator } from './orchestrator/orchestrator.ts'
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts'
 import { HaltService } from './safety/halt/halt-service.ts'
 import { guardedSafety } from './safety/halt/job-guard.ts'
@@ -97,6 +102,8 @@ export class PrsmNode {
   readonly payments: PaymentService
   /** Jobs between peers: this node's offers served by registered backends, and jobs it requests. */
   readonly jobs: JobService
+  /** NWTN: workflows and queries run over the network (routed, paid, rerouted) with signed traces. */
+  readonly orchestrator: Orchestrator
   /** The audit log: hash-chained, signed checkpoints, alert webhooks (`<dataDir>/audit.db`). */
   readonly audit: NodeAudit
   /** Emergency halt by validator quorum: votes, certificates, evidence (`<dataDir>/halt.db`). */
@@ -217,7 +224,7 @@ export class PrsmNode {
         registry: this.registry,
         gate: this.gate,
         ledger: this.ledger,
-        jobs: { cancelRunning: (match, error) => this.jobs.provider.cancelRunning(match, error) },
+        jobs: { cancelRunning: (match, error) => this.jobs.cancelRunning(match, error) },
         audit: this.audit,
         logger: logger.child({ part: 'halt' }),
       },
@@ -272,6 +279,37 @@ export class PrsmNode {
         logger: logger.child({ part: 'lineage' }),
       },
       { lineage: init.config.lineage },
+    )
+    this.orchestrator = new Orchestrator(
+      {
+        jobs: this.jobs,
+        findOffers: (capability, options) => this.findOffers(capability, options),
+        knownOffers: () => this.offers.knownOffers(),
+        storage: this.storage,
+        manifests: this.manifests,
+        ledger: this.ledger,
+        payments: this.payments,
+        privateKey: init.identity.nodeKey,
+        peerId: libp2p.peerId.toString(),
+        safety: {
+          routable: (provider, capability) => this.halts.isHalted({ provider, capability }) === undefined,
+        },
+        reputation: {
+          get: (peer) => {
+            const r = this.jobs.reputation.get(peer)
+            if (r.jobs === 0) return undefined
+            return {
+              successRate: r.score,
+              disagreements: r.disagreements,
+              ...(r.latencyEwmaMs === null ? {} : { latencyMs: r.latencyEwmaMs }),
+            }
+          },
+        },
+        compress: defaultCompressor(),
+        reexecutors: new Map([['compute:js', computeJsBackend({ storage: this.storage }, init.config.jobs.compute)]]),
+        logger: logger.child({ part: 'orchestrator' }),
+      },
+      init.config.orchestrator,
     )
     this.replication = new ReplicationService(
       {
@@ -335,6 +373,7 @@ export class PrsmNode {
     await this.replication.start()
     await this.payments.start()
     await this.jobs.start()
+    await this.orchestrator.start()
     await this.halts.start()
     this.governance.start()
     this.audit.append({
@@ -386,6 +425,7 @@ export class PrsmNode {
     this.apiAuth.close()
     this.governance.stop()
     await this.halts.stop()
+    await this.orchestrator.stop()
     await this.jobs.stop()
     await this.payments.stop()
     await this.ledger.stop()
@@ -433,6 +473,8 @@ export class PrsmNode {
         peerId: this.peerId,
         findOffers: (capability, options) => this.findOffers(capability, options),
       }),
+      queryRoutes({ orchestrator: this.orchestrator }),
+      traceRoutes({ orchestrator: this.orchestrator }),
       openAiRoutes({
         jobs: this.jobs,
         peerId: this.peerId,
