@@ -124,6 +124,8 @@ async function main(): Promise<void> {
   say('PRSM main job: a local network doing real, paid, verified work\n')
   const model = await detectModel()
   const specs: NodeSpec[] = [
+    // publishes the datasets (its wallet is their creator, owed royalties); pins for others
+    { name: 'curator', offers: [{ capability: 'storage:pin', price: '0.5' }] },
     {
       name: 'alpha',
       offers: [
@@ -164,13 +166,15 @@ async function main(): Promise<void> {
     )
     say(`            (${elapsed()})\n`)
 
-    const alpha = net.node('alpha')
-    const datasets = await publishDatasets(alpha, { royaltyBps: DATASET_ROYALTY_BPS, signal })
+    const curator = net.node('curator')
+    const datasets = await publishDatasets(curator, { royaltyBps: DATASET_ROYALTY_BPS, signal })
     for (const d of datasets) {
       say(`dataset     ${d.ref}  manifest ${d.cid}`)
       say(`            ${d.spec.file}, ${d.bytes} bytes, licence ${d.spec.license}`)
       say(`            source: ${d.spec.source}`)
-      say(`            royalty ${DATASET_ROYALTY_BPS / 100}% to the curator alpha (${d.creator})`)
+      say(
+        `            royalty ${DATASET_ROYALTY_BPS / 100}% of each payment for a step that reads it, to the curator (${d.creator})`,
+      )
     }
     const programs = await publishPrograms(nwtn, { signal })
     for (const p of programs) say(`program     ${p.name}  manifest ${p.cid}`)
@@ -244,24 +248,44 @@ async function main(): Promise<void> {
     }
     for (const r of result.cost.royalties) {
       const who =
-        r.creator.toLowerCase() === alpha.identity.address.toLowerCase()
-          ? 'alpha (dataset curator)'
-          : r.creator
+        r.creator.toLowerCase() === curator.identity.address.toLowerCase() ? 'curator (datasets)' : r.creator
       say(`  royalty  ${who.padEnd(24)} ${ftns(r.amount)}`)
     }
     say(`  network fee (treasury, at claim)  ${ftns(result.cost.networkFee)}`)
     say(`  total                             ${ftns(result.cost.total)} of a ${workflow.budget} FTNS budget`)
 
+    // Settlement: each provider claims its vouchers on chain; the contract pays the royalty table
+    // of each voucher to the creators, so the curator's balance grows by its royalties.
+    say('\nSettlement on the devnet')
+    const owed = result.cost.royalties
+      .filter((r) => r.creator.toLowerCase() === curator.identity.address.toLowerCase())
+      .reduce((n, r) => n + BigInt(r.amount), 0n)
+    const before = (await curator.ledger.wallet.balance({ signal })).ftns
+    for (const name of ['alpha', 'beta', 'gamma']) {
+      const claims = (await net.node(name).ledger.reconciler.reconcileOnce({ force: true, signal })).filter(
+        (r) => r.action === 'claimed',
+      )
+      for (const c of claims) {
+        say(
+          `  ${name.padEnd(8)} claimed channel ${c.channel.slice(0, 18)}… at ${ftns(c.cumulativeAmount)} (tx ${c.txHash?.slice(0, 18)}…)`,
+        )
+      }
+    }
+    const received = (await curator.ledger.wallet.balance({ signal })).ftns - before
+    say(`  curator  received ${ftns(received)} in royalties on chain (the run owed it ${ftns(owed)})`)
+    if (received !== owed)
+      throw new Error(`the curator received ${received} wei of royalties, expected ${owed}`)
+
     say(`\nTrace ${result.traceCid} (workflow ${result.workflowCid})`)
-    const verifier = net.node('alpha')
+    const verifier = net.node('curator')
     const verdict = await verifier.orchestrator.verifyTrace(result.traceCid, { signal })
     const reexecuted = verdict.steps.filter((s) => s.reexecuted === 'match').length
     if (!verdict.ok) {
       for (const p of verdict.problems) say(`  problem: ${p}`)
-      throw new Error(`trace verify failed on alpha: ${verdict.problems.length} problems`)
+      throw new Error(`trace verify failed on the curator: ${verdict.problems.length} problems`)
     }
     say(
-      `trace verify on alpha (a node that did not produce it): verified — ${verdict.steps.length} steps, every signature, hash and link checked, ${reexecuted} deterministic steps re-executed with matching output hashes`,
+      `trace verify on curator (a node that neither produced the trace nor ran a step): verified — ${verdict.steps.length} steps, every signature, hash and link checked, ${reexecuted} deterministic steps re-executed with matching output hashes`,
     )
     say(`\nThe API of nwtn was served at ${nwtn.apiUrl} during the run.`)
     say(`Done in ${elapsed()}.`)
