@@ -1,7 +1,9 @@
 import { Command, CommanderError, Option } from 'commander'
+import { registerAuditCommands } from './commands/audit.ts'
 import { registerChainCommands } from './commands/chain.ts'
 import { registerChannelCommands } from './commands/channel.ts'
 import { registerContentCommands } from './commands/content.ts'
+import { registerGovCommands } from './commands/gov.ts'
 import { nodeStatusCommand, offersCommand, peersCommand } from './commands/inspect.ts'
 import { registerJobCommands } from './commands/job.ts'
 import { registerKeysCommands } from './commands/keys.ts'
@@ -97,6 +99,8 @@ export function buildProgram(): Command {
   registerWorkflowCommands(program)
   registerTraceCommands(program)
   registerKeysCommands(program)
+  registerGovCommands(program)
+  registerAuditCommands(program)
 
   return program
 }
