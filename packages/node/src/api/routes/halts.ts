@@ -8,7 +8,14 @@ import type { ApiRoutes } from '../server.ts'
 export interface HaltRoutesComponents {
   halts: Pick<
     HaltService,
-    'status' | 'vote' | 'receiveVote' | 'importCertificate' | 'certificate' | 'evidence' | 'isHalted'
+    | 'status'
+    | 'vote'
+    | 'receiveVote'
+    | 'importCertificate'
+    | 'certificate'
+    | 'evidence'
+    | 'isHalted'
+    | 'refreshValidators'
   >
 }
 
@@ -107,7 +114,9 @@ export function haltRoutes(components: HaltRoutesComponents): ApiRoutes {
       tags: ['safety'],
       permission: 'safety:read',
       responses: { 200: Json },
-      handler: () => {
+      handler: async ({ signal }) => {
+        // A fresh read of the validator set (a stale one is shown if the chain does not answer).
+        await halts.refreshValidators({ signal }).catch(() => undefined)
         const s = halts.status()
         return { ...s, evidence: s.evidence.map(evidenceToJson) }
       },

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { castVote, chainOf, type Devnet, delegateVotes, FTNS, startDevnet } from '@prsm/contracts'
+import type { PrsmNode } from '@prsm/node'
+import { Command } from 'commander'
+import { createWalletClient, http, publicActions } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { startTestNode, stopAll, waitFor } from '../../node/test/helpers.ts'
+import { addHaltCommands } from '../src/commands/safety-halt.ts'
+
+const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
+const execFileP = promisify(execFile)
+const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PRSM_')))
+
+async function prsm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileP(process.execPath, [BIN, ...args], {
+      env: clean,
+      timeout: 120_000,
+    })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+/** Runs the `safety` halt subcommands in process (the `safety` parent belongs to safety.ts) and captures stdout. */
+async function safety(args: string[]): Promise<string> {
+  const program = new Command('prsm').exitOverride()
+  addHaltCommands(program.command('safety'))
+  const out: string[] = []
+  const write = process.stdout.write.bind(process.stdout)
+  process.stdout.write = ((chunk: string) => {
+    out.push(String(chunk))
+    return true
+  }) as typeof process.stdout.write
+  try {
+    await program.parseAsync(['safety', ...args], { from: 'user' })
+  } finally {
+    process.stdout.write = write
+  }
+  return out.join('')
+}
+
+describe('prsm gov and prsm safety halt|resume|status on a devnet', () => {
+  let dir: string
+  let devnet: Devnet
+  let node: PrsmNode
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'prsm-gov-cli-'))
+    devnet = await startDevnet({ dir })
+    node = await startTestNode({
+      api: true,
+      config: { chain: { deployment: devnet.deploymentFile as string, parameterPollMs: 100 } },
+    })
+  })
+  after(async () => {
+    await stopAll([node].filter(Boolean))
+    await devnet?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('propose, list, vote, execute (queue then execute), show; the node applies the change live', async () => {
+    const voter = createWalletClient({
+      account: privateKeyToAccount(devnet.deployment.devnet?.faucet.privateKey as `0x${string}`),
+      chain: chainOf(devnet.deployment),
+      transport: http(devnet.deployment.rpcUrl),
+    }).extend(publicActions)
+    await delegateVotes(voter, devnet.deployment)
+    const travel = async (s: number) => {
+      await voter.request({ method: 'evm_increaseTime', params: [s] } as never)
+      await voter.request({ method: 'evm_mine', params: [] } as never)
+    }
+    const d = ['--data-dir', node.dataDir]
+
+    const proposed = await prsm([
+      'gov',
+      'propose',
+      '--set',
+      'networkFeeBps=150',
+      '--description',
+      'Lower the fee',
+      ...d,
+      '--json',
+    ])
+    assert.equal(proposed.code, 0, proposed.stderr)
+    const { id } = JSON.parse(proposed.stdout) as { id: string }
+    const list = JSON.parse((await prsm(['gov', 'list', ...d, '--json'])).stdout) as {
+      proposals: Array<{ id: string; state: string; changes: Array<{ name: string; value: string }> }>
+    }
+    assert.equal(list.proposals[0]?.id, id)
+    assert.equal(list.proposals[0]?.state, 'Pending')
+    assert.deepEqual(
+      list.proposals[0]?.changes.map((c) => [c.name, c.value]),
+      [['networkFeeBps', '150']],
+    )
+
+    await travel(2)
+    await castVote(voter, devnet.deployment, BigInt(id), 1)
+    const voted = await prsm(['gov', 'vote', id, 'for', ...d])
+    assert.equal(voted.code, 0, voted.stderr)
+    assert.match(voted.stdout, /voted for on/)
+    await travel(121)
+    assert.match((await prsm(['gov', 'execute', id, ...d])).stdout, /is Queued/)
+    await travel(61)
+    assert.match((await prsm(['gov', 'execute', id, ...d])).stdout, /is Executed/)
+    await waitFor('fee applied live', () => node.ledger.parameters.get('networkFeeBps') === 150n)
+    const shown = await prsm(['gov', 'show', id, ...d])
+    assert.match(shown.stdout, /state\s+Executed/)
+    assert.match(shown.stdout, /change\s+networkFeeBps = 150/)
+    await waitFor('applied change audited', () =>
+      node.audit.query({ type: 'parameter.applied' }).some((e) => e.subject === 'networkFeeBps'),
+    )
+
+    const unknown = await prsm(['gov', 'propose', '--set', 'bogus=1', '--description', 'x', ...d])
+    assert.equal(unknown.code, 1)
+    assert.match(unknown.stderr, /PROPOSAL_INVALID/)
+    assert.equal((await prsm(['gov', 'vote', id, 'maybe', ...d])).code, 2)
+  })
+
+  it('a lone validator halts and resumes a model; status shows it', async () => {
+    await node.ledger.wallet.stakeAdd(10_000n * FTNS, { validator: true })
+    const d = ['--data-dir', node.dataDir]
+    const status0 = JSON.parse(await safety(['status', ...d, '--json'])) as {
+      validators: unknown[]
+      quorum: number
+    }
+    assert.equal(status0.validators.length, 1)
+    assert.equal(status0.quorum, 1)
+    const halted = await safety(['halt', '--scope', 'model:bad-7b', '--reason', 'leaks secrets', ...d])
+    assert.match(halted, /halt vote for model:bad-7b \(epoch 1\) signed and gossiped/)
+    assert.match(halted, /quorum reached/)
+    const status1 = await safety(['status', ...d])
+    assert.match(status1, /model:bad-7b\s+1\s+\S+\s+1\s+leaks secrets/)
+    assert.ok(node.halts.isHalted({ capability: 'model:bad-7b' }))
+    await safety(['resume', '--scope', 'model:bad-7b', '--reason', 'fixed', ...d])
+    assert.equal(node.halts.isHalted({ capability: 'model:bad-7b' }), undefined)
+    assert.match(await safety(['status', ...d]), /halted\s+nothing/)
+  })
+})
