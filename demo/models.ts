@@ -1,7 +1,8 @@
 /**
  * Model backends the main job can use, found without configuration: a local Ollama (its
  * OpenAI-compatible API on 127.0.0.1:11434, asked for its models with a short timeout), and the
- * OpenAI and Anthropic APIs when OPENAI_API_KEY / ANTHROPIC_API_KEY are set. Keys are never read
+ * OpenAI and Anthropic APIs when OPENAI_API_KEY / ANTHROPIC_API_KEY are set (OPENAI_BASE_URL /
+ * ANTHROPIC_BASE_URL point them at another endpoint of the same wire format). Keys are never read
  * here: the backend config names the environment variable and the node reads it per job.
  */
 import type { ConfigInput } from '@prsm/core'
@@ -41,12 +42,13 @@ export async function detectModel(options: { timeoutMs?: number } = {}): Promise
     }
   }
   if (process.env.OPENAI_API_KEY) {
+    const baseUrl = process.env.OPENAI_BASE_URL || 'https://api.openai.com/v1'
     return {
       capability: 'model:gpt-4o-mini',
-      label: 'OpenAI gpt-4o-mini (OPENAI_API_KEY)',
+      label: `OpenAI gpt-4o-mini at ${baseUrl} (OPENAI_API_KEY)`,
       backend: {
         type: 'openai-compatible',
-        baseUrl: 'https://api.openai.com/v1',
+        baseUrl,
         apiKeyEnv: 'OPENAI_API_KEY',
         models: [{ capability: 'model:gpt-4o-mini', model: 'gpt-4o-mini' }],
       },
@@ -58,7 +60,7 @@ export async function detectModel(options: { timeoutMs?: number } = {}): Promise
       label: 'Anthropic claude-3-5-haiku (ANTHROPIC_API_KEY)',
       backend: {
         type: 'anthropic',
-        baseUrl: 'https://api.anthropic.com',
+        baseUrl: process.env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com',
         apiKeyEnv: 'ANTHROPIC_API_KEY',
         models: [{ capability: 'model:claude-haiku', model: 'claude-3-5-haiku-latest' }],
       },

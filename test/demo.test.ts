@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -8,6 +11,8 @@ import { vegaDatasets } from '../demo/datasets.ts'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
+// No model unless a test names one: no local Ollama (a closed port), no keys.
+const NO_MODEL = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', OLLAMA_HOST: 'http://127.0.0.1:9' }
 
 /** Runs a demo program in this process (V8, not the QuickJS sandbox the providers use). */
 function local(
@@ -27,7 +32,7 @@ describe('the main job (npm start)', () => {
     const { stdout } = await run(process.execPath, [`${root}scripts/demo.ts`], {
       cwd: root,
       timeout: 140_000,
-      env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', OLLAMA_HOST: 'http://127.0.0.1:9' },
+      env: { ...process.env, ...NO_MODEL },
     })
     // run() rejects on a non-zero exit, so reaching here means exit 0
     assert.match(stdout, /^Trace (b[a-z2-7]{50,}) \(workflow b[a-z2-7]{50,}\)$/m)
@@ -65,5 +70,70 @@ describe('the main job (npm start)', () => {
     assert.equal(royalty[1], royalty[2])
     assert.ok(Number(royalty[1]) > 0)
     assert.match(stdout, /The API of nwtn was served at http:\/\/127\.0\.0\.1:\d+ during the run\./)
+  })
+
+  it('with a model (OpenAI wire format on loopback standing in for the paid API): an infer step and a model synthesis', {
+    timeout: 150_000,
+  }, async () => {
+    const prompts: string[] = []
+    const upstream = createServer(async (req, res) => {
+      let body = ''
+      for await (const chunk of req) body += chunk
+      if (req.url !== '/v1/chat/completions' || req.headers.authorization !== 'Bearer sk-demo-test') {
+        res.writeHead(404).end()
+        return
+      }
+      const request = JSON.parse(body) as { stream?: boolean; messages: Array<{ content: string }> }
+      const prompt = request.messages.map((m) => m.content).join('\n')
+      prompts.push(prompt)
+      const text = `MODEL ANSWER ${prompts.length}: CO2 rises faster in every period.`
+      if (request.stream === false) {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(
+          JSON.stringify({
+            choices: [{ index: 0, message: { role: 'assistant', content: text } }],
+            usage: { prompt_tokens: 50, completion_tokens: 9 },
+          }),
+        )
+        return
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      for (const content of text.split(/(?<= )/)) {
+        res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`)
+      }
+      res.write(
+        `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 50, completion_tokens: 9 } })}\n\n`,
+      )
+      res.end('data: [DONE]\n\n')
+    })
+    upstream.listen(0, '127.0.0.1')
+    await once(upstream, 'listening')
+    try {
+      const { port } = upstream.address() as AddressInfo
+      const { stdout } = await run(process.execPath, [`${root}scripts/demo.ts`], {
+        cwd: root,
+        timeout: 140_000,
+        env: {
+          ...process.env,
+          ...NO_MODEL,
+          OPENAI_API_KEY: 'sk-demo-test',
+          OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
+        },
+      })
+      assert.match(stdout, /gamma .* compute:js, model:gpt-4o-mini/)
+      assert.match(stdout, /explain +done: by gamma/)
+      assert.match(stdout, /report +done: by gamma/)
+      assert.match(stdout, /trace verify on curator .*: verified — 8 steps/)
+      assert.equal(prompts.length, 2, 'one call for the infer step, one for the compile step')
+      // the infer step saw the shards' figures; the compile step saw the infer step's answer
+      assert.match(prompts[0] as string, /"ppmPerDecade":10\.21/)
+      assert.match(prompts[1] as string, /MODEL ANSWER 1/)
+      assert.match(
+        stdout,
+        /The model's synthesis[^\n]*\n +MODEL ANSWER 2: CO2 rises faster in every period\./,
+      )
+    } finally {
+      upstream.close()
+    }
   })
 })
