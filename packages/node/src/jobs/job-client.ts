@@ -71,10 +71,20 @@ export type JobEvent =
 export class JobClient {
   readonly #c: JobClientComponents
   readonly #init: JobClientInit
-  /** Vouchers signed per request id, so a retry carries the same voucher and never pays twice. */
-  readonly #vouchers = new Map<string, { channel: Hex; voucher: VoucherJson }>()
+  /**
+   * Payment per request id, so a retry carries the same voucher (or none) and never pays twice;
+   * `reserved`/`settled` track its max price against the channel's credit.
+   */
+  readonly #vouchers = new Map<
+    string,
+    { channel: Hex; voucher: VoucherJson | undefined; reserved: boolean; settled: boolean }
+  >()
   /** Per channel: the amount signed in vouchers the provider has not accepted (refused jobs). */
   readonly #unaccepted = new Map<string, bigint>()
+  /** Per channel: the credit with the provider (vouchered, not charged nor reserved), wei. */
+  readonly #credit = new Map<string, bigint>()
+  /** Per channel: paid jobs accepted whose receipt has not arrived. */
+  readonly #inflight = new Map<string, number>()
   readonly #locks = new Map<string, Promise<void>>()
 
   constructor(components: JobClientComponents, init: JobClientInit) {
@@ -105,6 +115,7 @@ export class JobClient {
       maxPrice: input.maxPrice.toString(),
       deadline,
       ...(voucher === undefined ? {} : { voucher }),
+      ...(paying !== undefined && voucher === undefined ? { channel: paying.channel } : {}),
     }
     const outer = options.signal
     const timeout = AbortSignal.timeout(Math.max(0, deadline - Date.now()) + RECEIPT_GRACE_MS)
@@ -172,6 +183,8 @@ export class JobClient {
         switch (envelope.type) {
           case messages.JobError.type: {
             const e = envelope.payload as { code: string; message: string }
+            // The provider's credit is lower than this client reckoned: pay in full from now on.
+            if (paying !== undefined && e.code === 'JOB_PAYMENT_REQUIRED') this.#credit.delete(paying.key)
             paying?.release()
             throw wireJobError(e, peer, requestId)
           }
@@ -179,8 +192,7 @@ export class JobClient {
             const accepted = envelope.payload as JobAccepted
             replay = accepted.replay
             if (paying !== undefined) {
-              // The provider took the voucher: everything signed on the channel is now accepted.
-              this.#unaccepted.delete(paying.key)
+              if (!replay) this.#reserve(requestId, paying.key, input.maxPrice)
               paying.release()
             }
             yield { type: 'accepted', accepted }
@@ -211,6 +223,7 @@ export class JobClient {
               streamedHash: replay ? undefined : hash.digest('hex'),
             })
             finished = true
+            if (paying !== undefined) this.#settle(requestId, paying.key, input.maxPrice, receipt)
             yield { type: 'receipt', receipt, signed: frame.subarray().slice() }
             await stream.close({ signal: AbortSignal.timeout(RECEIPT_GRACE_MS) }).catch(() => undefined)
             return
@@ -224,6 +237,7 @@ export class JobClient {
       throw err
     } finally {
       paying?.release()
+      if (paying !== undefined && !finished) this.#settle(requestId, paying.key, input.maxPrice, undefined)
       outer?.removeEventListener('abort', cancel)
       if (!finished) {
         // The consumer stopped early: the provider sees the reset and stops the job.
@@ -233,15 +247,17 @@ export class JobClient {
   }
 
   /**
-   * The voucher of a request, with the channel's admission lock held: the same voucher on a
-   * retry; else one adding the max price over what the provider has accepted — reusing the amount
-   * of vouchers it refused (`#unaccepted`) rather than paying it twice.
+   * The payment of a request, with the channel's admission lock held: the same as before on a
+   * retry; else the client's credit on the channel (what earlier vouchers added beyond what their
+   * jobs were charged) pays first, and a voucher adds the rest of the max price — reusing the
+   * amount of vouchers the provider refused (`#unaccepted`) rather than paying it twice. No voucher
+   * is sent when the credit covers the max price and nothing signed is pending.
    */
   async #payFor(
     requestId: string,
     peer: PeerId,
     input: RunJobRequest,
-  ): Promise<{ voucher: VoucherJson; key: string; release: () => void }> {
+  ): Promise<{ voucher: VoucherJson | undefined; channel: Hex; key: string; release: () => void }> {
     const { ledger, payments } = this.#c
     if (!ledger.enabled) {
       throw new PrsmError(
@@ -262,26 +278,60 @@ export class JobClient {
     const key = channel.toLowerCase()
     const release = await this.#lock(key)
     try {
-      if (known !== undefined) return { voucher: known.voucher, key, release }
+      if (known !== undefined) return { voucher: known.voucher, channel, key, release }
       const owed = this.#unaccepted.get(key) ?? 0n
+      const credit = this.#credit.get(key) ?? 0n
+      const needed = input.maxPrice - (credit < input.maxPrice ? credit : input.maxPrice)
       const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === key)
-      let voucher: VoucherJson
-      if (owed >= input.maxPrice && record?.signature !== undefined) {
+      let voucher: VoucherJson | undefined
+      if (owed > 0n && owed >= needed && record?.signature !== undefined) {
         voucher = voucherToJson({ ...record, signature: record.signature })
-      } else {
-        voucher = voucherToJson(ledger.payer.pay(channel, input.maxPrice - owed))
-        this.#unaccepted.set(key, input.maxPrice)
+      } else if (needed > 0n) {
+        voucher = voucherToJson(ledger.payer.pay(channel, needed - owed))
+        this.#unaccepted.set(key, needed)
       }
-      this.#vouchers.set(requestId, { channel, voucher })
+      this.#vouchers.set(requestId, { channel, voucher, reserved: false, settled: false })
       if (this.#vouchers.size > MAX_REMEMBERED_VOUCHERS) {
         const oldest = this.#vouchers.keys().next().value
         if (oldest !== undefined) this.#vouchers.delete(oldest)
       }
-      return { voucher, key, release }
+      return { voucher, channel, key, release }
     } catch (err) {
       release()
       throw err
     }
+  }
+
+  /** The provider accepted a paid job: its voucher is taken and its max price is reserved. */
+  #reserve(requestId: string, key: string, maxPrice: bigint): void {
+    const job = this.#vouchers.get(requestId)
+    if (job === undefined || job.reserved) return
+    job.reserved = true
+    const added = job.voucher === undefined ? 0n : (this.#unaccepted.get(key) ?? 0n)
+    this.#unaccepted.delete(key)
+    this.#credit.set(key, (this.#credit.get(key) ?? 0n) + added - maxPrice)
+    this.#inflight.set(key, (this.#inflight.get(key) ?? 0) + 1)
+  }
+
+  /**
+   * A paid job ended: what it reserved and was not charged returns to the credit. With no other
+   * job in flight on the channel, the provider's figure in the receipt is adopted.
+   */
+  #settle(requestId: string, key: string, maxPrice: bigint, receipt: JobReceipt | undefined): void {
+    const job = this.#vouchers.get(requestId)
+    if (job === undefined || !job.reserved || job.settled) return
+    job.settled = true
+    const inflight = (this.#inflight.get(key) ?? 1) - 1
+    if (inflight <= 0) this.#inflight.delete(key)
+    else this.#inflight.set(key, inflight)
+    if (receipt === undefined) return
+    const credit = (this.#credit.get(key) ?? 0n) + maxPrice - BigInt(receipt.charged)
+    this.#credit.set(key, inflight <= 0 && receipt.credit !== undefined ? BigInt(receipt.credit) : credit)
+  }
+
+  /** The client's credit with a provider on a channel, as it reckons it (wei). */
+  credit(channel: Hex): bigint {
+    return this.#credit.get(channel.toLowerCase()) ?? 0n
   }
 
   /** Waits for the channel's previous paid admission to finish; resolves with the release. */

@@ -45,6 +45,8 @@ interface Admitted {
   backend: Backend
   inputs: ResolvedInput[]
   paid: bigint
+  /** The paying channel of a paid job (its max price is reserved from the client's credit there). */
+  channel: string | undefined
   /** Waits for a slot in the queues; resolves with the function that frees it. */
   release: () => Promise<() => void>
   deadline: number
@@ -89,6 +91,11 @@ export class JobProvider {
 
   backends(): Array<{ capability: string; backend: string }> {
     return [...this.#backends].map(([capability, b]) => ({ capability, backend: b.name }))
+  }
+
+  /** A client's credit on a channel: vouchered amounts not charged nor reserved by running jobs, wei. */
+  credit(client: string, channel: string): bigint {
+    return this.#c.store.credit(client, channel)
   }
 
   /** Jobs running, and jobs waiting for a slot (node-wide and in per-capability queues). */
@@ -212,7 +219,7 @@ export class JobProvider {
     }
 
     // From here the job is accepted (and paid): it always ends with a stored receipt.
-    const { offer, backend, inputs, paid, release, deadline } = accepted
+    const { offer, backend, inputs, paid, channel, release, deadline } = accepted
     const deadlineTimer = setTimeout(
       () => controller.abort(new PrsmError('JOB_DEADLINE_EXCEEDED')),
       Math.max(0, deadline - Date.now()),
@@ -315,6 +322,9 @@ export class JobProvider {
       bytesOut: outBytes,
     }
     const charged = charge(offer, usage, failure === undefined, BigInt(request.maxPrice))
+    // What the job reserved and did not use goes back to the client's credit on the channel.
+    const credit =
+      channel === undefined ? undefined : store.addCredit(client, channel, BigInt(request.maxPrice) - charged)
     const inline = concat(out)
     const isText = !sawBytes
     const receipt: JobReceipt = {
@@ -338,6 +348,7 @@ export class JobProvider {
       unit: offer.unit,
       charged: charged.toString(),
       paid: paid.toString(),
+      ...(credit === undefined ? {} : { credit: credit.toString() }),
       startedAt,
       finishedAt,
     }
@@ -397,25 +408,58 @@ export class JobProvider {
     if (price > 0n && !this.#c.ledger.enabled) {
       throw new PrsmError('CHAIN_NOT_CONFIGURED', 'this offer has a price and the provider has no chain')
     }
-    if (price > 0n && request.voucher === undefined) throw new PrsmError('JOB_PAYMENT_REQUIRED')
+    const channel = request.voucher?.channel ?? request.channel
+    if (price > 0n && channel === undefined) throw new PrsmError('JOB_PAYMENT_REQUIRED')
     const release = this.#reserve(capability, offer, signal)
     try {
       const inputs = await this.#resolveInputs(request, offer, signal)
       const verdict = await this.#safety.checkRequest({ capability, step: request.step, inputs }, { client })
       if (!verdict.allow) throw new PrsmError('JOB_REFUSED', verdict.reason.slice(0, 256))
-      let paid = 0n
-      if (price > 0n) {
-        // The voucher must add the client's max price; the unused part stays with the provider
-        // as the client's credit (not yet refunded: see docs/jobs.md).
-        const accepted = await this.#c.ledger.payee.acceptVoucher(request.voucher, {
-          minIncrement: maxPrice,
-          signal,
-        })
-        paid = accepted.increment
+      const paid = price > 0n ? await this.#pay(request, client, channel as string, signal) : 0n
+      return {
+        offer,
+        backend,
+        inputs,
+        paid,
+        channel: price > 0n ? channel : undefined,
+        release: release.wait,
+        deadline,
       }
-      return { offer, backend, inputs, paid, release: release.wait, deadline }
     } catch (err) {
       release.cancel()
+      throw err
+    }
+  }
+
+  /**
+   * Reserves the max price of a paid job: first from the client's credit on the channel (what its
+   * vouchers added beyond what its jobs were charged), the rest from the request's voucher, which
+   * must add at least that much (anything more becomes credit). Resolves with what the voucher
+   * added. The reservation is taken synchronously, so concurrent requests cannot spend one credit
+   * twice; it is given back if the voucher is refused.
+   */
+  async #pay(request: JobRequest, client: string, channel: string, signal: AbortSignal): Promise<bigint> {
+    const { store, ledger } = this.#c
+    const maxPrice = BigInt(request.maxPrice)
+    const available = store.credit(client, channel)
+    const fromCredit = available < maxPrice ? available : maxPrice
+    const needed = maxPrice - fromCredit
+    if (needed > 0n && request.voucher === undefined) {
+      throw new PrsmError('JOB_PAYMENT_REQUIRED', undefined, {
+        details: { channel, credit: available.toString(), needed: needed.toString() },
+      })
+    }
+    if (fromCredit > 0n) store.addCredit(client, channel, -fromCredit)
+    try {
+      if (request.voucher === undefined) return 0n
+      const accepted = await ledger.payee.acceptVoucher(request.voucher, {
+        ...(needed > 0n ? { minIncrement: needed } : {}),
+        signal,
+      })
+      if (accepted.increment > needed) store.addCredit(client, channel, accepted.increment - needed)
+      return accepted.increment
+    } catch (err) {
+      if (fromCredit > 0n) store.addCredit(client, channel, fromCredit)
       throw err
     }
   }

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { type Config, type MessageRegistry, PrsmError } from '@prsm/core'
 import type { Logger } from 'pino'
+import type { Hex } from 'viem'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OfferService } from '../market/offers.ts'
 import type { PaymentService } from '../market/payments.ts'
@@ -196,6 +197,14 @@ export class JobService {
       request,
       options,
     )
+  }
+
+  /**
+   * Client side: this node's credit with the provider of `channel` (what its vouchers added
+   * beyond what its jobs were charged), spent before any new voucher is signed.
+   */
+  credit(channel: Hex): bigint {
+    return this.#client.credit(channel)
   }
 
   /** Checks a signed evidence record on its own (JOB_EVIDENCE_INVALID when it does not verify). */

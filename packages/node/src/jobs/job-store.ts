@@ -33,6 +33,10 @@ export interface JobStore {
   finish(client: string, requestId: string, receipt: JobReceipt): void
   /** Releases a claim on a request that was refused before any work or payment. */
   release(client: string, requestId: string): void
+  /** The client's unspent credit on a channel (vouchered amounts not charged), wei. */
+  credit(client: string, channel: string): bigint
+  /** Adds `delta` (may be negative) to the client's credit on a channel; returns the new credit. */
+  addCredit(client: string, channel: string, delta: bigint): bigint
   close(): void
 }
 
@@ -59,6 +63,12 @@ export function createJobStore(init: JobStoreInit): JobStore {
       PRIMARY KEY (client, request_id)
     );
     UPDATE jobs SET status = 'interrupted' WHERE status = 'running';
+    CREATE TABLE IF NOT EXISTS credits (
+      client TEXT NOT NULL,
+      channel TEXT NOT NULL,
+      credit TEXT NOT NULL,
+      PRIMARY KEY (client, channel)
+    );
   `,
   )
   db.prepare('DELETE FROM jobs WHERE started_at < ?').run(
@@ -75,6 +85,15 @@ export function createJobStore(init: JobStoreInit): JobStore {
     `UPDATE jobs SET status = 'done', finished_at = ?, receipt = ? WHERE client = ? AND request_id = ?`,
   )
   const remove = db.prepare(`DELETE FROM jobs WHERE client = ? AND request_id = ? AND status = 'running'`)
+  const selectCredit = db.prepare('SELECT credit FROM credits WHERE client = ? AND channel = ?')
+  const upsertCredit = db.prepare(
+    `INSERT INTO credits (client, channel, credit) VALUES (?, ?, ?)
+     ON CONFLICT (client, channel) DO UPDATE SET credit = excluded.credit`,
+  )
+  const credit = (client: string, channel: string): bigint => {
+    const row = selectCredit.get(client, channel.toLowerCase()) as { credit: string } | undefined
+    return row === undefined ? 0n : BigInt(row.credit)
+  }
 
   return {
     get(client, requestId) {
@@ -96,6 +115,13 @@ export function createJobStore(init: JobStoreInit): JobStore {
     },
     release(client, requestId) {
       remove.run(client, requestId)
+    },
+    credit,
+    addCredit(client, channel, delta) {
+      const next = credit(client, channel) + delta
+      if (next < 0n) throw new Error('credit would go negative')
+      upsertCredit.run(client, channel.toLowerCase(), next.toString())
+      return next
     },
     close() {
       db.close()

@@ -50,8 +50,16 @@ export const JobRequestSchema = z
     maxPrice: weiSchema,
     /** Milliseconds since the epoch; the provider stops work at this time. */
     deadline: z.number().int().positive(),
-    /** A voucher adding `maxPrice` on a channel to the provider (absent when the offer is free). */
+    /**
+     * A voucher on a channel to the provider adding what the client's credit there does not cover
+     * of `maxPrice` (absent when the offer is free or the credit covers it all).
+     */
     voucher: VoucherJsonSchema.optional(),
+    /** The channel whose credit pays, when no voucher is sent (0x + 64 hex digits). */
+    channel: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{64}$/)
+      .optional(),
   })
   .strict()
 export type JobRequest = z.output<typeof JobRequestSchema>
@@ -115,6 +123,11 @@ export const JobReceiptSchema = z
     charged: weiSchema,
     /** What the voucher of this request added, wei (0 when unpaid). */
     paid: weiSchema,
+    /**
+     * Paid jobs: the client's credit with the provider on the paying channel once this job is
+     * settled (everything vouchered minus everything charged and reserved by running jobs), wei.
+     */
+    credit: weiSchema.optional(),
     startedAt: z.number().int().min(0),
     finishedAt: z.number().int().min(0),
   })

@@ -73,7 +73,14 @@ describe('paid jobs (two nodes on a devnet)', () => {
     )
     assert.equal(echo.runs, runs)
 
-    // A refused job's voucher is not lost: the next job's voucher reuses its amount.
+    // What the first job reserved and was not charged is the client's credit, on both sides.
+    const credit = FTNS - (6n * FTNS) / 1000n
+    assert.equal(first.receipt.credit, credit.toString())
+    assert.equal(client.jobs.credit(opened.channel), credit)
+    assert.equal(provider.jobs.provider.credit(client.peerId, opened.channel), credit)
+
+    // A refused job's voucher is not lost: the next job's voucher reuses its amount. The credit
+    // pays first, so the voucher adds only what it does not cover (0.006 FTNS).
     await assert.rejects(
       client.jobs.request(provider.peerId, {
         ...request,
@@ -82,20 +89,32 @@ describe('paid jobs (two nodes on a devnet)', () => {
       }),
       (err) => hasCode(err, 'JOB_NO_BACKEND'),
     )
-    assert.equal(signed(), 2n * FTNS)
+    assert.equal(signed(), FTNS + (6n * FTNS) / 1000n)
     const next = await client.jobs.request(provider.peerId, { ...request, requestId: 'paid-0004' })
     assert.equal(next.receipt.status, 'ok')
-    assert.equal(next.receipt.paid, FTNS.toString(), 'the provider got one max price for one job')
-    assert.equal(signed(), 2n * FTNS, 'the refused voucher was delivered again')
+    assert.equal(next.receipt.paid, ((6n * FTNS) / 1000n).toString(), 'the voucher added only the shortfall')
+    assert.equal(signed(), FTNS + (6n * FTNS) / 1000n, 'the refused voucher was delivered again')
 
-    // Paid jobs started together on one channel are admitted in order: every voucher is accepted.
+    // A job the credit covers entirely is paid without any voucher.
+    const cheap = { ...request, maxPrice: FTNS / 10n }
+    const covered = await client.jobs.request(provider.peerId, { ...cheap, requestId: 'paid-0005' })
+    assert.equal(covered.receipt.status, 'ok')
+    assert.equal(covered.receipt.paid, '0')
+    assert.equal(signed(), FTNS + (6n * FTNS) / 1000n, 'no new voucher')
+
+    // Paid jobs started together on one channel are admitted in order: every one is accepted.
     const together = await Promise.all(
-      [5, 6, 7].map((i) => client.jobs.request(provider.peerId, { ...request, requestId: `paid-000${i}` })),
+      [6, 7, 8].map((i) => client.jobs.request(provider.peerId, { ...request, requestId: `paid-000${i}` })),
     )
-    for (const r of together) {
-      assert.equal(r.receipt.status, 'ok')
-      assert.equal(r.receipt.paid, FTNS.toString())
-    }
-    assert.equal(signed(), 5n * FTNS)
+    for (const r of together) assert.equal(r.receipt.status, 'ok')
+
+    // The honest total: everything the client signed is what its jobs were charged plus a credit
+    // both sides agree on (spent by its next jobs) — never more.
+    const receipts = [first, next, covered, ...together].map((r) => r.receipt)
+    const charged = receipts.reduce((n, r) => n + BigInt(r.charged), 0n)
+    const left = provider.jobs.provider.credit(client.peerId, opened.channel)
+    assert.equal(client.jobs.credit(opened.channel), left)
+    assert.equal(signed(), charged + left)
+    assert.ok(left < 3n * FTNS, 'the credit is at most what the jobs in flight together reserved')
   })
 })
