@@ -93,17 +93,23 @@ export interface ChannelKeeperInit {
 /**
  * Payment channels to providers, opened automatically: the channel this node opened to a peer
  * with room for the next payment, else a top-up, else a new channel with the configured deposit.
- * Opens to one provider are serialised; royalties owed on each channel are settled by one
+ * Opens are serialised; royalties owed on each channel are settled by one
  * voucher whose royalty table carries them.
  */
 export class ChannelKeeper {
   readonly #c: ChannelKeeperComponents
   readonly #init: ChannelKeeperInit
-  readonly #locks = new Map<string, Promise<unknown>>()
+  #lock: Promise<unknown> = Promise.resolve()
 
   constructor(components: ChannelKeeperComponents, init: ChannelKeeperInit) {
     this.#c = components
     this.#init = init
+  }
+
+  /** What this node has signed on a channel so far (cumulative), wei. */
+  signed(channel: Hex | undefined): bigint {
+    if (channel === undefined) return 0n
+    return this.#c.ledger.payer.channels().find((c) => c.channel === channel)?.cumulativeAmount ?? 0n
   }
 
   /** The royalty cap of the channel (fixed at open), basis points. */
@@ -111,14 +117,13 @@ export class ChannelKeeper {
     return this.#c.ledger.payer.channels().find((c) => c.channel === channel)?.royaltyCapBps ?? 0n
   }
 
-  /** A channel to `provider` with at least `room` wei left (opening or topping up as needed). */
+  /**
+   * A channel to `provider` with at least `room` wei left (opening or topping up as needed).
+   * Serialised for the whole wallet: two opens at once would sign permits with the same nonce.
+   */
   ensure(provider: string, room: bigint, options: { signal?: AbortSignal } = {}): Promise<Hex> {
-    const previous = this.#locks.get(provider) ?? Promise.resolve()
-    const next = previous.catch(() => undefined).then(() => this.#ensure(provider, room, options))
-    this.#locks.set(
-      provider,
-      next.catch(() => undefined),
-    )
+    const next = this.#lock.catch(() => undefined).then(() => this.#ensure(provider, room, options))
+    this.#lock = next.catch(() => undefined)
     return next
   }
 

@@ -128,17 +128,27 @@ export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promi
       0n,
     )
     const total = paying.reduce((n, p) => n + p, 0n) + (paying[0] === 0n ? 0n : royaltyReserve)
-    r.budget.reserve(total, r.step)
-    const channels = await Promise.all(
-      providers.map((p, i) =>
-        (paying[i] ?? 0n) > 0n
-          ? c.keeper.ensure(p, (paying[i] ?? 0n) + royaltyReserve, { signal: r.signal })
-          : undefined,
-      ),
-    )
+    // Counted as load from the moment they are picked, so steps routed meanwhile spread out.
+    const ends = providers.map((p) => c.router.begin(p))
+    let channels: Array<Hex | undefined>
+    try {
+      r.budget.reserve(total, r.step)
+      channels = await Promise.all(
+        providers.map((p, i) =>
+          (paying[i] ?? 0n) > 0n
+            ? c.keeper.ensure(p, (paying[i] ?? 0n) + royaltyReserve, { signal: r.signal })
+            : undefined,
+        ),
+      ).catch((err: unknown) => {
+        r.budget.release(total)
+        throw err
+      })
+    } catch (err) {
+      for (const end of ends) end()
+      throw err
+    }
     const startedAt = Date.now()
     r.onEvent({ type: 'attempt', provider: providers[0] as string, providers, attempt, at: startedAt })
-    const ends = providers.map((p) => c.router.begin(p))
     const timeout = AbortSignal.timeout(r.timeoutMs)
     const signal = AbortSignal.any([r.signal, timeout])
     const request: RunJobRequest = {
@@ -151,6 +161,10 @@ export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promi
       maxPrice: price,
       deadline: startedAt + r.timeoutMs,
     }
+    // What the vouchers of this attempt add, per provider: measured on the channels (a voucher
+    // may add less than the max price when the provider holds credit from earlier jobs).
+    const signedBefore = channels.map((ch) => c.keeper.signed(ch))
+    const added = () => channels.map((ch, i) => c.keeper.signed(ch) - (signedBefore[i] ?? 0n))
     try {
       const result =
         r.redundancy === 1
@@ -165,18 +179,22 @@ export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promi
       const finishedAt = Date.now()
       for (const p of providers)
         c.router.observe(p, { ok: result.agreeing.includes(p), latencyMs: finishedAt - startedAt })
-      const paid = BigInt(result.receipt.paid)
+      const payments = providers.map((provider, i) => ({
+        provider,
+        amount: r.redundancy === 1 ? BigInt(result.receipt.paid) : (added()[i] ?? 0n),
+      }))
+      const paid = payments.reduce((n, p) => n + p.amount, 0n)
       const royalties =
         paid === 0n
           ? []
           : royaltiesFor(paid, r.royalties, channels[0] ? c.keeper.capBps(channels[0]) : c.royaltyCapBps())
-      const unused = total - paying.reduce((n, p) => n + p, 0n) - royalties.reduce((n, x) => n + x.amount, 0n)
+      const unused = total - paid - royalties.reduce((n, x) => n + x.amount, 0n)
       if (unused > 0n) r.budget.release(unused)
       const index = providers.indexOf(result.provider)
       return {
         ...result,
-        paid: paying.reduce((n, p) => n + p, 0n),
-        payments: providers.map((provider, i) => ({ provider, amount: paying[i] ?? 0n })),
+        paid,
+        payments,
         royalties,
         channel: channels[index] ?? undefined,
         startedAt,
@@ -187,8 +205,9 @@ export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promi
       const e = asPrsmError(err, timeout.aborted && !r.signal.aborted)
       if (r.signal.aborted) throw new PrsmError('JOB_CANCELLED', 'the workflow was cancelled', { cause: err })
       const accepted = (err as { accepted?: boolean }).accepted === true
-      // Refused before the voucher was accepted: nothing was paid (the job client reuses the amount).
-      const paid = accepted ? paying.reduce((n, p) => n + p, 0n) : 0n
+      // Refused before the voucher was accepted: nothing was paid (the job client reuses the
+      // amount). Accepted, then failed: the provider keeps what the voucher added (prepaid).
+      const paid = accepted ? added().reduce((n, a) => n + a, 0n) : 0n
       r.budget.release(total - paid)
       const failed =
         (e.details?.peer as string | undefined) ??
