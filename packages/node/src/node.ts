@@ -236,6 +236,7 @@ export class PrsmNode {
     )
     this.governance = new GovernanceService({
       ledger: this.ledger,
+      evidence: (id) => this.halts.evidence().find((e) => e.id === id),
       audit: this.audit,
       logger: logger.child({ part: 'governance' }),
     })

@@ -1,7 +1,7 @@
 import { PrsmError } from '@prsm/core'
 import type { Command } from 'commander'
 import { printJson, table } from '../output.ts'
-import { type CommonFlags, dataDirOption, fields, get, jsonOption, post } from './ledger-common.ts'
+import { type CommonFlags, dataDirOption, fields, ftnsFlag, get, jsonOption, post } from './ledger-common.ts'
 
 interface Proposal {
   id: string
@@ -12,11 +12,14 @@ interface Proposal {
   voteEnd: string
   votes: { against: string; for: string; abstain: string }
   changes: Array<{ key: string; name?: string; value: string }>
+  slashes?: Array<{ provider: string; amount: string; evidence: string }>
 }
 
 interface ProposeFlags extends CommonFlags {
   set?: string[]
   approve?: string[]
+  slash?: string
+  slashAmount?: string
   description?: string
 }
 
@@ -86,12 +89,20 @@ export function registerGovCommands(program: Command): void {
 export async function govProposeCommand(flags: ProposeFlags): Promise<void> {
   const parameters = Object.fromEntries((flags.set ?? []).map(parseSet))
   const approveManifests = flags.approve ?? []
-  if (Object.keys(parameters).length === 0 && approveManifests.length === 0) {
-    throw new PrsmError('VALIDATION_FAILED', 'give at least one --set NAME=VALUE or --approve CID')
+  if (Object.keys(parameters).length === 0 && approveManifests.length === 0 && flags.slash === undefined) {
+    throw new PrsmError(
+      'VALIDATION_FAILED',
+      'give at least one --set NAME=VALUE, --approve CID or --slash EVIDENCE',
+    )
   }
+  const slash =
+    flags.slash === undefined
+      ? undefined
+      : { evidence: flags.slash, amount: ftnsFlag('--slash-amount', flags.slashAmount) }
   const r = await post<{ id: string }>(flags, '/api/v1/governance/proposals', {
     parameters,
     approveManifests,
+    ...(slash === undefined ? {} : { slash }),
     description: flags.description,
   })
   if (flags.json) return printJson(r)
@@ -144,6 +155,10 @@ export async function govShowCommand(id: string, flags: CommonFlags): Promise<vo
       ['votes', `for ${p.votes.for}, against ${p.votes.against}, abstain ${p.votes.abstain}`],
       ['description', p.description],
       ...p.changes.map((c): [string, string] => ['change', `${c.name ?? c.key} = ${c.value}`]),
+      ...(p.slashes ?? []).map((x): [string, string] => [
+        'slash',
+        `${x.provider} ${x.amount} wei (evidence ${x.evidence})`,
+      ]),
     ]),
   )
 }

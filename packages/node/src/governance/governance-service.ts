@@ -10,6 +10,7 @@ import {
   parameterRegistryAbi,
   proposalState,
   propose,
+  providerRegistryAbi,
   prsmGovernorAbi,
   queueProposal,
 } from '@prsm/contracts'
@@ -24,6 +25,8 @@ import { lineageApprovalKey } from '../safety/lineage.ts'
 
 export interface GovernanceServiceComponents {
   ledger: Pick<Ledger, 'enabled' | 'chain' | 'parameters'>
+  /** Halt equivocation evidence by id (for slashing proposals). */
+  evidence?: (id: string) => { id: string; validator: string; address?: string } | undefined
   audit?: { append(input: AuditInput): unknown }
   logger: Logger
 }
@@ -46,6 +49,8 @@ export interface ProposalInfo {
   voteEnd: string
   votes: { against: string; for: string; abstain: string }
   changes: ProposedChange[]
+  /** Stake slashes (ProviderRegistry.slash) with the evidence hash they cite. */
+  slashes: Array<{ provider: string; amount: string; evidence: string }>
   /** Proposals that do something other than set parameters carry their raw actions. */
   actions: { targets: string[]; values: string[]; calldatas: string[] }
 }
@@ -55,6 +60,8 @@ export interface ProposeInput {
   parameters?: Record<string, string | bigint>
   /** Manifest CIDs of model versions to approve (sets their lineage approval key to 1). */
   approveManifests?: string[]
+  /** Slash a validator's stake for recorded halt equivocation (evidence id from the halt service). */
+  slash?: { evidence: string; amount: string | bigint }
   description: string
 }
 
@@ -136,16 +143,42 @@ export class GovernanceService {
       values.push(1n)
       this.#approvals.set(lineageApprovalKey(cid).toLowerCase(), `lineageApproval:${cid}`)
     }
-    if (keys.length === 0) throw new PrsmError('PROPOSAL_INVALID', 'the proposal changes nothing')
-    if (input.description.trim() === '') throw new PrsmError('PROPOSAL_INVALID', 'a description is required')
-    return {
-      targets: [deployment.addresses.parameters],
-      values: [0n],
-      calldatas: [
+    const p: ProposalActions = { targets: [], values: [], calldatas: [], description: input.description }
+    if (keys.length > 0) {
+      p.targets.push(deployment.addresses.parameters)
+      p.values.push(0n)
+      p.calldatas.push(
         encodeFunctionData({ abi: parameterRegistryAbi, functionName: 'setMany', args: [keys, values] }),
-      ],
-      description: input.description,
+      )
     }
+    if (input.slash !== undefined) {
+      const e = this.#c.evidence?.(input.slash.evidence)
+      if (e?.address === undefined) {
+        throw new PrsmError(
+          'PROPOSAL_INVALID',
+          `no evidence ${input.slash.evidence} naming a validator wallet`,
+        )
+      }
+      let amount: bigint
+      try {
+        amount = BigInt(input.slash.amount)
+      } catch {
+        throw new PrsmError('PROPOSAL_INVALID', 'the slash amount must be an integer (wei)')
+      }
+      if (amount <= 0n) throw new PrsmError('PROPOSAL_INVALID', 'the slash amount must be positive')
+      p.targets.push(deployment.addresses.providers)
+      p.values.push(0n)
+      p.calldatas.push(
+        encodeFunctionData({
+          abi: providerRegistryAbi,
+          functionName: 'slash',
+          args: [e.address as Hex, amount, `0x${e.id}`],
+        }),
+      )
+    }
+    if (p.targets.length === 0) throw new PrsmError('PROPOSAL_INVALID', 'the proposal changes nothing')
+    if (input.description.trim() === '') throw new PrsmError('PROPOSAL_INVALID', 'a description is required')
+    return p
   }
 
   async propose(input: ProposeInput): Promise<{ id: string }> {
@@ -278,6 +311,11 @@ export class GovernanceService {
           ? this.#decodeChanges(a.calldatas[i] as Hex)
           : [],
       ),
+      slashes: a.targets.flatMap((t, i) =>
+        t.toLowerCase() === deployment.addresses.providers.toLowerCase()
+          ? decodeSlash(a.calldatas[i] as Hex)
+          : [],
+      ),
       actions: {
         targets: [...a.targets],
         values: a.values.map(String),
@@ -314,6 +352,17 @@ interface CreatedArgs {
   voteStart: bigint
   voteEnd: bigint
   description: string
+}
+
+function decodeSlash(data: Hex): ProposalInfo['slashes'] {
+  try {
+    const call = decodeFunctionData({ abi: providerRegistryAbi, data })
+    if (call.functionName !== 'slash') return []
+    const [provider, amount, evidence] = call.args as readonly [string, bigint, string]
+    return [{ provider, amount: amount.toString(), evidence }]
+  } catch {
+    return []
+  }
 }
 
 function parseId(id: string): bigint {

@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { type Devnet, FTNS, startDevnet } from '@prsm/contracts'
+import { castVote, chainOf, type Devnet, delegateVotes, FTNS, startDevnet } from '@prsm/contracts'
 import { MessageRegistry, type PrsmError, sealEnvelope } from '@prsm/core'
+import { createWalletClient, http, publicActions } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import type { AppliedCertificate, HaltCertificate, PrsmNode } from '../../src/index.ts'
 import { readRuntimeFile } from '../../src/runtime-file.ts'
 import { HALT_VOTES_TOPIC, registerHaltMessages } from '../../src/safety/halt/halt-service.ts'
@@ -149,7 +151,9 @@ describe('emergency halt by validator quorum (6 nodes, 4 validators on a devnet)
     assert.ok(r.certificate, 'the voter forms the certificate itself')
     await waitFor('every node enforces the certificate', () => applied.size === nodes.length, 10_000)
     const latest = Math.max(...[...applied.values()].map((x) => x.appliedAt))
-    console.log(`halt certificate enforced on all ${nodes.length} nodes within ${latest - t0} ms of the last vote`)
+    console.log(
+      `halt certificate enforced on all ${nodes.length} nodes within ${latest - t0} ms of the last vote`,
+    )
     assert.ok(latest - t0 <= 2_000, `slowest node enforced after ${latest - t0} ms`)
     certificate = r.certificate
     assert.deepEqual(
@@ -238,7 +242,7 @@ describe('emergency halt by validator quorum (6 nodes, 4 validators on a devnet)
     await waitFor(
       'resume everywhere',
       () => live.every((n) => n.halts.isHalted({ capability: CAP }) === undefined),
-      10_000,
+      20_000,
     )
     const [, , , , provider, client] = live as [PrsmNode, PrsmNode, PrsmNode, PrsmNode, PrsmNode, PrsmNode]
     const job = client.jobs.request(provider.peerId, {
@@ -249,5 +253,44 @@ describe('emergency halt by validator quorum (6 nodes, 4 validators on a devnet)
     await waitFor('gated job started', () => gated.state.waiters.length > 0)
     gated.state.finish()
     assert.equal((await job).receipt.status, 'ok')
+  })
+
+  it('the equivocation evidence backs a slashing proposal that governance executes', async () => {
+    const [a, , , byz] = nodes as [PrsmNode, PrsmNode, PrsmNode, PrsmNode]
+    const evidence = a.halts.evidence()[0]
+    assert.ok(evidence)
+    const voter = createWalletClient({
+      account: privateKeyToAccount(devnet.deployment.devnet?.faucet.privateKey as `0x${string}`),
+      chain: chainOf(devnet.deployment),
+      transport: http(devnet.deployment.rpcUrl),
+    }).extend(publicActions)
+    await delegateVotes(voter, devnet.deployment)
+    const travel = async (s: number) => {
+      await voter.request({ method: 'evm_increaseTime', params: [s] } as never)
+      await voter.request({ method: 'evm_mine', params: [] } as never)
+    }
+    const { id } = await a.governance.propose({
+      slash: { evidence: evidence.id, amount: 5_000n * FTNS },
+      description: `Slash ${byz.identity.address} for equivocating on ${evidence.scope}`,
+    })
+    const shown = await a.governance.show(id)
+    assert.deepEqual(shown.slashes, [
+      { provider: byz.identity.address, amount: (5_000n * FTNS).toString(), evidence: `0x${evidence.id}` },
+    ])
+    await travel(2)
+    await castVote(voter, devnet.deployment, BigInt(id), 1)
+    await travel(121)
+    await a.governance.execute(id)
+    await travel(61)
+    assert.equal((await a.governance.execute(id)).state, 'Executed')
+    const stake = await byz.ledger.wallet.stakeStatus()
+    assert.equal(stake.stake, 5_000n * FTNS)
+    assert.equal(stake.inValidatorSet, false)
+    await a.halts.refreshValidators()
+    assert.equal(a.halts.status().validators.length, 3)
+    await assert.rejects(
+      a.governance.propose({ slash: { evidence: '00'.repeat(32), amount: 1n }, description: 'x' }),
+      (e: { code?: string }) => e.code === 'PROPOSAL_INVALID',
+    )
   })
 })

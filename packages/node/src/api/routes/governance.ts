@@ -65,12 +65,26 @@ export function governanceRoutes(components: GovernanceRoutesComponents): ApiRou
             .max(32)
             .default([])
             .describe('Manifest CIDs of model versions to approve'),
+          slash: z
+            .object({
+              evidence: z.string().regex(/^[0-9a-f]{64}$/),
+              amount: z.string().regex(/^\d{1,78}$/),
+            })
+            .strict()
+            .optional()
+            .describe("Slash a validator's stake (wei) citing halt equivocation evidence"),
           description: z.string().min(1).max(4096),
         })
         .strict(),
       errors: ['PROPOSAL_INVALID', 'CHAIN_NOT_CONFIGURED', 'CHAIN_TX_REVERTED'],
       responses: { 200: z.object({ id: z.string() }).strict() },
-      handler: ({ body }) => governance.propose(body),
+      handler: ({ body }) =>
+        governance.propose({
+          parameters: body.parameters,
+          approveManifests: body.approveManifests,
+          description: body.description,
+          ...(body.slash === undefined ? {} : { slash: body.slash }),
+        }),
     })
     route(app, {
       method: 'POST',
