@@ -196,7 +196,10 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: 'The safety check blocked the text (injection, jailbreak, harmful request, secret or limit)',
   },
-  SAFETY_POLICY_INVALID: { status: 400, message: 'The safety policy document does not match the policy schema' },
+  SAFETY_POLICY_INVALID: {
+    status: 400,
+    message: 'The safety policy document does not match the policy schema',
+  },
   SAFETY_CORPUS_INVALID: { status: 400, message: 'The safety evaluation corpus is missing or malformed' },
   SAFETY_CHECK_FAILED: {
     status: 503,
@@ -214,6 +217,18 @@ export const ERROR_CATALOGUE = {
     message: "The request would exceed the API key's or organisation's daily FTNS budget",
   },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than allowed' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message: 'The Idempotency-Key was already used by this API key for a different request',
+  },
+  IDEMPOTENCY_IN_PROGRESS: {
+    status: 409,
+    message: 'The first request with this Idempotency-Key is still running; retry later',
+  },
+  IDEMPOTENCY_NOT_REPLAYABLE: {
+    status: 409,
+    message: 'The request with this Idempotency-Key ran, but its answer was too large to keep for replay',
+  },
   NOT_FOUND: { status: 404, message: 'The resource does not exist' },
   VALIDATION_FAILED: { status: 400, message: 'The request failed validation' },
   INTERNAL: { status: 500, message: 'An internal error occurred' },
