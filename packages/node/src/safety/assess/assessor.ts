@@ -1,0 +1,147 @@
+import { ruleFor, type SafetyAction, type SafetyPolicy } from '../policy.ts'
+import { extractFeatures, type Features, newFeatures } from './features.ts'
+import { scanInjection, scanInjectionText, TRIGGERS } from './injection.ts'
+import { decodeBase64Runs, foldHomoglyphs, foldLeet, stripInvisible } from './obfuscation.ts'
+import { scanEmails, scanNumbers, scanSecrets } from './pii.ts'
+import type { SafetyCategory, Violation } from './violation.ts'
+
+export const THREAT_LEVELS = ['NONE', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL', 'EMERGENCY'] as const
+export type ThreatLevel = (typeof THREAT_LEVELS)[number]
+
+/** The result of assessing one text under a policy. */
+export interface Assessment {
+  /** 0..1, combined over the distinct findings (noisy-or of their severities). */
+  score: number
+  threatLevel: ThreatLevel
+  violations: Violation[]
+  categories: SafetyCategory[]
+  /** The action the policy took per category found. */
+  actions: { category: SafetyCategory; action: SafetyAction }[]
+  /** True when any action is block (or the score reaches the policy's blockScore). */
+  blocked: boolean
+  /** The text with redacted spans replaced, when a redact action applied. */
+  redacted?: string
+}
+
+export const CLEAN: Assessment = Object.freeze({
+  score: 0,
+  threatLevel: 'NONE',
+  violations: Object.freeze([]) as unknown as Violation[],
+  categories: Object.freeze([]) as unknown as SafetyCategory[],
+  actions: Object.freeze([]) as unknown as Assessment['actions'],
+  blocked: false,
+}) as Assessment
+
+export function threatLevel(score: number): ThreatLevel {
+  if (score <= 0) return 'NONE'
+  if (score < 0.3) return 'LOW'
+  if (score < 0.6) return 'MEDIUM'
+  if (score < 0.85) return 'HIGH'
+  if (score < 0.97) return 'CRITICAL'
+  return 'EMERGENCY'
+}
+
+// One pre-filter state per depth (scans nest once for normalised copies); reused across calls.
+const FEATURES = [newFeatures(), newFeatures()]
+
+/**
+ * Tier-1 scan: every finding in `text`. One pre-filter pass decides which detectors run.
+ * Obfuscated content (invisible characters, homoglyphs, leetspeak, base64) is normalised and
+ * scanned once more; findings only visible after normalisation are added without a span.
+ */
+export function scanText(text: string, out: Violation[] = [], depth = 0): Violation[] {
+  const f = extractFeatures(text, TRIGGERS, FEATURES[depth] as Features)
+  scanInjection(text, f, out)
+  if (f.at >= 0) scanEmails(text, out, f.at)
+  if (f.digits >= 6) scanNumbers(text, out, f.digits)
+  const tokens = { start: f.tokenStart, end: f.tokenEnd, count: f.tokens }
+  if (f.tokens > 0 || f.dashes) scanSecrets(text, tokens, f.dashes, out)
+  if (depth > 0) return out
+
+  if (f.nonLatin1) {
+    let normal = text
+    const invisible = stripInvisible(normal)
+    if (invisible !== undefined) normal = invisible.text
+    const homo = foldHomoglyphs(normal)
+    if (homo !== undefined) normal = homo.text
+    for (const n of [invisible, homo]) if (n !== undefined) out.push(n.violation)
+    if (normal !== text) addDerived(out, scanText(normal, [], depth + 1))
+  }
+  if (f.digits >= 3 || f.at >= 0 || text.includes('$')) {
+    const lower = text.toLowerCase()
+    const leet = foldLeet(lower)
+    if (leet !== undefined && leet !== lower) {
+      const found: Violation[] = []
+      scanInjectionText(leet, found)
+      if (addDerived(out, found) > 0) out.push({ category: 'obfuscation', rule: 'leetspeak', severity: 0.5 })
+    }
+  }
+  if (f.tokens > 0) {
+    for (const d of decodeBase64Runs(text, tokens)) {
+      const inner = scanText(d.text, [], depth + 1)
+      if (inner.length === 0) continue
+      out.push({ category: 'obfuscation', rule: 'base64-payload', severity: 0.6, span: d.span })
+      addDerived(out, inner)
+    }
+  }
+  return out
+}
+
+/** Adds findings from a normalised copy that the plain text did not already show (no spans). */
+function addDerived(out: Violation[], found: Violation[]): number {
+  let added = 0
+  for (const v of found) {
+    if (out.some((o) => o.rule === v.rule && o.category === v.category)) continue
+    out.push({ category: v.category, rule: v.rule, severity: v.severity })
+    added++
+  }
+  return added
+}
+
+/** Combines findings under a policy into an assessment (score, level, actions, redaction). */
+export function judge(text: string, found: readonly Violation[], policy: SafetyPolicy): Assessment {
+  const violations = found.filter((v) => v.severity >= ruleFor(policy, v.category).minSeverity)
+  if (violations.length === 0) return CLEAN
+  const strongest = new Map<string, number>()
+  for (const v of violations) {
+    const key = `${v.category}/${v.rule}`
+    strongest.set(key, Math.max(strongest.get(key) ?? 0, v.severity))
+  }
+  let clean = 1
+  for (const s of strongest.values()) clean *= 1 - s
+  const score = Math.round((1 - clean) * 1e4) / 1e4
+  const categories = [...new Set(violations.map((v) => v.category))]
+  const actions = categories.map((category) => ({ category, action: ruleFor(policy, category).action }))
+  let blocked = score >= policy.blockScore || actions.some((a) => a.action === 'block')
+  const redactSpans: [number, number, string][] = []
+  for (const v of violations) {
+    if (ruleFor(policy, v.category).action !== 'redact') continue
+    // A finding that cannot be located cannot be redacted: refuse instead.
+    if (v.span === undefined) blocked = true
+    else redactSpans.push([v.span[0], v.span[1], v.rule])
+  }
+  const a: Assessment = { score, threatLevel: threatLevel(score), violations, categories, actions, blocked }
+  if (redactSpans.length > 0) a.redacted = redact(text, redactSpans)
+  return a
+}
+
+function redact(text: string, spans: [number, number, string][]): string {
+  spans.sort((x, y) => x[0] - y[0])
+  let out = ''
+  let at = 0
+  for (const [s, e, rule] of spans) {
+    if (e <= at) continue
+    out += `${text.slice(at, Math.max(at, s))}[REDACTED:${rule}]`
+    at = e
+  }
+  return out + text.slice(at)
+}
+
+/** Tier 1 under a policy: size limit, scan, judge. */
+export function assessText(text: string, policy: SafetyPolicy): Assessment {
+  if (text.length > policy.limits.maxChars) {
+    return judge(text, [{ category: 'size', rule: 'max-chars', severity: 0.5 }], policy)
+  }
+  const found = scanText(text)
+  return found.length === 0 ? CLEAN : judge(text, found, policy)
+}

@@ -1,0 +1,487 @@
+import {
+  extractFeatures,
+  type Features,
+  MARKER_BRACKET,
+  MARKER_HASHES,
+  MARKER_LT,
+  newFeatures,
+  TOKEN_BIT,
+  TriggerTable,
+} from './features.ts'
+import type { SafetyCategory, Violation } from './violation.ts'
+
+/**
+ * Prompt-injection, jailbreak and harmful-request patterns. Every pattern runs on the lower-cased
+ * text, is bounded (no nested unbounded quantifiers, gaps limited to one sentence of a few dozen
+ * characters) and is only tried on the sentence around one of its trigger words, found by the
+ * single pre-filter pass (features.ts) — most benign prompts cost that one pass.
+ */
+interface Rule {
+  rule: string
+  category: SafetyCategory
+  severity: number
+  re: RegExp
+}
+
+// One sentence's worth of gap: no sentence end, bounded length.
+const GAP = (n: number): string => `[^.!?\\n]{0,${n}}?`
+const ALT = (xs: readonly string[]): string => `(?:${xs.join('|')})`
+
+const OVERRIDE_VERBS = [
+  'ignore',
+  'disregard',
+  'forget',
+  'override',
+  'overwrite',
+  'bypass',
+  'erase',
+  'pay no attention to',
+  'do not follow',
+  "don't follow",
+  'stop following',
+]
+// Words that may stand between the verb and the thing overridden ("all your previous ...").
+const MODIFIERS = [
+  'all',
+  'any',
+  'every',
+  'each',
+  'of',
+  'the',
+  'your',
+  'you',
+  'these',
+  'those',
+  'previous',
+  'prior',
+  'above',
+  'earlier',
+  'preceding',
+  'original',
+  'initial',
+  'existing',
+  'current',
+  'old',
+  'system',
+  'safety',
+  'content',
+  'openai',
+  'anthropic',
+  'developer',
+  'default',
+  'ethical',
+  'moral',
+  'other',
+  'built-in',
+  'given',
+  'such',
+]
+const TARGETS = [
+  'instructions?',
+  'rules',
+  'guidelines',
+  'directions',
+  'directives?',
+  'prompts?',
+  'programming',
+  'constraints',
+  'polic(?:y|ies)',
+  'protocols',
+  'filters?',
+  'restrictions',
+  'training',
+  'safeguards',
+  'guardrails',
+  'commands',
+  'orders',
+]
+
+const RULES: Rule[] = [
+  {
+    rule: 'override-instructions',
+    category: 'injection',
+    severity: 0.85,
+    re: new RegExp(`\\b${ALT(OVERRIDE_VERBS)}\\s+(?:${ALT(MODIFIERS)}\\s+){0,4}${ALT(TARGETS)}\\b`),
+  },
+  {
+    rule: 'override-policy',
+    category: 'injection',
+    severity: 0.8,
+    re: /\b(?:ignores|ignoring|bypasses|bypassing|overrides|overriding)\s+(?:\w+\s+){0,2}?(?:content polic(?:y|ies)|polic(?:y|ies)|safety (?:rules|guidelines|filters?)|guidelines|guardrails)\b/,
+  },
+  {
+    rule: 'ignore-and-instead',
+    category: 'injection',
+    severity: 0.8,
+    re: new RegExp(
+      `\\b(?:ignore|disregard)\\b${GAP(50)}\\band\\s+(?:instead\\s+|now\\s+|just\\s+)?(?:say|reply|respond|write|output|print|send|tell|rate|dump|forward|recommend|click|return)\\b`,
+    ),
+  },
+  {
+    rule: 'forget-everything',
+    category: 'injection',
+    severity: 0.8,
+    re: /\bforget\s+(?:everything|all(?: of it)?|what)\s+(?:you\s+(?:were|have been|was)\s+told|you know|above|before|i said)/,
+  },
+  {
+    rule: 'prompt-extraction',
+    category: 'injection',
+    severity: 0.75,
+    re: new RegExp(
+      `\\b(?:reveal|print|show|output|repeat|tell me|leak|dump|display|disclose|give me|share|write out|what (?:is|was|were|are))\\b${GAP(30)}\\b(?:(?:system|initial|hidden|original|secret|exact|developer|confidential|first)\\s+(?:prompt|message|instructions|rules|configuration|directives)|instructions you (?:were|have been) given|instructions you received|your (?:instructions|prompt|rules))\\b`,
+    ),
+  },
+  {
+    rule: 'text-above',
+    category: 'injection',
+    severity: 0.7,
+    re: /\b(?:repeat|print|output|copy|dump)\s+(?:the|all the|all|everything|every word of the)\s*(?:text|words|content|messages?)?\s*(?:above|before this)|(?:written|said|text|stated)\s+(?:at|in)\s+the\s+(?:beginning|start|top)\s+of\s+(?:this|the)\s+(?:conversation|chat|context)|\bdump\s+all\s+(?:previous|prior|earlier)\s+messages/,
+  },
+  {
+    rule: 'role-marker',
+    category: 'injection',
+    severity: 0.75,
+    re: /<\|(?:im_start|im_end|system|endoftext)\|>|\[\/?inst\]|<<\/?sys>>|\[system\]|#{2,}\s*system\s*:|\bbegin system (?:override|prompt)|\bend of (?:user )?input\b/,
+  },
+  {
+    rule: 'authority-claim',
+    category: 'injection',
+    severity: 0.75,
+    re: /\b(?:system|admin|administrator|developer|root|safety) (?:override|message update|mode override)\b|\b(?:higher|highest)[- ]priority (?:instruction|directive|command)|\bnew (?:primary )?(?:instructions|directive|system prompt|policy)\s*(?::|loaded|overrides)|\boverrides? all (?:others|other|previous|prior)|\b(?:previous|prior|all other|earlier) (?:rules|instructions) (?:are|is) (?:now )?(?:void|cancelled|revoked|null)/,
+  },
+  {
+    rule: 'addressed-to-model',
+    category: 'injection',
+    severity: 0.5,
+    re: /\b(?:note to|attention|message to) (?:the |any |all )?(?:ai|assistant|llm|chatbot|language model|ai assistant)s?\b/,
+  },
+  {
+    rule: 'do-anything-now',
+    category: 'jailbreak',
+    severity: 0.9,
+    re: /\bdo anything now\b|\b(?:you are|you're|pretend to be|act as|respond as|activate|enable|be|as)\s+(?:now\s+)?(?:better)?dan\b|\b(?:better)?dan mode\b/,
+  },
+  {
+    rule: 'unrestricted-persona',
+    category: 'jailbreak',
+    severity: 0.85,
+    re: new RegExp(
+      `\\b(?:you|act as|pretend|roleplay|role-play|simulate|imagine|persona|character|respond as|answer as|be an?|become)\\b${GAP(120)}\\b(?:no|without|zero|free of|freed from|broken free of|escaped)\\s+(?:any\\s+|all\\s+|your\\s+|its\\s+|the\\s+|typical\\s+)?(?:safety\\s+|content\\s+|ethical\\s+|moral\\s+)?(?:restrictions|limitations|limits|filters?|filtering|censorship|ethics|guidelines|moral compass|morals|rules|polic(?:y|ies)|safety training|alignment(?: training)?|confines)\\b`,
+    ),
+  },
+  {
+    rule: 'unfiltered-persona',
+    category: 'jailbreak',
+    severity: 0.85,
+    re: /\b(?:you are|you're|act as|as|be|become|pretend to be|roleplay as|simulate)\s+(?:an?|my|the|now an?|now)?\s*(?:\w+\s+){0,2}?(?:unfiltered|uncensored|unrestricted|amoral|jailbroken|unaligned|unethical|evil)\b/,
+  },
+  {
+    rule: 'special-mode',
+    category: 'jailbreak',
+    severity: 0.85,
+    re: /\b(?:switch to|enter|activate|enable|turn on|in)\s+(?:the\s+)?(?:unrestricted|god|jailbreak|jailbroken|opposite|evil|uncensored|unfiltered|dan|chaos|no-limits?)\s+mode\b|\bopposite mode\b|\bgod mode\b|\bdeveloper mode\b[^.!?\n]{0,60}?\b(?:no|without|ignore|ignores|uncensored|unfiltered|any content)\b|\byou are (?:now )?in developer mode\b/,
+  },
+  {
+    rule: 'jailbreak-claim',
+    category: 'jailbreak',
+    severity: 0.85,
+    re: /\b(?:you are|you're|now|been|is)\s+(?:now\s+)?jailbroken\b|\bjailbreak (?:successful|mode|enabled|activated|prompt:)|\bthis is a jailbreak\b/,
+  },
+  {
+    rule: 'never-refuse',
+    category: 'jailbreak',
+    severity: 0.6,
+    re: /\b(?:never|stop|don't|do not|will not|won't|must not)\s+(?:refuse|refuses|refusing|decline)\b|\bstay in character\b[^.!?\n]{0,40}?(?:no matter|whatever)|\bif you break character\b/,
+  },
+  {
+    rule: 'disable-safety',
+    category: 'jailbreak',
+    severity: 0.8,
+    re: /\b(?:disable|disabled|turn off|switch off|remove|deactivate)\s+(?:\w+\s+){0,2}?(?:content filter(?:ing|s)?|safety (?:filters?|features|protocols|checks|polic(?:y|ies)|guidelines|rules)|filters|censorship|guardrails|content moderation)\b|\b(?:safety features|all filters|content filtering|filters)\s+(?:are\s+)?(?:disabled|off)\b/,
+  },
+  {
+    rule: 'persona-names',
+    category: 'jailbreak',
+    severity: 0.8,
+    re: /\bmachiavellian chatbot|\bstrive to avoid norms\b|\bbetterdan\b|\bevilbot\b|\bevil confidant\b|\bno moral compass\b/,
+  },
+  {
+    rule: 'weapon-or-drug-synthesis',
+    category: 'harmful',
+    severity: 0.9,
+    re: /\b(?:make|making|build|building|synthesi[sz]e|synthesi[sz]ing|cook|cooking|manufacture|manufacturing|create|creating|assemble|assembling)\s+(?:a\s+|an\s+|the\s+|some\s+|homemade\s+)?(?:pipe\s+)?(?:bomb|bombs|napalm|methamphetamine|meth|nerve agent|sarin|ricin|explosives?|bioweapon|chemical weapon|weapon)\b/,
+  },
+  {
+    rule: 'malware-request',
+    category: 'harmful',
+    severity: 0.85,
+    re: /\b(?:write|create|build|code|generate|make)\s+(?:me\s+)?(?:a\s+|an\s+|some\s+)?(?:working\s+)?(?:malware|ransomware|keylogger|computer virus|trojan|botnet|credential stealer)\b/,
+  },
+]
+
+/**
+ * Trigger phrases per rule (a word-start prefix; `$` marks a whole word): a rule can only match a
+ * sentence holding one of them. Role markers are found by the pre-filter's marker bits instead.
+ */
+const RULE_TRIGGERS: Record<string, string[]> = {
+  'override-instructions': [
+    'ignor',
+    'disregard',
+    'forget',
+    'overrid',
+    'overwrit',
+    'bypass',
+    'erase',
+    'pay no attention',
+    'do not follow',
+    "don't follow",
+    'stop following',
+  ],
+  'override-policy': ['ignor', 'bypass', 'overrid'],
+  'ignore-and-instead': ['ignor', 'disregard'],
+  'forget-everything': ['forget'],
+  'prompt-extraction': [
+    'system prompt',
+    'system message',
+    'system instructions',
+    'system rules',
+    'system configuration',
+    'system directives',
+    'initial prompt',
+    'initial instructions',
+    'initial message',
+    'hidden instructions',
+    'hidden rules',
+    'hidden prompt',
+    'hidden configuration',
+    'hidden message',
+    'original instructions',
+    'original prompt',
+    'secret instructions',
+    'secret prompt',
+    'exact instructions',
+    'developer prompt',
+    'developer message',
+    'developer instructions',
+    'confidential',
+    'first prompt',
+    'instructions you',
+    'your instructions',
+    'your prompt',
+    'your rules',
+  ],
+  'text-above': ['above', 'before this', 'beginning of', 'start of', 'top of', 'dump'],
+  'role-marker': ['begin system', 'end of input', 'end of user input'],
+  'authority-claim': [
+    'overrid',
+    'priority',
+    'void$',
+    'cancelled',
+    'revoked',
+    'message update',
+    'new instructions',
+    'new directive',
+    'new system prompt',
+    'new policy',
+    'new primary',
+  ],
+  'addressed-to-model': ['note to', 'attention', 'message to'],
+  'do-anything-now': ['do anything now', 'dan$', 'betterdan'],
+  'unrestricted-persona': [
+    'no restrict',
+    'no limit',
+    'no filter',
+    'no censor',
+    'no ethic',
+    'no guidelines',
+    'no moral',
+    'no rules',
+    'no polic',
+    'no safety',
+    'no alignment',
+    'no content',
+    'no confines',
+    'without',
+    'free of',
+    'freed',
+    'broken free',
+    'escaped',
+    'zero restrict',
+  ],
+  'unfiltered-persona': [
+    'unfiltered',
+    'uncensored',
+    'unrestricted',
+    'amoral',
+    'jailbroken',
+    'unaligned',
+    'unethical',
+    'evil',
+  ],
+  'special-mode': [
+    'unrestricted mode',
+    'god mode',
+    'jailbreak mode',
+    'jailbroken mode',
+    'opposite mode',
+    'evil mode',
+    'uncensored mode',
+    'unfiltered mode',
+    'dan mode',
+    'chaos mode',
+    'no-limit mode',
+    'no-limits mode',
+    'developer mode',
+  ],
+  'jailbreak-claim': ['jailbr', 'this is a jailbreak'],
+  'never-refuse': ['refus', 'declin', 'stay in character', 'break character'],
+  'disable-safety': [
+    'disabl',
+    'turn off',
+    'switch off',
+    'remov',
+    'deactivat',
+    'safety features',
+    'all filters',
+    'content filtering',
+    'filters',
+  ],
+  'persona-names': [
+    'machiavellian',
+    'strive to avoid',
+    'betterdan',
+    'evilbot',
+    'evil confidant',
+    'no moral compass',
+  ],
+  'weapon-or-drug-synthesis': [
+    'bomb',
+    'napalm',
+    'meth$',
+    'methamphetamine',
+    'nerve agent',
+    'sarin',
+    'ricin',
+    'explosive',
+    'bioweapon',
+    'chemical weapon',
+    'weapon',
+  ],
+  'malware-request': [
+    'malware',
+    'ransomware',
+    'keylogger',
+    'computer virus',
+    'trojan',
+    'botnet',
+    'credential stealer',
+  ],
+}
+
+/** Words that make the pre-filter look for long tokens: key prefixes and words that introduce keys. */
+const TOKEN_TRIGGERS = [
+  'sk-',
+  'sk_',
+  'rk_',
+  'akia',
+  'asia',
+  'ghp_',
+  'gho_',
+  'ghu_',
+  'ghs_',
+  'ghr_',
+  'github_pat_',
+  'xox',
+  'aiza',
+  'hf_',
+  'glpat-',
+  'npm_',
+  'eyj',
+  'private',
+  'privkey',
+  'secret',
+  'seed',
+  'mnemonic',
+  'key',
+  'token',
+  'base64',
+  'decode',
+]
+
+export const TRIGGERS = new TriggerTable()
+for (const t of TOKEN_TRIGGERS) TRIGGERS.add(t, TOKEN_BIT)
+let ROLE_MARKER_BIT = 0
+for (const [i, r] of RULES.entries()) {
+  const words = RULE_TRIGGERS[r.rule]
+  if (words === undefined) throw new Error(`rule ${r.rule} has no triggers`)
+  for (const w of words) TRIGGERS.add(w, 1 << i)
+  if (r.rule === 'role-marker') ROLE_MARKER_BIT = 1 << i
+}
+const MARKERS = MARKER_LT | MARKER_BRACKET | MARKER_HASHES
+
+/** Longest stretch searched on either side of a trigger (a sentence without punctuation is cut here). */
+const WINDOW = 240
+
+function sentenceStart(text: string, at: number): number {
+  const floor = Math.max(0, at - WINDOW)
+  let s = floor
+  for (const ch of SENTENCE_ENDS) {
+    const i = text.lastIndexOf(ch, at - 1)
+    if (i >= floor && i + 1 > s) s = i + 1
+  }
+  return s
+}
+function sentenceEnd(text: string, at: number): number {
+  const ceil = Math.min(text.length, at + WINDOW)
+  let e = ceil
+  for (const ch of SENTENCE_ENDS) {
+    const i = text.indexOf(ch, at)
+    if (i >= 0 && i < e) e = i + 1
+  }
+  return e
+}
+const SENTENCE_ENDS = ['.', '!', '?', '\n']
+
+function runRules(text: string, start: number, end: number, todo: number, out: Violation[]): number {
+  let found = 0
+  const sentence = text.slice(start, end).toLowerCase()
+  for (let i = 0; todo !== 0; i++, todo >>>= 1) {
+    if ((todo & 1) === 0) continue
+    const r = RULES[i] as Rule
+    const hit = r.re.exec(sentence)
+    if (hit !== null) {
+      found |= 1 << i
+      const s = start + hit.index
+      out.push({ category: r.category, rule: r.rule, severity: r.severity, span: [s, s + hit[0].length] })
+    }
+  }
+  return found
+}
+
+/** Appends injection, jailbreak and harmful-request findings, given the pre-filter's features. */
+export function scanInjection(text: string, f: Features, out: Violation[]): void {
+  let found = 0
+  if ((f.markers & MARKERS) !== 0) found |= runRules(text, 0, text.length, ROLE_MARKER_BIT, out)
+  let windowEnd = -1
+  let windowStart = 0
+  let ran = 0
+  for (let h = 0; h < f.hits; h++) {
+    const pos = f.hitPos[h] as number
+    if (pos >= windowEnd) {
+      windowStart = sentenceStart(text, pos)
+      windowEnd = sentenceEnd(text, pos + 1)
+      ran = 0
+    }
+    const todo = (f.hitMask[h] as number) & ~ran & ~found
+    if (todo === 0) continue
+    ran |= todo
+    found |= runRules(text, windowStart, windowEnd, todo, out)
+  }
+}
+
+const scratch = newFeatures()
+
+/** Scans a text of its own (e.g. a leetspeak-folded copy): pre-filter pass, then the rules. */
+export function scanInjectionText(text: string, out: Violation[]): void {
+  scanInjection(text, extractFeatures(text, TRIGGERS, scratch), out)
+}

@@ -1,0 +1,187 @@
+import type { Violation } from './violation.ts'
+
+/**
+ * Obfuscation: zero-width characters inside words, homoglyphs (Cyrillic/Greek letters mixed into
+ * Latin words), base64-wrapped payloads and leetspeak. Each detector yields a normalised copy of
+ * the text that the assessor scans again, so a hidden injection is still found.
+ */
+
+// Zero-width and invisible formatting characters (ZWJ only counts between letters: emoji use it).
+const INVISIBLE = /(?:\u200d|[\u200b\u200c\u2060-\u2064\ufeff\u00ad\u180e])/g
+const INVISIBLE_BETWEEN_LETTERS = /\p{L}(?:\u200d|[\u200b\u200c\u2060-\u2064\ufeff\u00ad\u180e])+\p{L}/u
+
+/** Lookalike letters folded onto Latin (Cyrillic, Greek, full-width and a few symbols). */
+const CONFUSABLES: Record<string, string> = {
+  а: 'a',
+  в: 'b',
+  е: 'e',
+  ё: 'e',
+  к: 'k',
+  м: 'm',
+  н: 'h',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  т: 't',
+  у: 'y',
+  х: 'x',
+  ѕ: 's',
+  і: 'i',
+  ї: 'i',
+  ј: 'j',
+  ԁ: 'd',
+  ɡ: 'g',
+  һ: 'h',
+  ӏ: 'l',
+  ԛ: 'q',
+  ԝ: 'w',
+  ү: 'y',
+  А: 'A',
+  В: 'B',
+  Е: 'E',
+  К: 'K',
+  М: 'M',
+  Н: 'H',
+  О: 'O',
+  Р: 'P',
+  С: 'C',
+  Т: 'T',
+  Х: 'X',
+  У: 'Y',
+  І: 'I',
+  Ј: 'J',
+  Ѕ: 'S',
+  α: 'a',
+  ο: 'o',
+  ρ: 'p',
+  ν: 'v',
+  τ: 't',
+  ι: 'i',
+  κ: 'k',
+  χ: 'x',
+  υ: 'u',
+  ε: 'e',
+  Α: 'A',
+  Β: 'B',
+  Ε: 'E',
+  Ζ: 'Z',
+  Η: 'H',
+  Ι: 'I',
+  Κ: 'K',
+  Μ: 'M',
+  Ν: 'N',
+  Ο: 'O',
+  Ρ: 'P',
+  Τ: 'T',
+  Υ: 'Y',
+  Χ: 'X',
+}
+const CONFUSABLE_CLASS = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'g')
+// A word that mixes Latin letters with lookalikes from another script.
+const MIXED_WORD = new RegExp(
+  `(?:[A-Za-z][${Object.keys(CONFUSABLES).join('')}]|[${Object.keys(CONFUSABLES).join('')}][A-Za-z])`,
+)
+// Full-width Latin letters and digits (CJK text uses full-width punctuation legitimately).
+const FULLWIDTH = /[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]/g
+
+export interface Normalised {
+  text: string
+  violation: Violation
+}
+
+/** Zero-width characters between letters: the stripped text and one finding, or undefined. */
+export function stripInvisible(text: string): Normalised | undefined {
+  const m = INVISIBLE_BETWEEN_LETTERS.exec(text)
+  if (m === null) return undefined
+  return {
+    text: text.replace(INVISIBLE, ''),
+    violation: {
+      category: 'obfuscation',
+      rule: 'zero-width',
+      severity: 0.5,
+      span: [m.index, m.index + m[0].length],
+    },
+  }
+}
+
+/** Lookalike letters inside Latin words (or full-width Latin): the folded text and one finding. */
+export function foldHomoglyphs(text: string): Normalised | undefined {
+  const mixed = MIXED_WORD.exec(text)
+  const wide = mixed === null ? FULLWIDTH.test(text) : false
+  FULLWIDTH.lastIndex = 0
+  if (mixed === null && !wide) return undefined
+  const folded = text
+    .replace(CONFUSABLE_CLASS, (c) => CONFUSABLES[c] ?? c)
+    .replace(FULLWIDTH, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
+  return {
+    text: folded,
+    violation: {
+      category: 'obfuscation',
+      rule: mixed === null ? 'full-width' : 'homoglyph',
+      severity: 0.5,
+      ...(mixed === null ? {} : { span: [mixed.index, mixed.index + mixed[0].length] as [number, number] }),
+    },
+  }
+}
+
+// Two letter-digit-letter sandwiches ("1gn0r3" has n0r); units and versions (mp3, x86, sha256) have none.
+const LEET_HINT = /[a-z][013457@$][a-z][\s\S]{0,40}?[a-z][013457@$][a-z]/
+const LEET: Record<string, string> = {
+  '0': 'o',
+  '1': 'i',
+  '3': 'e',
+  '4': 'a',
+  '5': 's',
+  '7': 't',
+  '@': 'a',
+  $: 's',
+}
+const LEET_CLASS = /[013457@$]/g
+
+/** Leetspeak folded back to letters (for lower-cased text with digits inside words). */
+export function foldLeet(lower: string): string | undefined {
+  if (!LEET_HINT.test(lower)) return undefined
+  return lower.replace(LEET_CLASS, (c) => LEET[c] ?? c)
+}
+
+const B64_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g
+const MAX_DECODED = 64 * 1024
+
+/**
+ * Base64 (or base64url) runs inside the given long tokens that decode to readable UTF-8 text.
+ * Returns the decoded texts with their spans; the caller scans them and reports
+ * `base64-payload` only when they hide something.
+ */
+export function decodeBase64Runs(
+  text: string,
+  tokens: { start: Int32Array; end: Int32Array; count: number },
+): { text: string; span: [number, number] }[] {
+  const found: { text: string; span: [number, number] }[] = []
+  let budget = MAX_DECODED
+  for (let t = 0; t < tokens.count && budget > 0; t++) {
+    const start = tokens.start[t] as number
+    const token = text.slice(start, tokens.end[t] as number)
+    B64_RUN.lastIndex = 0
+    for (let m = B64_RUN.exec(token); m !== null && budget > 0; m = B64_RUN.exec(token)) {
+      const run = m[0]
+      // Plain words and identifiers are not base64: require mixed case or digits.
+      if (!/[A-Z]/.test(run) || !/[a-z0-9]/.test(run)) continue
+      const bytes = Buffer.from(run, run.includes('-') || run.includes('_') ? 'base64url' : 'base64')
+      if (bytes.length < 8) continue
+      budget -= bytes.length
+      const decoded = bytes.toString('utf8')
+      if (!readable(decoded)) continue
+      found.push({ text: decoded, span: [start + m.index, start + m.index + run.length] })
+    }
+  }
+  return found
+}
+
+function readable(s: string): boolean {
+  let good = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if ((c >= 32 && c < 127) || c === 10 || c === 13 || c === 9 || (c >= 0xa0 && c !== 0xfffd)) good++
+  }
+  return good >= s.length * 0.9
+}

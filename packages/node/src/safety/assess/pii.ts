@@ -1,0 +1,182 @@
+import type { Violation } from './violation.ts'
+
+/**
+ * Personal data and secrets: emails, phone numbers, card numbers (Luhn), IBANs (ISO 13616
+ * mod-97), US SSNs, UK NINOs, API keys of common providers, PEM and hex private keys.
+ * Candidates are found with bounded, linear patterns and then checked (checksums, number
+ * ranges) so that order numbers, ISBNs, hashes and dates are not reported.
+ */
+
+const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}$/
+// RFC 2606 / 6761 names reserved for documentation.
+const RESERVED_DOMAIN =
+  /@(?:[a-z0-9-]+\.)*(?:example\.(?:com|org|net)|[a-z0-9-]+\.(?:example|invalid|localhost))$/i
+
+const NANP = /(?<![\d+])\(?[2-9]\d{2}\)?[ .-]?[2-9]\d{2}[ .-]\d{4}(?!\d)/g
+const INTERNATIONAL = /\+\d[\d .()-]{6,20}\d(?!\d)/g
+const NATIONAL = /(?<![\d+])0\d{2,4}[ -]?\d{3,4}[ -]?\d{3,4}(?!\d)/g
+const CARD = /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g
+const IBAN = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g
+const SSN = /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g
+const NINO = /\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b/g
+
+const API_KEY =
+  /(?<![A-Za-z0-9_-])(?:sk-(?:proj-|ant-(?:api\d\d-)?|svcacct-)?[A-Za-z0-9_-]{20,}|(?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,}|xox[abprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|(?:sk|rk)_live_[A-Za-z0-9]{20,}|hf_[A-Za-z]{30,}|glpat-[A-Za-z0-9_-]{20}|npm_[A-Za-z0-9]{36}|eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})/g
+const PEM_PRIVATE = /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY-----/g
+
+/** Luhn check over the digits of `s` (non-digits skipped). */
+export function luhnValid(digits: string): boolean {
+  let sum = 0
+  let double = false
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let v = digits.charCodeAt(i) - 48
+    if (double) {
+      v *= 2
+      if (v > 9) v -= 9
+    }
+    sum += v
+    double = !double
+  }
+  return sum % 10 === 0
+}
+
+/** ISO 13616 check: move the first four characters to the end, letters to numbers, mod 97 = 1. */
+export function ibanValid(iban: string): boolean {
+  if (iban.length < 15 || iban.length > 34) return false
+  const s = iban.slice(4) + iban.slice(0, 4)
+  let rem = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 48 && c <= 57) rem = (rem * 10 + (c - 48)) % 97
+    else if (c >= 65 && c <= 90) rem = (rem * 100 + (c - 55)) % 97
+    else return false
+  }
+  return rem === 1
+}
+
+function digitsOf(s: string): string {
+  return s.replace(/\D/g, '')
+}
+
+// Issuer prefixes of the card networks (Visa, Mastercard, Amex, Discover, JCB, Diners, Maestro, UnionPay).
+const CARD_PREFIX = /^(?:4|5[1-5]|2[2-7]|3[47]|6011|64[4-9]|65|35|3[068]|5[06-9]|6[0-9]|62)/
+
+function isCard(d: string): boolean {
+  if (d.length < 13 || d.length > 19 || !CARD_PREFIX.test(d)) return false
+  if (/^(\d)\1+$/.test(d)) return false
+  return luhnValid(d)
+}
+
+function push(
+  out: Violation[],
+  category: 'pii' | 'secret',
+  rule: string,
+  severity: number,
+  m: RegExpExecArray,
+): void {
+  out.push({ category, rule, severity, span: [m.index, m.index + m[0].length] })
+}
+
+const LOCAL_CHARS = /[A-Za-z0-9._%+-]/
+const DOMAIN_CHARS = /[A-Za-z0-9.-]/
+
+/** Emails, found by growing the address out of each '@' (from `from`, the first '@'). */
+export function scanEmails(text: string, out: Violation[], from = text.indexOf('@')): void {
+  for (let at = from; at >= 0; at = text.indexOf('@', at + 1)) {
+    let s = at
+    while (s > 0 && at - s < 64 && LOCAL_CHARS.test(text.charAt(s - 1))) s--
+    let e = at + 1
+    while (e < text.length && e - at < 256 && DOMAIN_CHARS.test(text.charAt(e))) e++
+    while (e > at + 1 && (text.charAt(e - 1) === '.' || text.charAt(e - 1) === '-')) e--
+    const candidate = text.slice(s, e)
+    if (s === at || !EMAIL.test(candidate) || RESERVED_DOMAIN.test(candidate)) continue
+    out.push({ category: 'pii', rule: 'email', severity: 0.35, span: [s, e] })
+  }
+}
+
+/** Numbers that identify people or accounts: cards, IBANs, SSNs, NINOs, phone numbers. */
+export function scanNumbers(text: string, out: Violation[], digits = 99): void {
+  const taken: [number, number][] = []
+  const overlaps = (m: RegExpExecArray): boolean => {
+    const s = m.index
+    const e = s + m[0].length
+    for (const [a, b] of taken) if (s < b && e > a) return true
+    return false
+  }
+  const take = (rule: string, severity: number, m: RegExpExecArray): void => {
+    taken.push([m.index, m.index + m[0].length])
+    push(out, 'pii', rule, severity, m)
+  }
+  if (digits >= 13) {
+    CARD.lastIndex = 0
+    for (let m = CARD.exec(text); m !== null; m = CARD.exec(text))
+      if (isCard(digitsOf(m[0]))) take('card-number', 0.6, m)
+  }
+  if (digits >= 8) {
+    IBAN.lastIndex = 0
+    for (let m = IBAN.exec(text); m !== null; m = IBAN.exec(text)) {
+      if (ibanValid(m[0].replace(/ /g, ''))) take('iban', 0.5, m)
+    }
+  }
+  SSN.lastIndex = 0
+  for (let m = SSN.exec(text); m !== null; m = SSN.exec(text)) if (!overlaps(m)) take('us-ssn', 0.6, m)
+  NINO.lastIndex = 0
+  for (let m = NINO.exec(text); m !== null; m = NINO.exec(text)) if (!overlaps(m)) take('uk-nino', 0.5, m)
+  if (digits < 8) return
+  INTERNATIONAL.lastIndex = 0
+  for (let m = INTERNATIONAL.exec(text); m !== null; m = INTERNATIONAL.exec(text)) {
+    const n = digitsOf(m[0]).length
+    if (n >= 8 && n <= 15 && !overlaps(m)) take('phone', 0.35, m)
+  }
+  NANP.lastIndex = 0
+  for (let m = NANP.exec(text); m !== null; m = NANP.exec(text)) if (!overlaps(m)) take('phone', 0.35, m)
+  NATIONAL.lastIndex = 0
+  for (let m = NATIONAL.exec(text); m !== null; m = NATIONAL.exec(text)) {
+    const n = digitsOf(m[0]).length
+    if (n >= 10 && n <= 11 && !overlaps(m)) take('phone', 0.35, m)
+  }
+}
+
+const HEX_KEY = /(?<![0-9a-fA-F])(?:0x)?[0-9a-fA-F]{64}(?![0-9a-fA-F])/
+const KEY_CONTEXT = /(?:priv(?:ate)?[ _-]?key|secret[ _-]?key|privkey|seed|mnemonic|secret)/i
+
+/**
+ * API keys and private keys, looked for only in the long tokens the pre-filter found (keys are
+ * long unbroken runs) and after a PEM header.
+ */
+export function scanSecrets(
+  text: string,
+  tokens: { start: Int32Array; end: Int32Array; count: number },
+  pem: boolean,
+  out: Violation[],
+): void {
+  for (let t = 0; t < tokens.count; t++) {
+    const start = tokens.start[t] as number
+    const token = text.slice(start, tokens.end[t] as number)
+    API_KEY.lastIndex = 0
+    for (let m = API_KEY.exec(token); m !== null; m = API_KEY.exec(token)) {
+      out.push({
+        category: 'secret',
+        rule: 'api-key',
+        severity: 0.85,
+        span: [start + m.index, start + m.index + m[0].length],
+      })
+    }
+    const hex = HEX_KEY.exec(token)
+    if (hex !== null) {
+      const s = start + hex.index
+      if (KEY_CONTEXT.test(text.slice(Math.max(0, s - 48), s))) {
+        out.push({ category: 'secret', rule: 'private-key-hex', severity: 0.9, span: [s, s + hex[0].length] })
+      }
+    }
+  }
+  if (pem && text.includes('-----BEGIN')) {
+    PEM_PRIVATE.lastIndex = 0
+    for (let m = PEM_PRIVATE.exec(text); m !== null; m = PEM_PRIVATE.exec(text)) {
+      const end = text.indexOf('-----END', m.index + m[0].length)
+      const close = end < 0 ? -1 : text.indexOf('-----', end + 8)
+      const stop = close < 0 ? m.index + m[0].length : close + 5
+      out.push({ category: 'secret', rule: 'private-key-pem', severity: 0.95, span: [m.index, stop] })
+    }
+  }
+}
