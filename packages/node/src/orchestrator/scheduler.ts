@@ -277,6 +277,7 @@ export async function executeWorkflow(
         result.failures.map((f) => ({ provider: f.provider, code: f.code })),
         inputs.compression,
       )
+      if (result.signedReceipt !== undefined) record.receiptEnvelope = result.signedReceipt
     }
     const cid = await putContent(c.storage, bytes, { signal })
     const hash = sha256Hex(bytes)
@@ -460,6 +461,7 @@ function baseRecord(
     provider,
     agreeing,
     receipt,
+    receiptEnvelope: null,
     cost,
     startedAt,
     finishedAt,

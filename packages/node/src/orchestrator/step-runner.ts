@@ -69,6 +69,8 @@ export interface StepRunResult {
   provider: string
   agreeing: string[]
   receipt: JobReceipt
+  /** The receipt's signed envelope, when the job client gives it (single-provider steps). */
+  signedReceipt?: Uint8Array
   /** What the vouchers of the accepted attempt added, wei (all providers). */
   paid: bigint
   /** Per provider of the accepted attempt. */
@@ -251,6 +253,7 @@ async function runOne(
   provider: string
   agreeing: string[]
   receipt: JobReceipt
+  signedReceipt?: Uint8Array
 }> {
   const parts: Uint8Array[] = []
   let accepted = false
@@ -273,7 +276,14 @@ async function runOne(
           )
         }
         const output = Buffer.concat(parts)
-        return { output, outputHash: receipt.outputHash, provider, agreeing: [provider], receipt }
+        return {
+          output,
+          outputHash: receipt.outputHash,
+          provider,
+          agreeing: [provider],
+          receipt,
+          ...(event.signed === undefined ? {} : { signedReceipt: event.signed }),
+        }
       }
     }
     throw new PrsmError('JOB_RECEIPT_INVALID', 'the job ended without a receipt', {

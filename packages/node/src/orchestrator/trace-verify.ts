@@ -1,4 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { SIGNING_DOMAIN } from '@prsm/core'
 import type { CID } from 'multiformats/cid'
 import type { Backend, ResolvedInput } from '../jobs/backend.ts'
 import type { ContentStorage } from '../storage/storage.ts'
@@ -93,6 +95,9 @@ export async function verifyTrace(
     const receiptHash = (record.receipt as { outputHash?: unknown } | null)?.outputHash
     if (record.receipt !== null && receiptHash !== record.outputHash)
       p.push("the receipt's output hash differs")
+    if (record.receiptEnvelope !== null && record.receiptEnvelope !== undefined) {
+      p.push(...(await receiptProblems(record, root.signer)))
+    }
     verdicts.push({
       step: record.step,
       cid: cid.toString(),
@@ -185,4 +190,57 @@ async function reexecute(
     return 'mismatch'
   }
   return sha256Hex(Buffer.concat(parts)) === record.outputHash ? 'match' : 'mismatch'
+}
+
+/**
+ * Checks a step's signed receipt envelope: signed by the step's provider (its node key, over the
+ * envelope fields as every PRSM message is signed), for the orchestrating node, naming the step's
+ * output hash and matching the receipt recorded in the step.
+ */
+async function receiptProblems(record: TraceStep, client: string): Promise<string[]> {
+  let e: {
+    type?: unknown
+    version?: unknown
+    payload?: Record<string, unknown>
+    sender?: unknown
+    nonce?: unknown
+    timestamp?: unknown
+    signature?: unknown
+  }
+  try {
+    e = dagCbor.decode(record.receiptEnvelope as Uint8Array)
+  } catch {
+    return ['the signed receipt is not dag-cbor']
+  }
+  if (e.type !== 'job-receipt' || typeof e.sender !== 'string' || !(e.signature instanceof Uint8Array)) {
+    return ['the signed receipt is not a job-receipt envelope']
+  }
+  const problems: string[] = []
+  const body = dagCbor.encode({
+    type: e.type,
+    version: e.version,
+    payload: e.payload,
+    sender: e.sender,
+    nonce: e.nonce,
+    timestamp: e.timestamp,
+  })
+  const signed = new Uint8Array(SIGNING_DOMAIN.length + body.length)
+  signed.set(SIGNING_DOMAIN, 0)
+  signed.set(body, SIGNING_DOMAIN.length)
+  let valid = false
+  try {
+    const key = peerIdFromString(e.sender).publicKey
+    valid = key !== undefined && (await key.verify(signed, e.signature))
+  } catch {
+    valid = false
+  }
+  if (!valid) problems.push("the receipt's signature does not verify")
+  if (e.sender !== record.provider) problems.push('the receipt is signed by another node than the provider')
+  if (e.payload?.client !== client) problems.push('the receipt names another client than the orchestrator')
+  if (e.payload?.outputHash !== record.outputHash)
+    problems.push('the signed receipt names another output hash')
+  if ((record.receipt as { requestId?: unknown } | null)?.requestId !== e.payload?.requestId) {
+    problems.push('the signed receipt is not the recorded one')
+  }
+  return problems
 }

@@ -49,6 +49,8 @@ export interface TraceStep {
   agreeing: string[]
   /** The provider's receipt (inline output dropped: it is at `output`). */
   receipt: Record<string, unknown> | null
+  /** The receipt as the provider signed it (its envelope), so anyone can check its signature. */
+  receiptEnvelope: Uint8Array | null
   cost: StepCost
   /** Orchestrator's clock: the step was sent at `startedAt` and its result in at `finishedAt`. */
   startedAt: number

@@ -3,6 +3,13 @@ import { after, before, describe, it } from 'node:test'
 import { hasCode } from '@prsm/core'
 import type { PrsmNode } from '../../src/index.ts'
 import type { ProgressEvent } from '../../src/orchestrator/scheduler.ts'
+import {
+  putContent,
+  sha256Hex,
+  signRecord,
+  type Trace,
+  type TraceStep,
+} from '../../src/orchestrator/trace.ts'
 import { bootstrapAddr, startTestNode, stopAll } from '../helpers.ts'
 import { addText, MERGE_PROGRAM, SUM_PROGRAM, waitForOffers } from './helpers.ts'
 
@@ -74,6 +81,13 @@ describe('orchestrator on free offers (three nodes)', () => {
     assert.deepEqual(events.filter((e) => e.type === 'step-done').length, 4)
     assert.equal(result.cost.total, '0')
 
+    const { steps } = await a.orchestrator.trace(result.traceCid)
+    assert.ok(
+      steps
+        .filter((s) => s.record.kind === 'compute')
+        .every((s) => s.record.receiptEnvelope instanceof Uint8Array),
+      "each network step keeps its provider's signed receipt",
+    )
     const verdict = await a.orchestrator.verifyTrace(result.traceCid)
     assert.equal(verdict.ok, true, JSON.stringify(verdict, null, 1))
     assert.equal(verdict.signer, client.peerId)
@@ -84,6 +98,50 @@ describe('orchestrator on free offers (three nodes)', () => {
       m: 'match',
       report: 'match',
     })
+  })
+
+  it('runs a redundant step on k = 2 providers that agree; a forged output fails verification', async () => {
+    const run = await client.orchestrator.runWorkflow({
+      version: 1,
+      steps: [
+        {
+          id: 'twice',
+          kind: 'compute',
+          capability: 'compute:js',
+          program: { cid: sum },
+          redundancy: 2,
+          inputs: ['2,3'],
+        },
+        { id: 'report', kind: 'compile', inputs: [{ step: 'twice' }] },
+      ],
+    })
+    const result = await run.result
+    const twice = result.steps.find((s) => s.step === 'twice')
+    assert.deepEqual([...(twice?.agreeing ?? [])].sort(), [a.peerId, b.peerId].sort())
+    assert.equal((await b.orchestrator.verifyTrace(result.traceCid)).ok, true)
+
+    // The orchestrator itself lies about a step's output (re-signing everything with its key):
+    // the hashes and signatures hold, but re-executing the compute step here gives another hash.
+    const { root, steps } = await client.orchestrator.trace(result.traceCid)
+    const key = client.identity.nodeKey
+    const forged = new TextEncoder().encode('{"sum":999,"n":2,"label":null}')
+    const outputCid = await putContent(client.storage, forged)
+    const { signer: _s, signature: _g, ...body } = steps[0]?.record as TraceStep
+    const step = await signRecord<TraceStep>(key, {
+      ...body,
+      output: outputCid,
+      outputHash: sha256Hex(forged),
+      outputBytes: forged.byteLength,
+      receipt: null,
+      receiptEnvelope: null,
+    })
+    await client.storage.putBlock(step.cid, step.bytes)
+    const { signer: _r, signature: _t, ...rootBody } = root
+    const lie = await signRecord<Trace>(key, { ...rootBody, steps: [step.cid, ...root.steps.slice(1)] })
+    await client.storage.putBlock(lie.cid, lie.bytes)
+    const verdict = await a.orchestrator.verifyTrace(lie.cid.toString())
+    assert.equal(verdict.ok, false)
+    assert.equal(verdict.steps[0]?.reexecuted, 'mismatch')
   })
 
   it('rejects a workflow naming a capability nobody offers, before running anything', async () => {
