@@ -30,7 +30,8 @@ import { answerText, type StepFigures } from '../demo/report.ts'
 
 const WORKFLOW_FILE = join(import.meta.dirname, '..', 'demo', 'climate.workflow.json')
 const DATASET_ROYALTY_BPS = 500 // 5% of each payment for a step that reads the dataset
-const DEADLINE_MS = 55_000
+// a guard against a hang, not the performance target (a run takes ~15 s here; see docs/demo.md)
+const DEADLINE_MS = 150_000
 const CHANNEL_DEPOSIT = '10'
 
 const started = Date.now()

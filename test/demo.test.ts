@@ -27,11 +27,11 @@ function local(
 
 describe('the main job (npm start)', () => {
   it('runs the workflow on a local network, pays, settles royalties and verifies the trace', {
-    timeout: 150_000,
+    timeout: 200_000,
   }, async () => {
     const { stdout } = await run(process.execPath, [`${root}scripts/demo.ts`], {
       cwd: root,
-      timeout: 140_000,
+      timeout: 180_000,
       env: { ...process.env, ...NO_MODEL },
     })
     // run() rejects on a non-zero exit, so reaching here means exit 0
@@ -73,7 +73,7 @@ describe('the main job (npm start)', () => {
   })
 
   it('with a model (OpenAI wire format on loopback standing in for the paid API): an infer step and a model synthesis', {
-    timeout: 150_000,
+    timeout: 200_000,
   }, async () => {
     const prompts: string[] = []
     const upstream = createServer(async (req, res) => {
@@ -112,7 +112,7 @@ describe('the main job (npm start)', () => {
       const { port } = upstream.address() as AddressInfo
       const { stdout } = await run(process.execPath, [`${root}scripts/demo.ts`], {
         cwd: root,
-        timeout: 140_000,
+        timeout: 180_000,
         env: {
           ...process.env,
           ...NO_MODEL,
