@@ -23,6 +23,7 @@ import { queryRoutes } from './api/routes/queries.ts'
 import { traceRoutes } from './api/routes/traces.ts'
 import { reputationRoutes } from './api/routes/reputation.ts'
 import { type ApiRoutes, apiUrl, createApiServer } from './api/server.ts'
+import { ChainAudit } from './audit/chain-audit.ts'
 import { createNodeAudit, type NodeAudit } from './audit/node-audit.ts'
 import { GovernanceService } from './governance/governance-service.ts'
 import type { Identity } from './identity/identity.ts'
@@ -115,6 +116,7 @@ export class PrsmNode {
   /** API keys, organisations, JWTs, rate limits and daily budgets (`<dataDir>/api-keys.db`). */
   readonly apiAuth: ApiAuth
   readonly #knownPeers: KnownPeers
+  #chainAudit: ChainAudit | undefined
   readonly #init: PrsmNodeInit
   #api: FastifyInstance | undefined
   #apiUrl: string | undefined
@@ -377,6 +379,20 @@ export class PrsmNode {
     await this.orchestrator.start()
     await this.halts.start()
     this.governance.start()
+    if (this.ledger.enabled) {
+      this.#chainAudit = new ChainAudit(
+        { chain: this.ledger.chain, audit: this.audit, logger: this.logger.child({ part: 'audit' }) },
+        { pollMs: this.config.chain.parameterPollMs },
+      )
+      await this.#chainAudit.start()
+    }
+    this.audit.append({
+      category: 'authentication',
+      type: 'identity.unlocked',
+      actor: this.identity.address,
+      subject: this.peerId,
+      outcome: 'success',
+    })
     this.audit.append({
       category: 'system_integrity',
       type: 'node.start',
@@ -424,6 +440,7 @@ export class PrsmNode {
     await this.#api?.close()
     this.#api = undefined
     this.apiAuth.close()
+    await this.#chainAudit?.stop()
     this.governance.stop()
     await this.halts.stop()
     await this.orchestrator.stop()

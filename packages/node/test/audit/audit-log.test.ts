@@ -125,7 +125,10 @@ describe('audit log', () => {
     const db = new DatabaseSync(path)
     db.exec('DROP TRIGGER entries_no_update; DROP TRIGGER entries_no_delete;')
     db.prepare("UPDATE entries SET actor = 'mallory' WHERE seq = 3").run()
-    const rows = db.prepare('SELECT * FROM entries ORDER BY seq').all() as Array<{ seq: number; details: string }>
+    const rows = db.prepare('SELECT * FROM entries ORDER BY seq').all() as Array<{
+      seq: number
+      details: string
+    }>
     let prev = '0'.repeat(64)
     for (const r of rows) {
       const hash = entryHash(prev, { ...(r as object), detailsJson: r.details } as never)
