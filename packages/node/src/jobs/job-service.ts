@@ -25,6 +25,7 @@ import { createJobStore, type JobStore } from './job-store.ts'
 import { JOB_PROTOCOL, type JobMessages, registerJobMessages } from './messages.ts'
 import { ReputationStore } from './reputation.ts'
 import { computeJsBackend } from './sandbox/compute-js.ts'
+import { computeWasmBackend } from './sandbox/compute-wasm.ts'
 import { runVerified, type VerifiedResult } from './verification.ts'
 
 export interface JobServiceComponents {
@@ -104,9 +105,13 @@ export class JobService {
       },
       { defaultDeadlineMs: init.jobs.defaultDeadlineMs },
     )
-    // Served only when the node also offers compute:js (its offer sets the price).
+    // Served only when the node also offers compute:js / compute:wasm (its offer sets the price).
     if (components.storage !== undefined) {
       this.registerBackend('compute:js', computeJsBackend({ storage: components.storage }, init.jobs.compute))
+      this.registerBackend(
+        'compute:wasm',
+        computeWasmBackend({ storage: components.storage }, init.jobs.compute),
+      )
     }
     for (const backend of init.jobs.backends) {
       for (const { capability, backend: b } of backendsFromConfig(backend))

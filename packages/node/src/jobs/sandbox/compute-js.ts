@@ -37,7 +37,7 @@ export function computeJsBackend(
       if (typeof params.program !== 'string') {
         throw new PrsmError('JOB_INPUT_INVALID', 'compute:js needs params.program (the CID of the program)')
       }
-      const source = await fetchProgram(components.storage, params.program, signal)
+      const source = new TextDecoder().decode(await fetchProgram(components.storage, params.program, signal))
       const texts = inputs.map(inputText)
       const seed =
         typeof params.seed === 'number' && Number.isInteger(params.seed)
@@ -54,27 +54,22 @@ export function computeJsBackend(
         maxStackBytes: SANDBOX_MAX_STACK_BYTES,
         maxOutputBytes: limits.maxOutputBytes,
       }
-      const result = await runInWorker(task, signal)
+      const result = await runInWorker(new URL('./worker.ts', import.meta.url), task, signal, {
+        killAfterMs: task.timeMs + HARD_KILL_GRACE_MS,
+        timeMs: task.timeMs,
+      })
       yield { type: 'usage', usage: { computeMs: result.computeMs } }
-      if (!result.ok) {
-        const code =
-          result.kind === 'time'
-            ? 'JOB_COMPUTE_TIME_LIMIT'
-            : result.kind === 'memory'
-              ? 'JOB_COMPUTE_MEMORY_LIMIT'
-              : 'JOB_COMPUTE_FAILED'
-        throw new PrsmError(code, `${result.message}`.slice(0, 400), { details: { kind: result.kind } })
-      }
+      if (!result.ok) throw sandboxError(result)
       yield { type: 'output', text: result.output }
     },
   }
 }
 
-async function fetchProgram(
+export async function fetchProgram(
   storage: Pick<ContentStorage, 'cat'>,
   cid: string,
   signal: AbortSignal,
-): Promise<string> {
+): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
   let size = 0
   try {
@@ -89,7 +84,7 @@ async function fetchProgram(
     if (err instanceof PrsmError && err.code === 'JOB_INPUT_INVALID') throw err
     throw new PrsmError('JOB_INPUT_INVALID', `program ${cid}: ${(err as Error).message}`, { cause: err })
   }
-  return new TextDecoder().decode(Buffer.concat(parts))
+  return Buffer.concat(parts)
 }
 
 function inputText(input: ResolvedInput): string {
@@ -97,7 +92,7 @@ function inputText(input: ResolvedInput): string {
 }
 
 /** 32-bit seed from sha256 of the program and each input (length-prefixed). */
-function deriveSeed(source: string, inputs: readonly string[]): number {
+export function deriveSeed(source: string | Uint8Array, inputs: ReadonlyArray<string | Uint8Array>): number {
   const h = createHash('sha256')
   for (const part of [source, ...inputs]) {
     const bytes = Buffer.from(part)
@@ -108,11 +103,32 @@ function deriveSeed(source: string, inputs: readonly string[]): number {
   return h.digest().readUInt32BE(0)
 }
 
-/** One worker per run: a runaway program cannot outlive its caps or harm the node's thread. */
-function runInWorker(task: SandboxTask, signal: AbortSignal): Promise<SandboxResult> {
+export type SandboxFailure = Extract<SandboxResult, { ok: false }>
+
+/** The error of a failed sandbox run, by what stopped it. */
+export function sandboxError(result: SandboxFailure): PrsmError {
+  const code =
+    result.kind === 'time'
+      ? 'JOB_COMPUTE_TIME_LIMIT'
+      : result.kind === 'memory'
+        ? 'JOB_COMPUTE_MEMORY_LIMIT'
+        : 'JOB_COMPUTE_FAILED'
+  return new PrsmError(code, `${result.message}`.slice(0, 400), { details: { kind: result.kind } })
+}
+
+/**
+ * One worker per run: a runaway program cannot outlive its caps or harm the node's thread. The
+ * worker is terminated `killAfterMs` after it starts (a `time` result).
+ */
+export function runInWorker<T, R = SandboxResult>(
+  url: URL,
+  task: T,
+  signal: AbortSignal,
+  caps: { killAfterMs: number; timeMs: number },
+): Promise<R | SandboxFailure> {
   signal.throwIfAborted()
-  return new Promise<SandboxResult>((resolve, reject) => {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+  return new Promise<R | SandboxFailure>((resolve, reject) => {
+    const worker = new Worker(url, {
       workerData: task,
       resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
       env: {},
@@ -129,13 +145,13 @@ function runInWorker(task: SandboxTask, signal: AbortSignal): Promise<SandboxRes
     const timer = setTimeout(
       () =>
         finish(() =>
-          resolve({ ok: false, kind: 'time', message: 'terminated at the time cap', computeMs: task.timeMs }),
+          resolve({ ok: false, kind: 'time', message: 'terminated at the time cap', computeMs: caps.timeMs }),
         ),
-      task.timeMs + HARD_KILL_GRACE_MS,
+      caps.killAfterMs,
     )
     const onAbort = (): void => finish(() => reject(signal.reason))
     signal.addEventListener('abort', onAbort, { once: true })
-    worker.once('message', (result: SandboxResult) => finish(() => resolve(result)))
+    worker.once('message', (result: R) => finish(() => resolve(result)))
     worker.once('error', (err) => {
       const memory = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
       finish(() =>
