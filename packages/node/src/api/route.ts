@@ -72,7 +72,9 @@ export const COMMON_ERRORS: ErrorCode[] = [
 
 /** Statuses an operation documents: its own answers plus those of its error codes. */
 export function documentedStatuses(spec: AnyRouteSpec): number[] {
-  const codes = spec.permission === 'public' ? ['INTERNAL' as const] : [...COMMON_ERRORS]
+  // any request may carry a malformed URL (400)
+  const codes: ErrorCode[] =
+    spec.permission === 'public' ? ['VALIDATION_FAILED', 'INTERNAL'] : [...COMMON_ERRORS]
   if (spec.cost !== undefined) codes.push('API_BUDGET_EXCEEDED')
   if (spec.bodyLimit !== undefined || spec.body !== undefined || spec.rawBody !== undefined)
     codes.push('PAYLOAD_TOO_LARGE')

@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { allows } from './auth/permissions.ts'
 import type { Principal } from './auth/principal.ts'
 import { docsUiRoutes } from './docs-ui.ts'
+import { registerIdempotency } from './idempotency.ts'
 import { openApiDocument } from './openapi.ts'
 import { type AnyRouteSpec, route, validated } from './route.ts'
 
@@ -119,6 +120,14 @@ export async function buildApiServer(
     bodyLimit: init.bodyLimit ?? 1024 * 1024,
     requestTimeout: init.requestTimeoutMs ?? 60_000,
     exposeHeadRoutes: false,
+    // a malformed or overlong URL is bad input like any other
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).status(400).send(
+        new PrsmError('VALIDATION_FAILED', 'the URL is malformed or a path segment is too long', {
+          details: { reason: err.code },
+        }).toWire(),
+      )
+    },
   })
   const table: RouteEntry[] = []
   tables.set(app, table)
@@ -173,6 +182,7 @@ export async function buildApiServer(
     setBudgetHeaders(reply, guard.budget(principal))
   })
 
+  registerIdempotency(app) // before spending: a replayed answer reserves nothing
   // Spending routes reserve their maximum cost before the handler runs; a failed request gives it back.
   app.addHook('preHandler', async (req, reply) => {
     const spec = req.routeOptions.config?.prsm

@@ -71,7 +71,8 @@ export function manifestRoutes(components: ManifestRoutesComponents): ApiRoutes 
       query: z.object({ ref: z.string().min(1).max(512) }).strict(),
       responses: { 200: Stored },
       errors: MANIFEST_ERRORS,
-      handler: ({ query, signal }) => manifests.resolve(query.ref, { signal }),
+      // the service bounds the network lookup itself (10 s)
+      handler: ({ query }) => manifests.resolve(query.ref),
     })
     route(app, {
       method: 'GET',
