@@ -153,6 +153,19 @@ describe('context compression', () => {
     assert.ok(!r.text.includes(lines[1] as string), `chose the paraphrase: ${r.text}`)
   })
 
+  it('fills the budget in order from a text of unrelated items (no topic to select by)', async () => {
+    const items = [
+      'Apples ripen in autumn.',
+      'Granite cools slowly.',
+      'Owls hunt by night.',
+      'Copper conducts heat.',
+    ]
+    const room =
+      countTokens(items[0] as string) + countTokens(items[1] as string) + countTokens(items[2] as string) + 3
+    const r = await compressForBudget(items.join('\n'), room)
+    assert.equal(r.text, items.slice(0, 3).join('\n'))
+  })
+
   it('cuts a single unit that alone exceeds the budget at a word boundary', async () => {
     const text = 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu'
     const r = await compressForBudget(text, 5) // epsilon has 7 letters: 2 tokens

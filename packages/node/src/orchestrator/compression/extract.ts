@@ -5,7 +5,8 @@
  * plus a small bonus for the opening units. Units are chosen greedily by maximal marginal
  * relevance — relevance minus similarity to what was already chosen, so a second copy of a point
  * loses to a new point — per square root of its tokens, while any unit still fits; a unit sharing
- * no content word with the rest of the text is left out. When not even
+ * no content word with the rest of the text is left out when most units do share words (a text
+ * of unrelated items is filled in order instead). When not even
  * one unit fits, the most relevant unit is cut to the budget at a word boundary. Above
  * {@link MMR_MAX_UNITS} units the redundancy term is left out (selection by relevance alone).
  */
@@ -86,6 +87,11 @@ export function selectUnits(units: readonly Unit[], budgetTokens: number): strin
     const central = own === 0 || rest === 0 ? 0 : (withSelf - own ** 2) / (own * rest)
     return (central > 1e-9 ? central : 0) + (u.index < OPENING_UNITS ? OPENING_BONUS : 0) // 1e-9: rounding
   })
+  // Off-topic units are left out only when the text has a topic: most units share words.
+  const onTopic = relevance.filter(
+    (r, i) => r > ((units[i] as Unit).index < OPENING_UNITS ? OPENING_BONUS : 0),
+  )
+  const dropOffTopic = onTopic.length * 2 >= units.length
   const tokens = units.map((u) => countTokens(u.text) + 1) // + the separator
   const redundancy = new Array<number>(units.length).fill(0)
   const mmr = units.length <= MMR_MAX_UNITS
@@ -98,7 +104,8 @@ export function selectUnits(units: readonly Unit[], budgetTokens: number): strin
     for (const i of remaining) {
       // a unit sharing no content word with the rest of the text is off-topic: never chosen
       // (unless nothing else is, below)
-      if (used + (tokens[i] as number) > budgetTokens || (relevance[i] as number) === 0) continue
+      if (used + (tokens[i] as number) > budgetTokens || (dropOffTopic && (relevance[i] as number) === 0))
+        continue
       const gain =
         (LAMBDA * (relevance[i] as number) - (mmr ? (1 - LAMBDA) * (redundancy[i] as number) : 0)) /
         Math.sqrt(tokens[i] as number)
