@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import type { PrsmNode } from '../../src/index.ts'
-import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
+import { stopAll } from '../helpers.ts'
+import { computeCluster } from './helpers.ts'
 
 // A tiny WebAssembly binary encoder: enough to build the test modules byte by byte.
 const uleb = (n: number): number[] => {
@@ -118,45 +119,17 @@ const memoryBomb = wasmModule({
   code: [0x03, 0x40, ...i32(1), 0x40, 0x00, ...i32(-1), 0x47, 0x0d, 0x00, 0x0b, 0x00, ...i32(0)],
 })
 
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes
-}
-
 describe('compute:wasm in a worker on three providers', () => {
-  const nodes: PrsmNode[] = []
-  let client: PrsmNode
+  let cluster: Awaited<ReturnType<typeof computeCluster>>
   let providers: PrsmNode[]
-  const add = async (bytes: Uint8Array): Promise<string> => (await client.storage.add(once(bytes))).cid
-  const run = (
-    provider: PrsmNode,
-    program: string,
-    inputs: Array<{ text: string } | { cid: string }> = [],
-    seed?: number,
-  ) =>
-    client.jobs.request(provider.peerId, {
-      step: { capability: 'compute:wasm', params: { program, ...(seed === undefined ? {} : { seed }) } },
-      inputs,
-      maxPrice: 0n,
-    })
+  const add = (bytes: Uint8Array | string) => cluster.add(bytes)
+  const run: Awaited<ReturnType<typeof computeCluster>>['run'] = (...args) => cluster.run(...args)
 
   before(async () => {
-    client = await startTestNode()
-    nodes.push(client)
-    providers = await Promise.all(
-      [0, 1, 2].map(() =>
-        startTestNode({
-          config: {
-            bootstrap: [bootstrapAddr(client)],
-            offers: [{ capability: 'compute:wasm', price: '0' }],
-            jobs: { compute: { timeMs: 1_000, memoryBytes: 16 * 1024 * 1024 } },
-          },
-        }),
-      ),
-    )
-    nodes.push(...providers)
-    await waitFor('the providers to connect', () => client.libp2p.getPeers().length >= 3)
+    cluster = await computeCluster('compute:wasm')
+    providers = cluster.providers
   })
-  after(() => stopAll(nodes))
+  after(() => stopAll(cluster.nodes))
 
   it('gives identical output bytes and hashes on three nodes (CID inputs, seeded PRNG)', async () => {
     const program = await add(echoRandom)
@@ -170,9 +143,9 @@ describe('compute:wasm in a worker on three providers', () => {
     assert.equal(results[0]?.receipt.outputHash, createHash('sha256').update(out).digest('hex'))
     // Another seed gives other random bytes; the same seed the same ones.
     const [a, b, c] = await Promise.all([
-      run(providers[0] as PrsmNode, program, [{ cid: data }], 7),
-      run(providers[1] as PrsmNode, program, [{ cid: data }], 7),
-      run(providers[2] as PrsmNode, program, [{ cid: data }], 8),
+      run(providers[0] as PrsmNode, program, [{ cid: data }], { seed: 7 }),
+      run(providers[1] as PrsmNode, program, [{ cid: data }], { seed: 7 }),
+      run(providers[2] as PrsmNode, program, [{ cid: data }], { seed: 8 }),
     ])
     assert.equal(a.receipt.outputHash, b.receipt.outputHash)
     assert.notEqual(a.receipt.outputHash, c.receipt.outputHash)

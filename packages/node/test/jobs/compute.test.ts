@@ -1,42 +1,20 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { PrsmNode } from '../../src/index.ts'
-import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
-
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes
-}
+import { stopAll } from '../helpers.ts'
+import { computeCluster } from './helpers.ts'
 
 describe('compute:js in a QuickJS sandbox on three providers', () => {
-  const nodes: PrsmNode[] = []
-  let client: PrsmNode
+  let cluster: Awaited<ReturnType<typeof computeCluster>>
   let providers: PrsmNode[]
-  const add = async (text: string): Promise<string> => (await client.storage.add(once(Buffer.from(text)))).cid
-  const run = (provider: PrsmNode, program: string, inputs: Array<{ text: string } | { cid: string }> = []) =>
-    client.jobs.request(provider.peerId, {
-      step: { capability: 'compute:js', params: { program } },
-      inputs,
-      maxPrice: 0n,
-    })
+  const add = (bytes: Uint8Array | string) => cluster.add(bytes)
+  const run: Awaited<ReturnType<typeof computeCluster>>['run'] = (...args) => cluster.run(...args)
 
   before(async () => {
-    client = await startTestNode()
-    nodes.push(client)
-    providers = await Promise.all(
-      [0, 1, 2].map(() =>
-        startTestNode({
-          config: {
-            bootstrap: [bootstrapAddr(client)],
-            offers: [{ capability: 'compute:js', price: '0' }],
-            jobs: { compute: { timeMs: 1_000, memoryBytes: 16 * 1024 * 1024 } },
-          },
-        }),
-      ),
-    )
-    nodes.push(...providers)
-    await waitFor('the providers to connect', () => client.libp2p.getPeers().length >= 3)
+    cluster = await computeCluster('compute:js')
+    providers = cluster.providers
   })
-  after(() => stopAll(nodes))
+  after(() => stopAll(cluster.nodes))
 
   it('gives identical output bytes and hashes on three nodes (seeded Math.random, CID inputs)', async () => {
     const program = await add(`
@@ -114,7 +92,10 @@ describe('compute:js in a QuickJS sandbox on three providers', () => {
     )
     // A program without main, and a missing program, are refused with their codes.
     assert.equal((await run(p, await add('const x = 1'))).receipt.error?.code, 'JOB_COMPUTE_FAILED')
-    const missing = await client.jobs.request(p.peerId, { step: { capability: 'compute:js' }, maxPrice: 0n })
+    const missing = await cluster.client.jobs.request(p.peerId, {
+      step: { capability: 'compute:js' },
+      maxPrice: 0n,
+    })
     assert.equal(missing.receipt.error?.code, 'JOB_INPUT_INVALID')
   })
 

@@ -1,5 +1,47 @@
 import { PrsmError } from '@prsm/core'
+import type { PrsmNode } from '../../src/index.ts'
 import type { Backend, BackendEvent } from '../../src/jobs/backend.ts'
+import { bootstrapAddr, startTestNode, waitFor } from '../helpers.ts'
+
+/**
+ * A client and three providers offering `capability` for free with small compute caps (3 s,
+ * 16 MiB), connected; `run` runs a compute step by program CID on one of them.
+ */
+export async function computeCluster(capability: 'compute:js' | 'compute:wasm') {
+  const client = await startTestNode()
+  const providers = await Promise.all(
+    [0, 1, 2].map(() =>
+      startTestNode({
+        config: {
+          bootstrap: [bootstrapAddr(client)],
+          offers: [{ capability, price: '0' }],
+          jobs: { compute: { timeMs: 3_000, memoryBytes: 16 * 1024 * 1024 } },
+        },
+      }),
+    ),
+  )
+  await waitFor('the providers to connect', () => client.libp2p.getPeers().length >= 3)
+  const run = (
+    provider: PrsmNode,
+    program: string,
+    inputs: Array<{ text: string } | { cid: string }> = [],
+    params: Record<string, number> = {},
+  ) =>
+    client.jobs.request(provider.peerId, {
+      step: { capability, params: { program, ...params } },
+      inputs,
+      maxPrice: 0n,
+    })
+  const add = async (bytes: Uint8Array | string): Promise<string> =>
+    (
+      await client.storage.add(
+        (async function* () {
+          yield typeof bytes === 'string' ? Buffer.from(bytes) : bytes
+        })(),
+      )
+    ).cid
+  return { client, providers, nodes: [client, ...providers], run, add }
+}
 
 /** Echoes its text inputs back word by word (one chunk per word), reporting words as tokens. */
 export function echoBackend(): Backend & { runs: number } {
