@@ -25,7 +25,12 @@ export const PARAMETERS = {
     unit: 'bps',
     description: 'Largest evaluated capability gain of a new model version served without a proposal',
   },
-} as const satisfies Record<string, { unit: 'bps' | 'wei' | 'seconds' | 'count'; description: string }>
+  safetyPolicy: {
+    unit: 'digest',
+    description:
+      'sha2-256 digest (as uint256) of the safety policy document; its raw or dag-json CIDv1 names the document (0 = the default policy)',
+  },
+} as const satisfies Record<string, { unit: 'bps' | 'wei' | 'seconds' | 'count' | 'digest'; description: string }>
 
 export type ParameterName = keyof typeof PARAMETERS
 export type NetworkParameters = Record<ParameterName, bigint>
@@ -46,6 +51,7 @@ export const DEFAULT_PARAMETERS: NetworkParameters = {
   breakerViolationRateBps: 100n,
   breakerOpenSeconds: 30n,
   maxCapabilityJumpBps: 1_000n,
+  safetyPolicy: 0n,
 }
 
 /** Devnet defaults: the same, with a short unbonding period. */

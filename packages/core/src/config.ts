@@ -398,6 +398,28 @@ export const ConfigSchema = z
           .describe(
             'Model backends this node serves its model offers with (each model maps to a capability).',
           ),
+        localModels: z
+          .object({
+            detect: z
+              .boolean()
+              .default(false)
+              .describe(
+                'At start, probe a local Ollama and offer each of its models as model:<name> (served through its OpenAI-compatible API). Set by `prsm node start --detect-local-models`.',
+              ),
+            url: z
+              .url()
+              .default('http://127.0.0.1:11434')
+              .describe('Base URL of the local Ollama (GET /api/tags lists its models).'),
+            price: ftnsDecimal.default('0').describe('Price per token of the detected models, in FTNS.'),
+            timeoutMs: z
+              .number()
+              .int()
+              .min(50)
+              .default(1_500)
+              .describe('Time allowed for the probe; no answer means no local models.'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -457,6 +479,93 @@ export const ConfigSchema = z
           .min(100)
           .default(30_000)
           .describe('How often the validator set is re-read from the on-chain provider registry.'),
+      })
+      .strict()
+      .prefault({}),
+    safety: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('Run the circuit-breaker checks on job requests and outputs (tier 1 always, tiers 2/3 when set).'),
+        breakerWindowMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(60_000)
+          .describe('Sliding window over which breaker failure and violation rates are computed.'),
+        breakerMinSamples: z
+          .number()
+          .int()
+          .min(1)
+          .default(10)
+          .describe('Outcomes a breaker needs in its window before its rates can open it.'),
+        gossip: z
+          .boolean()
+          .default(true)
+          .describe('Publish the breaker changes of this node as signed events and read the events of other nodes.'),
+        remoteWeight: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.25)
+          .describe(
+            'Weight of one other node reporting a breaker open; a closed local breaker is treated as open while distinct reporters add up to 1 (0 ignores others).',
+          ),
+        tier2: z
+          .object({
+            capability: z
+              .string()
+              .max(128)
+              .optional()
+              .describe('Capability of the classifier / guard model run as a PRSM job (unset: tier 2 off).'),
+            provider: z
+              .string()
+              .max(128)
+              .optional()
+              .describe('Provider peer id to run the classifier on (default: the cheapest offer found).'),
+            threshold: z
+              .number()
+              .min(0)
+              .max(1)
+              .default(0.5)
+              .describe('Classifier score at or above which the text is a `classifier` finding.'),
+            mode: z
+              .enum(['escalate', 'always'])
+              .default('escalate')
+              .describe('escalate: only texts with a tier-1 finding are classified; always: every text.'),
+            timeoutMs: z
+              .number()
+              .int()
+              .min(100)
+              .default(10_000)
+              .describe('Longest wait for the classifier before its category fails open or closed.'),
+          })
+          .strict()
+          .prefault({}),
+        tier3: z
+          .object({
+            capability: z
+              .string()
+              .max(128)
+              .optional()
+              .describe('Capability of the LLM judge asked about escalations (unset: tier 3 off).'),
+            provider: z.string().max(128).optional().describe('Provider peer id of the judge (default: cheapest offer).'),
+            band: z
+              .number()
+              .min(0)
+              .max(1)
+              .default(0.2)
+              .describe('Escalate to the judge when the classifier score is within this distance of the threshold.'),
+            timeoutMs: z
+              .number()
+              .int()
+              .min(100)
+              .default(20_000)
+              .describe('Longest wait for the judge before its category fails open or closed.'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
