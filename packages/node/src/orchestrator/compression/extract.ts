@@ -24,7 +24,7 @@ const OPENING_UNITS = 2
 const OPENING_BONUS = 0.1
 /** Weight of relevance against redundancy in the selection (1: relevance only). */
 const LAMBDA = 0.5
-export const MMR_MAX_UNITS = 3000
+export const MMR_MAX_UNITS = 5000
 
 type Vector = Map<string, number>
 
@@ -74,10 +74,6 @@ function dot(a: Vector, b: Vector): number {
 export function selectUnits(units: readonly Unit[], budgetTokens: number): string {
   if (units.length === 0) return ''
   const { vecs, norms, centroid, centroidNorm } = vectors(units)
-  const cos = (i: number, j: number) => {
-    const d = (norms[i] as number) * (norms[j] as number)
-    return d === 0 ? 0 : dot(vecs[i] as Vector, vecs[j] as Vector) / d
-  }
   // Centrality against the rest of the text (the centroid without the unit itself), so a unit
   // sharing no words with anything else scores 0 however rare its own words are.
   const relevance = units.map((u, i) => {
@@ -93,32 +89,62 @@ export function selectUnits(units: readonly Unit[], budgetTokens: number): strin
   )
   const dropOffTopic = onTopic.length * 2 >= units.length
   const tokens = units.map((u) => countTokens(u.text) + 1) // + the separator
-  const redundancy = new Array<number>(units.length).fill(0)
-  const mmr = units.length <= MMR_MAX_UNITS
-  const remaining = new Set(units.keys())
+  const eligible = (i: number) => !(dropOffTopic && (relevance[i] as number) === 0)
+  const gainOf = (i: number, redundancy: number) =>
+    (LAMBDA * (relevance[i] as number) - (1 - LAMBDA) * redundancy) / Math.sqrt(tokens[i] as number)
   const chosen: number[] = []
   let used = 0
-  for (;;) {
-    let best = -1
-    let bestGain = Number.NEGATIVE_INFINITY
-    for (const i of remaining) {
-      // a unit sharing no content word with the rest of the text is off-topic: never chosen
-      // (unless nothing else is, below)
-      if (used + (tokens[i] as number) > budgetTokens || (dropOffTopic && (relevance[i] as number) === 0))
-        continue
-      const gain =
-        (LAMBDA * (relevance[i] as number) - (mmr ? (1 - LAMBDA) * (redundancy[i] as number) : 0)) /
-        Math.sqrt(tokens[i] as number)
-      if (gain > bestGain) {
-        bestGain = gain
-        best = i
+  if (units.length > MMR_MAX_UNITS) {
+    // Relevance alone: the gains do not change, so one pass in gain order.
+    const order = [...units.keys()].filter(eligible).sort((a, b) => gainOf(b, 0) - gainOf(a, 0) || a - b)
+    for (const i of order) {
+      if (used + (tokens[i] as number) > budgetTokens) continue
+      chosen.push(i)
+      used += tokens[i] as number
+    }
+  } else {
+    // Redundancy: each unit's highest cosine similarity to a chosen unit, updated after each pick
+    // through an inverted index (only units sharing a word with the pick can change).
+    const postings = new Map<string, Array<[number, number]>>()
+    for (const [i, v] of vecs.entries()) {
+      for (const [w, x] of v) {
+        const list = postings.get(w)
+        if (list === undefined) postings.set(w, [[i, x]])
+        else list.push([i, x])
       }
     }
-    if (best === -1) break
-    remaining.delete(best)
-    chosen.push(best)
-    used += tokens[best] as number
-    if (mmr) for (const i of remaining) redundancy[i] = Math.max(redundancy[i] as number, cos(i, best))
+    const redundancy = new Float64Array(units.length)
+    const acc = new Float64Array(units.length)
+    const remaining = new Set([...units.keys()].filter(eligible))
+    for (;;) {
+      let best = -1
+      let bestGain = Number.NEGATIVE_INFINITY
+      for (const i of remaining) {
+        if (used + (tokens[i] as number) > budgetTokens) continue
+        const gain = gainOf(i, redundancy[i] as number)
+        if (gain > bestGain) {
+          bestGain = gain
+          best = i
+        }
+      }
+      if (best === -1) break
+      remaining.delete(best)
+      chosen.push(best)
+      used += tokens[best] as number
+      const touched: number[] = []
+      for (const [w, x] of vecs[best] as Vector) {
+        for (const [j, y] of postings.get(w) ?? []) {
+          if (acc[j] === 0) touched.push(j)
+          acc[j] = (acc[j] as number) + x * y
+        }
+      }
+      const nb = norms[best] as number
+      for (const j of touched) {
+        const d = (norms[j] as number) * nb
+        if (d > 0) redundancy[j] = Math.max(redundancy[j] as number, (acc[j] as number) / d)
+        acc[j] = 0
+      }
+    }
   }
   if (chosen.length === 0) {
     let top = 0
