@@ -258,6 +258,10 @@ async function runOne(
   const parts: Uint8Array[] = []
   let accepted = false
   try {
+    // The event loop runs to its end (the job client closes the stream after the receipt):
+    // leaving it at the receipt would leave the stream half-open.
+    let receipt: JobReceipt | undefined
+    let signed: Uint8Array | undefined
     for await (const event of c.jobs.run(provider, request, { signal })) {
       if (event.type === 'accepted') accepted = true
       else if (event.type === 'chunk') {
@@ -266,29 +270,33 @@ async function runOne(
           r.onEvent({ type: 'chunk', text: event.text })
         } else if (event.bytes !== undefined) parts.push(event.bytes)
       } else if (event.type === 'receipt') {
-        const receipt = event.receipt
-        if (receipt.status !== 'ok') {
-          const code = receipt.error?.code
-          throw new PrsmError(
-            isErrorCode(code) ? code : 'JOB_BACKEND_FAILED',
-            receipt.error?.message ?? 'the job failed',
-            { details: { peer: provider } },
-          )
-        }
-        const output = Buffer.concat(parts)
-        return {
-          output,
-          outputHash: receipt.outputHash,
-          provider,
-          agreeing: [provider],
-          receipt,
-          ...(event.signed === undefined ? {} : { signedReceipt: event.signed }),
-        }
+        receipt = event.receipt
+        signed = event.signed
       }
     }
-    throw new PrsmError('JOB_RECEIPT_INVALID', 'the job ended without a receipt', {
-      details: { peer: provider },
-    })
+    if (receipt === undefined) {
+      throw new PrsmError('JOB_RECEIPT_INVALID', 'the job ended without a receipt', {
+        details: { peer: provider },
+      })
+    }
+    if (receipt.status !== 'ok') {
+      const code = receipt.error?.code
+      throw new PrsmError(
+        isErrorCode(code) ? code : 'JOB_BACKEND_FAILED',
+        receipt.error?.message ?? 'the job failed',
+        {
+          details: { peer: provider },
+        },
+      )
+    }
+    return {
+      output: Buffer.concat(parts),
+      outputHash: receipt.outputHash,
+      provider,
+      agreeing: [provider],
+      receipt,
+      ...(signed === undefined ? {} : { signedReceipt: signed }),
+    }
   } catch (err) {
     throw Object.assign(asPrsmError(err, false), { accepted })
   }
