@@ -188,7 +188,7 @@ export class GovernanceService {
     try {
       id = await propose(client, deployment, actions)
     } catch (cause) {
-      throw chainError(cause, 'propose')
+      throw governorError(cause, 'propose')
     }
     this.#c.audit?.append({
       category: 'governance',
@@ -206,11 +206,21 @@ export class GovernanceService {
     const { client, deployment, chain } = this.#client()
     if (!(support in SUPPORT))
       throw new PrsmError('PROPOSAL_INVALID', 'support must be for, against or abstain')
+    const state = await this.#state(id)
+    if (state !== 'Active') {
+      throw new PrsmError(
+        'PROPOSAL_INVALID',
+        `proposal ${id} is ${state}: votes are taken while it is Active`,
+        {
+          details: { id, state },
+        },
+      )
+    }
     let tx: Hex
     try {
       tx = await castVote(client, deployment, parseId(id), SUPPORT[support])
     } catch (cause) {
-      throw chainError(cause, 'vote')
+      throw governorError(cause, 'vote')
     }
     this.#c.audit?.append({
       category: 'governance',
@@ -234,6 +244,24 @@ export class GovernanceService {
       calldatas: info.actions.calldatas as Hex[],
       description: info.description,
     }
+    if (info.state === 'Queued') {
+      const [eta, block] = await Promise.all([
+        chain.publicClient.readContract({
+          address: deployment.addresses.governor,
+          abi: prsmGovernorAbi,
+          functionName: 'proposalEta',
+          args: [parseId(id)],
+        }),
+        chain.publicClient.getBlock(),
+      ])
+      if (block.timestamp < eta) {
+        throw new PrsmError(
+          'PROPOSAL_INVALID',
+          `proposal ${id} is queued in the timelock until ${new Date(Number(eta) * 1000).toISOString()}`,
+          { details: { id, eta: eta.toString() } },
+        )
+      }
+    }
     try {
       if (info.state === 'Succeeded') await queueProposal(client, deployment, actions)
       else if (info.state === 'Queued') await executeProposal(client, deployment, actions)
@@ -244,7 +272,7 @@ export class GovernanceService {
         )
     } catch (cause) {
       if (cause instanceof PrsmError) throw cause
-      throw chainError(cause, info.state === 'Succeeded' ? 'queue' : 'execute')
+      throw governorError(cause, info.state === 'Succeeded' ? 'queue' : 'execute')
     }
     const state = await proposalState(client, deployment, parseId(id))
     this.#c.audit?.append({
@@ -256,6 +284,16 @@ export class GovernanceService {
       risk: 30,
     })
     return { id, state }
+  }
+
+  /** A proposal's state; PROPOSAL_INVALID when the Governor does not know it. */
+  async #state(id: string): Promise<ProposalState> {
+    const { client, deployment } = this.#client()
+    try {
+      return await proposalState(client, deployment, parseId(id))
+    } catch (cause) {
+      throw governorError(cause, 'read proposal state')
+    }
   }
 
   /** Every proposal made to the Governor since the deployment, newest first. */
@@ -363,6 +401,16 @@ function decodeSlash(data: Hex): ProposalInfo['slashes'] {
   } catch {
     return []
   }
+}
+
+/** A Governor or timelock revert (unknown proposal, wrong state, already voted, not ready) is the caller's mistake. */
+function governorError(cause: unknown, action: string): PrsmError {
+  const err = chainError(cause, action)
+  const reason = String(err.details?.reason ?? '')
+  if (err.code === 'CHAIN_TX_REVERTED' && (reason.startsWith('Governor') || reason.startsWith('Timelock'))) {
+    return new PrsmError('PROPOSAL_INVALID', `${action}: ${reason}`, { cause, details: err.details ?? {} })
+  }
+  return err
 }
 
 function parseId(id: string): bigint {

@@ -153,7 +153,7 @@ describe('lineage safeguards with governance approval (devnet)', () => {
     assert.equal((await provider.governance.execute(id)).state, 'Queued')
     await assert.rejects(
       provider.governance.execute(id),
-      (e: { code?: string }) => e.code === 'CHAIN_TX_REVERTED',
+      (e: { code?: string }) => e.code === 'PROPOSAL_INVALID',
     )
     await travel(61)
     assert.equal((await provider.governance.execute(id)).state, 'Executed')
@@ -191,5 +191,6 @@ describe('lineage safeguards with governance approval (devnet)', () => {
     )
     await assert.rejects(provider.governance.propose({ description: 'nothing' }), invalid)
     await assert.rejects(provider.governance.show('999'), invalid)
+    await assert.rejects(provider.governance.vote('999', 'for'), invalid)
   })
 })
