@@ -72,3 +72,30 @@ export function answerText(steps: readonly StepFigures[]): string {
   }
   return lines.join('\n')
 }
+
+/** For each step, which other steps ran at the same time (their [start, end) overlap). */
+export function overlapLines(
+  steps: ReadonlyArray<{
+    step: string
+    provider: string
+    agreeing: string[]
+    startedAt: number
+    finishedAt: number
+  }>,
+  nameOf: (peer: string) => string,
+  origin: number,
+): string[] {
+  const at = (ms: number) => `${((ms - origin) / 1000).toFixed(2).padStart(6)}s`
+  let most = 0
+  const lines: string[] = []
+  for (const s of steps) {
+    const together = steps.filter((o) => o !== s && o.startedAt < s.finishedAt && s.startedAt < o.finishedAt)
+    most = Math.max(most, together.length + 1)
+    const who = s.agreeing.length > 0 ? s.agreeing : [s.provider]
+    lines.push(
+      `${s.step.padEnd(28)} ${at(s.startedAt)} - ${at(s.finishedAt)}  on ${who.map(nameOf).join(' + ').padEnd(14)} overlaps ${together.length} other steps`,
+    )
+  }
+  lines.push(`at most ${most} steps in flight at once`)
+  return lines
+}

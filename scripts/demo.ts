@@ -16,7 +16,6 @@
  * 5. Prints the answer with its figures, the cost breakdown, the trace CID and the result of
  *    verifying the trace, and where the API was. Exits 0 on success, 1 on failure.
  */
-import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,9 +25,9 @@ import { publishDatasets } from '../demo/datasets.ts'
 import { detectModel } from '../demo/models.ts'
 import { type NodeSpec, startDemoNetwork } from '../demo/network.ts'
 import { publishPrograms } from '../demo/programs.ts'
-import { answerText, type StepFigures } from '../demo/report.ts'
+import { answerText, overlapLines, type StepFigures } from '../demo/report.ts'
+import { climateWorkflow } from '../demo/workflow.ts'
 
-const WORKFLOW_FILE = join(import.meta.dirname, '..', 'demo', 'climate.workflow.json')
 const DATASET_ROYALTY_BPS = 500 // 5% of each payment for a step that reads the dataset
 // a guard against a hang, not the performance target (a run takes ~15 s here; see docs/demo.md)
 const DEADLINE_MS = 150_000
@@ -45,68 +44,6 @@ const indent = (text: string) =>
     .split('\n')
     .map((l) => `    ${l}`)
     .join('\n')
-
-/** The workflow file, with an infer step and model synthesis in the compile step when a model is available. */
-function climateWorkflow(model: string | undefined): WorkflowFile {
-  const workflow = JSON.parse(readFileSync(WORKFLOW_FILE, 'utf8')) as WorkflowFile
-  if (model === undefined) return workflow
-  const shards = workflow.steps.filter((s) => s.kind === 'compute').map((s) => ({ step: s.id }))
-  const compile = workflow.steps.find((s) => s.kind === 'compile')
-  workflow.steps.splice(workflow.steps.length - 1, 0, {
-    id: 'explain',
-    kind: 'infer',
-    capability: model,
-    inputs: [
-      'In three sentences, explain what these measured trends mean for the climate. Quote the figures.',
-      ...shards,
-    ],
-    // long inputs are compressed to this budget before they reach the model
-    params: { max_tokens: 300, temperature: 0, maxInputTokens: 600 },
-  })
-  if (compile !== undefined) {
-    compile.capability = model
-    compile.inputs.push({ step: 'explain' })
-    compile.params = { ...compile.params, max_tokens: 400, temperature: 0, maxInputTokens: 1500 }
-  }
-  return workflow
-}
-
-interface WorkflowFile {
-  query: string
-  budget: string
-  steps: Array<{
-    id: string
-    kind: string
-    capability?: string
-    inputs: Array<string | { step: string } | Record<string, string>>
-    params?: Record<string, unknown>
-  }>
-}
-
-/** For each step, which other steps ran at the same time (their [start, end) overlap). */
-function overlapLines(
-  steps: ReadonlyArray<{
-    step: string
-    provider: string
-    agreeing: string[]
-    startedAt: number
-    finishedAt: number
-  }>,
-  nameOf: (peer: string) => string,
-): string[] {
-  let most = 0
-  const lines: string[] = []
-  for (const s of steps) {
-    const together = steps.filter((o) => o !== s && o.startedAt < s.finishedAt && s.startedAt < o.finishedAt)
-    most = Math.max(most, together.length + 1)
-    const who = s.agreeing.length > 0 ? s.agreeing : [s.provider]
-    lines.push(
-      `${s.step.padEnd(28)} ${at(s.startedAt)} - ${at(s.finishedAt)}  on ${who.map(nameOf).join(' + ').padEnd(14)} overlaps ${together.length} other steps`,
-    )
-  }
-  lines.push(`at most ${most} steps in flight at once`)
-  return lines
-}
 
 async function waitForProviders(client: PrsmNode, capability: string, count: number, signal: AbortSignal) {
   for (;;) {
@@ -239,7 +176,7 @@ async function main(): Promise<void> {
       )
 
     say('\nRan in parallel (overlapping timestamps in the trace):')
-    for (const line of overlapLines(result.steps, net.nameOf)) say(`  ${line}`)
+    for (const line of overlapLines(result.steps, net.nameOf, started)) say(`  ${line}`)
 
     say('\nCost breakdown')
     for (const p of result.cost.perProvider) {
