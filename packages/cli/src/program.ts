@@ -58,6 +58,10 @@ export function buildProgram(): Command {
     )
     .option('--mdns', 'discover peers on the local network')
     .option('--relay', 'act as a circuit-relay server')
+    .option(
+      '--detect-local-models',
+      'offer the models of a local Ollama (jobs.localModels.url) as model:<name>',
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option(
       '--devnet <file>',

@@ -227,6 +227,16 @@ describe('prsm job run (CLI → node API → /prsm/job/1.0.0 → provider)', () 
     assert.match(split.stderr, /^error JOB_NO_MAJORITY: /)
   })
 
+  it('node start --detect-local-models sets jobs.localModels.detect', async () => {
+    const { flagsToConfig } = await import('../src/commands/node-start.ts')
+    const { config } = loadConfig({ flags: flagsToConfig({ detectLocalModels: true }) })
+    assert.equal(config.jobs.localModels.detect, true)
+    assert.equal(config.jobs.localModels.url, 'http://127.0.0.1:11434')
+    assert.equal(loadConfig({ flags: flagsToConfig({}) }).config.jobs.localModels.detect, false)
+    const help = await prsm(['node', 'start', '--help'])
+    assert.match(help.stdout, /--detect-local-models/)
+  })
+
   it('exits 1 with the provider refusal code', async () => {
     const r = await prsm([
       'job',

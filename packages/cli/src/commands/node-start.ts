@@ -13,6 +13,7 @@ export interface NodeStartFlags {
   offer?: string[]
   mdns?: boolean
   relay?: boolean
+  detectLocalModels?: boolean
   logLevel?: string
   devnet?: string
 }
@@ -40,6 +41,7 @@ export function flagsToConfig(flags: NodeStartFlags): Record<string, unknown> {
   if (flags.offer !== undefined && flags.offer.length > 0) out.offers = flags.offer.map(parseOfferFlag)
   if (flags.mdns === true) out.mdns = true
   if (flags.relay === true) out.relay = true
+  if (flags.detectLocalModels === true) out.jobs = { localModels: { detect: true } }
   if (flags.logLevel !== undefined) out.logLevel = flags.logLevel
   if (flags.devnet !== undefined) out.chain = { deployment: resolve(flags.devnet) }
   return out
