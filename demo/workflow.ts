@@ -43,15 +43,3 @@ export function climateWorkflow(model: string | undefined): WorkflowFile {
   }
   return workflow
 }
-
-interface WorkflowFile {
-  query: string
-  budget: string
-  steps: Array<{
-    id: string
-    kind: string
-    capability?: string
-    inputs: Array<string | { step: string } | Record<string, string>>
-    params?: Record<string, unknown>
-  }>
-}
