@@ -1,5 +1,5 @@
 import { PrsmError } from '@prsm/core'
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { allows } from './auth/permissions.ts'
@@ -82,6 +82,17 @@ export function routeTable(app: FastifyInstance): RouteEntry[] {
   return tables.get(app) ?? []
 }
 
+/** The route's spec and URL pattern, read once per request (Fastify builds routeOptions on each read). */
+function routeOf(req: FastifyRequest): { spec: AnyRouteSpec | undefined; url: string | undefined } {
+  const cached = (req as { prsmRoute?: { spec: AnyRouteSpec | undefined; url: string | undefined } })
+    .prsmRoute
+  if (cached !== undefined) return cached
+  const options = req.routeOptions
+  const found = { spec: options.config?.prsm, url: options.url }
+  ;(req as { prsmRoute?: unknown }).prsmRoute = found
+  return found
+}
+
 function toPrsmError(err: unknown): PrsmError {
   if (err instanceof PrsmError) return err
   const e = err as { validation?: unknown; statusCode?: number; code?: string; message?: string }
@@ -160,14 +171,14 @@ export async function buildApiServer(
   })
 
   app.addHook('onRequest', async (req, reply) => {
-    const spec = req.routeOptions.config?.prsm
-    if (req.routeOptions.url === undefined || spec?.permission === 'public') return
+    const { spec, url } = routeOf(req)
+    if (url === undefined || spec?.permission === 'public') return
     const principal = await guard.authenticate(req.headers.authorization)
     req.principal = principal
     // a route registered without a spec has no declared permission: admin only
     const permission = spec?.permission
     if (!allows(principal.role, permission)) {
-      guard.denied(principal, `${req.method} ${req.routeOptions.url}`, { permission: permission ?? null })
+      guard.denied(principal, `${req.method} ${url}`, { permission: permission ?? null })
       throw new PrsmError('FORBIDDEN', `role ${principal.role} may not ${permission ?? 'use this route'}`, {
         details: { role: principal.role, permission: permission ?? 'admin-only' },
       })
@@ -185,7 +196,7 @@ export async function buildApiServer(
   registerIdempotency(app) // before spending: a replayed answer reserves nothing
   // Spending routes reserve their maximum cost before the handler runs; a failed request gives it back.
   app.addHook('preHandler', async (req, reply) => {
-    const spec = req.routeOptions.config?.prsm
+    const { spec } = routeOf(req)
     if (spec?.cost === undefined || req.principal === null) return
     const input = validated(spec, req)
     const cost = spec.cost(input as never)
@@ -205,7 +216,7 @@ export async function buildApiServer(
       {
         reqId: req.id,
         method: req.method,
-        route: req.routeOptions.url ?? null,
+        route: routeOf(req).url ?? null,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
         key: req.principal?.keyId,

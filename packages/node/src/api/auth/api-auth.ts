@@ -83,6 +83,8 @@ export class ApiAuth implements ApiGuard {
   readonly #windows = new Map<string, { start: number; count: number }>()
   /** key hash → record, dropped on revocation (the SQLite lookup stays off the hot path). */
   readonly #cache = new Map<string, ApiKeyRecord>()
+  /** org id → record (budgets are read on every request of a key without its own budget). */
+  readonly #orgs = new Map<string, OrgRecord | undefined>()
   #localToken: string
 
   constructor(components: ApiAuthComponents, init: ApiAuthInit) {
@@ -213,10 +215,16 @@ export class ApiAuth implements ApiGuard {
     return { limit, remaining: limit - w.count, resetSeconds }
   }
 
+  #org(id: string | null): OrgRecord | undefined {
+    if (id === null) return undefined
+    if (!this.#orgs.has(id)) this.#orgs.set(id, this.store.org(id))
+    return this.#orgs.get(id)
+  }
+
   /** The tightest budget that applies: the key's own, else its organisation's. */
   #budgetScope(p: Principal): { scope: string; limit: bigint } | null {
     if (p.dailyBudgetWei !== null) return { scope: `key:${p.keyId}`, limit: p.dailyBudgetWei }
-    const org = p.org === null ? undefined : this.store.org(p.org)
+    const org = this.#org(p.org)
     if (org?.dailyBudgetWei != null) return { scope: `org:${org.id}`, limit: org.dailyBudgetWei }
     return null
   }
@@ -228,7 +236,7 @@ export class ApiAuth implements ApiGuard {
 
   reserve(principal: Principal, wei: bigint): BudgetState | null {
     const day = utcDay()
-    const org = principal.org === null ? undefined : this.store.org(principal.org)
+    const org = this.#org(principal.org)
     const checks: { scope: string; limit: bigint | null }[] = [
       { scope: `key:${principal.keyId}`, limit: principal.dailyBudgetWei },
       ...(org === undefined ? [] : [{ scope: `org:${org.id}`, limit: org.dailyBudgetWei }]),
@@ -357,6 +365,7 @@ export class ApiAuth implements ApiGuard {
       createdAt: Date.now(),
     }
     this.store.insertOrg(record)
+    this.#orgs.clear()
     this.#event('org.created', actor, 'success', { name: input.name }, record.id)
     return record
   }
@@ -375,6 +384,7 @@ export class ApiAuth implements ApiGuard {
       throw new PrsmError('FORBIDDEN', "only a node admin sets an organisation's budget")
     const record = this.#orgFor(actor, org)
     this.store.setOrgBudget(record.id, wei)
+    this.#orgs.clear()
     this.#event('org.budget', actor, 'success', { dailyBudgetWei: wei?.toString() ?? null }, record.id)
     return this.store.org(record.id) as OrgRecord
   }

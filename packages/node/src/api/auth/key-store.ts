@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { DatabaseSync } from 'node:sqlite'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import type { Role } from './permissions.ts'
 
 /** An API key as stored: the secret itself is never stored, only its SHA-256. */
@@ -90,6 +90,17 @@ function orgFromRow(r: Row): OrgRecord {
  */
 export class KeyStore {
   readonly #db: DatabaseSync
+  readonly #statements = new Map<string, StatementSync>()
+
+  /** A prepared statement, compiled once. */
+  #sql(text: string): StatementSync {
+    let statement = this.#statements.get(text)
+    if (statement === undefined) {
+      statement = this.#db.prepare(text)
+      this.#statements.set(text, statement)
+    }
+    return statement
+  }
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
@@ -124,86 +135,83 @@ export class KeyStore {
   }
 
   insertKey(record: ApiKeyRecord, hash: string): void {
-    this.#db
-      .prepare(
-        `INSERT INTO keys (id, hash, name, org_id, member, role, rate_limit, daily_budget_wei, created_at,
+    this.#sql(
+      `INSERT INTO keys (id, hash, name, org_id, member, role, rate_limit, daily_budget_wei, created_at,
            created_by, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-      )
-      .run(
-        record.id,
-        hash,
-        record.name,
-        record.org,
-        record.member,
-        record.role,
-        record.rateLimitPerMinute,
-        record.dailyBudgetWei?.toString() ?? null,
-        record.createdAt,
-        record.createdBy,
-        record.expiresAt,
-      )
+    ).run(
+      record.id,
+      hash,
+      record.name,
+      record.org,
+      record.member,
+      record.role,
+      record.rateLimitPerMinute,
+      record.dailyBudgetWei?.toString() ?? null,
+      record.createdAt,
+      record.createdBy,
+      record.expiresAt,
+    )
   }
 
   keyByHash(hash: string): ApiKeyRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM keys WHERE hash = ?').get(hash) as Row | undefined
+    const row = this.#sql('SELECT * FROM keys WHERE hash = ?').get(hash) as Row | undefined
     return row === undefined ? undefined : keyFromRow(row)
   }
 
   key(id: string): ApiKeyRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM keys WHERE id = ?').get(id) as Row | undefined
+    const row = this.#sql('SELECT * FROM keys WHERE id = ?').get(id) as Row | undefined
     return row === undefined ? undefined : keyFromRow(row)
   }
 
   keys(org: string | undefined): ApiKeyRecord[] {
     const rows =
       org === undefined
-        ? this.#db.prepare('SELECT * FROM keys ORDER BY created_at').all()
-        : this.#db.prepare('SELECT * FROM keys WHERE org_id = ? ORDER BY created_at').all(org)
+        ? this.#sql('SELECT * FROM keys ORDER BY created_at').all()
+        : this.#sql('SELECT * FROM keys WHERE org_id = ? ORDER BY created_at').all(org)
     return (rows as Row[]).map(keyFromRow)
   }
 
   revokeKey(id: string, at: number): void {
-    this.#db.prepare('UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id)
+    this.#sql('UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id)
   }
 
   insertOrg(record: OrgRecord): void {
-    this.#db
-      .prepare('INSERT INTO orgs (id, name, daily_budget_wei, created_at) VALUES (?, ?, ?, ?)')
-      .run(record.id, record.name, record.dailyBudgetWei?.toString() ?? null, record.createdAt)
+    this.#sql('INSERT INTO orgs (id, name, daily_budget_wei, created_at) VALUES (?, ?, ?, ?)').run(
+      record.id,
+      record.name,
+      record.dailyBudgetWei?.toString() ?? null,
+      record.createdAt,
+    )
   }
 
   setOrgBudget(id: string, wei: bigint | null): void {
-    this.#db.prepare('UPDATE orgs SET daily_budget_wei = ? WHERE id = ?').run(wei?.toString() ?? null, id)
+    this.#sql('UPDATE orgs SET daily_budget_wei = ? WHERE id = ?').run(wei?.toString() ?? null, id)
   }
 
   org(idOrName: string): OrgRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM orgs WHERE id = ? OR name = ?').get(idOrName, idOrName) as
+    const row = this.#sql('SELECT * FROM orgs WHERE id = ? OR name = ?').get(idOrName, idOrName) as
       | Row
       | undefined
     return row === undefined ? undefined : orgFromRow(row)
   }
 
   orgs(): OrgRecord[] {
-    return (this.#db.prepare('SELECT * FROM orgs ORDER BY created_at').all() as Row[]).map(orgFromRow)
+    return (this.#sql('SELECT * FROM orgs ORDER BY created_at').all() as Row[]).map(orgFromRow)
   }
 
   upsertMember(record: MemberRecord): void {
-    this.#db
-      .prepare(
-        `INSERT INTO members (org_id, member, role, added_at) VALUES (?, ?, ?, ?)
+    this.#sql(
+      `INSERT INTO members (org_id, member, role, added_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (org_id, member) DO UPDATE SET role = excluded.role`,
-      )
-      .run(record.org, record.member, record.role, record.addedAt)
+    ).run(record.org, record.member, record.role, record.addedAt)
   }
 
   removeMember(org: string, member: string): boolean {
-    return (
-      this.#db.prepare('DELETE FROM members WHERE org_id = ? AND member = ?').run(org, member).changes > 0
-    )
+    return this.#sql('DELETE FROM members WHERE org_id = ? AND member = ?').run(org, member).changes > 0
   }
 
   member(org: string, member: string): MemberRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM members WHERE org_id = ? AND member = ?').get(org, member) as
+    const row = this.#sql('SELECT * FROM members WHERE org_id = ? AND member = ?').get(org, member) as
       | Row
       | undefined
     return row === undefined
@@ -212,24 +220,27 @@ export class KeyStore {
   }
 
   members(org: string): MemberRecord[] {
-    return (
-      this.#db.prepare('SELECT * FROM members WHERE org_id = ? ORDER BY added_at').all(org) as Row[]
-    ).map((r) => ({ org, member: r.member as string, role: r.role as Role, addedAt: Number(r.added_at) }))
+    return (this.#sql('SELECT * FROM members WHERE org_id = ? ORDER BY added_at').all(org) as Row[]).map(
+      (r) => ({ org, member: r.member as string, role: r.role as Role, addedAt: Number(r.added_at) }),
+    )
   }
 
   /** Revokes every live key acting for a member (the member was removed). */
   revokeMemberKeys(org: string, member: string, at: number): string[] {
-    const rows = this.#db
-      .prepare('SELECT id FROM keys WHERE org_id = ? AND member = ? AND revoked_at IS NULL')
-      .all(org, member) as Row[]
-    this.#db
-      .prepare('UPDATE keys SET revoked_at = ? WHERE org_id = ? AND member = ? AND revoked_at IS NULL')
-      .run(at, org, member)
+    const rows = this.#sql('SELECT id FROM keys WHERE org_id = ? AND member = ? AND revoked_at IS NULL').all(
+      org,
+      member,
+    ) as Row[]
+    this.#sql('UPDATE keys SET revoked_at = ? WHERE org_id = ? AND member = ? AND revoked_at IS NULL').run(
+      at,
+      org,
+      member,
+    )
     return rows.map((r) => r.id as string)
   }
 
   spent(scope: string, day: string): bigint {
-    const row = this.#db.prepare('SELECT wei FROM spend WHERE scope = ? AND day = ?').get(scope, day) as
+    const row = this.#sql('SELECT wei FROM spend WHERE scope = ? AND day = ?').get(scope, day) as
       | Row
       | undefined
     return row === undefined ? 0n : BigInt(row.wei as string)
@@ -239,12 +250,10 @@ export class KeyStore {
   addSpend(scope: string, day: string, delta: bigint): bigint {
     const next = this.spent(scope, day) + delta
     const value = next < 0n ? 0n : next
-    this.#db
-      .prepare(
-        `INSERT INTO spend (scope, day, wei) VALUES (?, ?, ?)
+    this.#sql(
+      `INSERT INTO spend (scope, day, wei) VALUES (?, ?, ?)
          ON CONFLICT (scope, day) DO UPDATE SET wei = excluded.wei`,
-      )
-      .run(scope, day, value.toString())
+    ).run(scope, day, value.toString())
     return value
   }
 }
