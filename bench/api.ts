@@ -51,7 +51,10 @@ async function serve(kind: Kind): Promise<void> {
     return
   }
   const dir = mkdtempSync(join(tmpdir(), 'prsm-bench-api-'))
-  process.once('disconnect', () => rmSync(dir, { recursive: true, force: true }))
+  process.once('disconnect', () => {
+    rmSync(dir, { recursive: true, force: true })
+    process.exit(0)
+  })
   const { default: pino } = await import('pino')
   const { ApiAuth, createApiServer, nodeRoutes } = await import('@prsm/node')
   const auth = new ApiAuth(
