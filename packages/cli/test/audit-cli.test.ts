@@ -1,30 +1,11 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import type { PrsmNode } from '@prsm/node'
 import { startTestNode } from '../../node/test/helpers.ts'
-
-const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
-const execFileP = promisify(execFile)
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PRSM_')))
-
-async function prsm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [BIN, ...args], {
-      env: clean,
-      timeout: 60_000,
-    })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+import { prsm } from './prsm-runner.ts'
 
 describe('prsm audit', () => {
   let node: PrsmNode

@@ -1,35 +1,15 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
-import { castVote, chainOf, type Devnet, delegateVotes, FTNS, startDevnet } from '@prsm/contracts'
+import { type Devnet, FTNS, startDevnet } from '@prsm/contracts'
 import type { PrsmNode } from '@prsm/node'
 import { Command } from 'commander'
-import { createWalletClient, http, publicActions } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
+import { devnetVoter } from '../../node/test/governance/helpers.ts'
 import { startTestNode, stopAll, waitFor } from '../../node/test/helpers.ts'
 import { addHaltCommands } from '../src/commands/safety-halt.ts'
-
-const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
-const execFileP = promisify(execFile)
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PRSM_')))
-
-async function prsm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [BIN, ...args], {
-      env: clean,
-      timeout: 120_000,
-    })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+import { prsm } from './prsm-runner.ts'
 
 /** Runs the `safety` halt subcommands in process (the `safety` parent belongs to safety.ts) and captures stdout. */
 async function safety(args: string[]): Promise<string> {
@@ -69,16 +49,7 @@ describe('prsm gov and prsm safety halt|resume|status on a devnet', () => {
   })
 
   it('propose, list, vote, execute (queue then execute), show; the node applies the change live', async () => {
-    const voter = createWalletClient({
-      account: privateKeyToAccount(devnet.deployment.devnet?.faucet.privateKey as `0x${string}`),
-      chain: chainOf(devnet.deployment),
-      transport: http(devnet.deployment.rpcUrl),
-    }).extend(publicActions)
-    await delegateVotes(voter, devnet.deployment)
-    const travel = async (s: number) => {
-      await voter.request({ method: 'evm_increaseTime', params: [s] } as never)
-      await voter.request({ method: 'evm_mine', params: [] } as never)
-    }
+    const { travel, voteFor } = await devnetVoter(devnet.deployment)
     const d = ['--data-dir', node.dataDir]
 
     const proposed = await prsm([
@@ -104,7 +75,7 @@ describe('prsm gov and prsm safety halt|resume|status on a devnet', () => {
     )
 
     await travel(2)
-    await castVote(voter, devnet.deployment, BigInt(id), 1)
+    await voteFor(id)
     const voted = await prsm(['gov', 'vote', id, 'for', ...d])
     assert.equal(voted.code, 0, voted.stderr)
     assert.match(voted.stdout, /voted for on/)

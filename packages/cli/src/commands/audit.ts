@@ -1,30 +1,12 @@
 import { PrsmError } from '@prsm/core'
+import type { AuditEntry, AuditVerification as Verification } from '@prsm/node'
 import type { Command } from 'commander'
 import { callNodeStream } from '../client.ts'
 import { resolveDataDir } from '../data-dir.ts'
 import { EXIT, ExitRequest, printJson, table } from '../output.ts'
 import { type CommonFlags, dataDirOption, get, jsonOption } from './ledger-common.ts'
 
-interface Verification {
-  ok: boolean
-  entries: number
-  checkpoints: number
-  head?: string
-  firstBadSeq?: number
-  problem?: string
-  message?: string
-}
-
-interface Entry {
-  seq: number
-  time: number
-  category: string
-  type: string
-  actor: string
-  subject: string
-  outcome: string
-  risk: number
-}
+type Entry = Pick<AuditEntry, 'seq' | 'time' | 'category' | 'type' | 'actor' | 'subject' | 'outcome' | 'risk'>
 
 interface QueryFlags extends CommonFlags {
   since?: string

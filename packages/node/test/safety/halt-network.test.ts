@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { castVote, chainOf, type Devnet, delegateVotes, FTNS, startDevnet } from '@prsm/contracts'
+import { type Devnet, FTNS, startDevnet } from '@prsm/contracts'
 import { MessageRegistry, type PrsmError, sealEnvelope } from '@prsm/core'
-import { createWalletClient, http, publicActions } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
 import type { AppliedCertificate, HaltCertificate, PrsmNode } from '../../src/index.ts'
 import { readRuntimeFile } from '../../src/runtime-file.ts'
 import { HALT_VOTES_TOPIC, registerHaltMessages } from '../../src/safety/halt/halt-service.ts'
 import { signHaltVote } from '../../src/safety/halt/quorum.ts'
+import { devnetVoter } from '../governance/helpers.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
 import { gatedBackend } from '../jobs/helpers.ts'
 
@@ -259,16 +258,7 @@ describe('emergency halt by validator quorum (6 nodes, 4 validators on a devnet)
     const [a, , , byz] = nodes as [PrsmNode, PrsmNode, PrsmNode, PrsmNode]
     const evidence = a.halts.evidence()[0]
     assert.ok(evidence)
-    const voter = createWalletClient({
-      account: privateKeyToAccount(devnet.deployment.devnet?.faucet.privateKey as `0x${string}`),
-      chain: chainOf(devnet.deployment),
-      transport: http(devnet.deployment.rpcUrl),
-    }).extend(publicActions)
-    await delegateVotes(voter, devnet.deployment)
-    const travel = async (s: number) => {
-      await voter.request({ method: 'evm_increaseTime', params: [s] } as never)
-      await voter.request({ method: 'evm_mine', params: [] } as never)
-    }
+    const { travel, voteFor } = await devnetVoter(devnet.deployment)
     const { id } = await a.governance.propose({
       slash: { evidence: evidence.id, amount: 5_000n * FTNS },
       description: `Slash ${byz.identity.address} for equivocating on ${evidence.scope}`,
@@ -278,7 +268,7 @@ describe('emergency halt by validator quorum (6 nodes, 4 validators on a devnet)
       { provider: byz.identity.address, amount: (5_000n * FTNS).toString(), evidence: `0x${evidence.id}` },
     ])
     await travel(2)
-    await castVote(voter, devnet.deployment, BigInt(id), 1)
+    await voteFor(id)
     await travel(121)
     await a.governance.execute(id)
     await travel(61)

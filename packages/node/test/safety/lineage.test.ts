@@ -3,11 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { castVote, chainOf, type Devnet, delegateVotes, startDevnet } from '@prsm/contracts'
-import { createWalletClient, http, publicActions } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
+import { type Devnet, startDevnet } from '@prsm/contracts'
 import type { PrsmNode } from '../../src/index.ts'
 import { lineageApprovalKey } from '../../src/safety/lineage.ts'
+import { devnetVoter } from '../governance/helpers.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
 import { echoBackend } from '../jobs/helpers.ts'
 
@@ -122,17 +121,7 @@ describe('lineage safeguards with governance approval (devnet)', () => {
     await assert.rejects(run(), (e: { code?: string }) => e.code === 'LINEAGE_APPROVAL_REQUIRED')
 
     // The faucet holds enough FTNS to pass quorum; it delegates to itself and votes.
-    const voter = createWalletClient({
-      account: privateKeyToAccount(devnet.deployment.devnet?.faucet.privateKey as `0x${string}`),
-      chain: chainOf(devnet.deployment),
-      transport: http(devnet.deployment.rpcUrl),
-    }).extend(publicActions)
-    await delegateVotes(voter, devnet.deployment)
-    const rpc = (method: string, params: unknown[] = []) => voter.request({ method, params } as never)
-    const travel = async (s: number) => {
-      await rpc('evm_increaseTime', [s])
-      await rpc('evm_mine')
-    }
+    const { travel, voteFor } = await devnetVoter(devnet.deployment)
 
     const { id } = await provider.governance.propose({
       approveManifests: [childCid],
@@ -144,7 +133,7 @@ describe('lineage safeguards with governance approval (devnet)', () => {
       { key: lineageApprovalKey(childCid), name: `lineageApproval:${childCid}`, value: '1' },
     ])
     await travel(2)
-    await castVote(voter, devnet.deployment, BigInt(id), 1)
+    await voteFor(id)
     await provider.governance.vote(id, 'for')
     const active = await provider.governance.show(id)
     assert.equal(active.state, 'Active')
