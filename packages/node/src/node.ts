@@ -20,8 +20,9 @@ import { nodeRoutes } from './api/routes/node.ts'
 import { openAiRoutes } from './api/routes/openai.ts'
 import { orgRoutes } from './api/routes/orgs.ts'
 import { queryRoutes } from './api/routes/queries.ts'
-import { traceRoutes } from './api/routes/traces.ts'
 import { reputationRoutes } from './api/routes/reputation.ts'
+import { safetyRoutes } from './api/routes/safety.ts'
+import { traceRoutes } from './api/routes/traces.ts'
 import { type ApiRoutes, apiUrl, createApiServer } from './api/server.ts'
 import { ChainAudit } from './audit/chain-audit.ts'
 import { createNodeAudit, type NodeAudit } from './audit/node-audit.ts'
@@ -29,6 +30,7 @@ import { GovernanceService } from './governance/governance-service.ts'
 import type { Identity } from './identity/identity.ts'
 import type { SafetyHook } from './jobs/backend.ts'
 import { JobService } from './jobs/job-service.ts'
+import { withLocalModels } from './jobs/local-models.ts'
 import { computeJsBackend } from './jobs/sandbox/compute-js.ts'
 import { deploymentFromConfig, ledgerFromConfig, startNodeLedger } from './ledger/from-config.ts'
 import type { Ledger } from './ledger/ledger.ts'
@@ -45,6 +47,8 @@ import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts'
 import { HaltService } from './safety/halt/halt-service.ts'
 import { guardedSafety } from './safety/halt/job-guard.ts'
 import { LineageService } from './safety/lineage.ts'
+import { jobModelRunner } from './safety/model-runner.ts'
+import { SafetyService } from './safety/safety-service.ts'
 import { ManifestService } from './storage/manifests.ts'
 import { ReplicationService } from './storage/replication.ts'
 import { ContentStorage } from './storage/storage.ts'
@@ -109,6 +113,8 @@ export class PrsmNode {
   readonly audit: NodeAudit
   /** Emergency halt by validator quorum: votes, certificates, evidence (`<dataDir>/halt.db`). */
   readonly halts: HaltService
+  /** Circuit breakers: tier-1/2/3 checks on job requests and outputs, breakers per provider and model. */
+  readonly safety: SafetyService
   /** Model lineage safeguards: capability jumps need an executed approval proposal. */
   readonly lineage: LineageService
   /** Proposals and votes on the on-chain Governor; applied parameter changes are audited. */
@@ -126,6 +132,8 @@ export class PrsmNode {
     // A bad deployment file fails here, before the node opens anything.
     const deployment = init.deployment ?? deploymentFromConfig(init.config)
     const logger = init.logger ?? createLogger({ level: init.config.logLevel })
+    // With jobs.localModels.detect, a local Ollama's models become offers served by this node.
+    init = { ...init, config: await withLocalModels(init.config, { logger }) }
     const datastore = init.datastore ?? (await openDatastore(init.dataDir))
     init = { ...init, datastore }
     const penalties = new PeerPenalties(init.config.penalties)
@@ -193,6 +201,22 @@ export class PrsmNode {
       },
       { ...init.config.storage, blocksPath: join(init.dataDir, 'blocks') },
     )
+    this.safety = new SafetyService(
+      {
+        ...(this.ledger.enabled ? { parameters: this.ledger.parameters } : {}),
+        fetchBlock: (cid, options) => this.storage.block(cid.toString(), options),
+        runModel: jobModelRunner({
+          jobs: { run: (provider, request, options) => this.jobs.run(provider, request, options) },
+          findOffers: (capability, options) => this.findOffers(capability, options),
+          self: libp2p.peerId.toString(),
+        }),
+        audit: this.audit,
+        reputation: { recordSafetyViolation: (peer) => this.jobs.reputation.recordSafetyViolation(peer) },
+        network: { libp2p, privateKey: init.identity.nodeKey, registry: this.registry, gate: this.gate },
+        logger: logger.child({ part: 'safety' }),
+      },
+      { safety: init.config.safety },
+    )
     this.jobs = new JobService(
       {
         libp2p,
@@ -215,7 +239,7 @@ export class PrsmNode {
               this.halts.assertNotHalted({ provider: this.peerId, capability: request.capability }),
             (request) => this.lineage.assertServable(request.capability),
           ],
-          init.safety,
+          init.safety ?? this.safety,
         ),
       },
     )
@@ -285,7 +309,11 @@ export class PrsmNode {
     )
     this.orchestrator = new Orchestrator(
       {
-        jobs: this.jobs,
+        // Every job the orchestrator runs feeds the breakers; provider responses get tier 1.
+        jobs: {
+          ...this.safety.observeJobs(this.jobs),
+          runVerified: (request, options) => this.jobs.runVerified(request, options),
+        },
         findOffers: (capability, options) => this.findOffers(capability, options),
         knownOffers: () => this.offers.knownOffers(),
         storage: this.storage,
@@ -295,7 +323,9 @@ export class PrsmNode {
         privateKey: init.identity.nodeKey,
         peerId: libp2p.peerId.toString(),
         safety: {
-          routable: (provider, capability) => this.halts.isHalted({ provider, capability }) === undefined,
+          routable: (provider, capability) =>
+            this.halts.isHalted({ provider, capability }) === undefined &&
+            this.safety.routable(provider, capability),
         },
         reputation: {
           get: (peer) => {
@@ -309,7 +339,9 @@ export class PrsmNode {
           },
         },
         compress: defaultCompressor(),
-        reexecutors: new Map([['compute:js', computeJsBackend({ storage: this.storage }, init.config.jobs.compute)]]),
+        reexecutors: new Map([
+          ['compute:js', computeJsBackend({ storage: this.storage }, init.config.jobs.compute)],
+        ]),
         logger: logger.child({ part: 'orchestrator' }),
       },
       init.config.orchestrator,
@@ -378,6 +410,7 @@ export class PrsmNode {
     await this.jobs.start()
     await this.orchestrator.start()
     await this.halts.start()
+    await this.safety.start()
     this.governance.start()
     if (this.ledger.enabled) {
       this.#chainAudit = new ChainAudit(
@@ -442,6 +475,7 @@ export class PrsmNode {
     this.apiAuth.close()
     await this.#chainAudit?.stop()
     this.governance.stop()
+    await this.safety.stop()
     await this.halts.stop()
     await this.orchestrator.stop()
     await this.jobs.stop()
@@ -477,6 +511,7 @@ export class PrsmNode {
       orgRoutes({ auth: this.apiAuth }),
       ledgerRoutes({ ledger: this.ledger, payments: this.payments }),
       haltRoutes({ halts: this.halts }),
+      safetyRoutes({ safety: this.safety }),
       auditRoutes({ audit: this.audit, peerId: this.peerId }),
       governanceRoutes({ governance: this.governance, lineage: this.lineage }),
       jobRoutes({
@@ -497,6 +532,10 @@ export class PrsmNode {
         jobs: this.jobs,
         peerId: this.peerId,
         findOffers: (capability, options) => this.findOffers(capability, options),
+        planner: async (text, options) => {
+          const result = await (await this.orchestrator.query(text, options)).result
+          return { text: result.answer, cost: BigInt(result.cost.total), id: result.traceCid }
+        },
       }),
     ]
   }

@@ -6,6 +6,7 @@ import type { ParameterChange, ParameterWatcher } from '../ledger/parameters.ts'
 import { type Assessment, assessText, CLEAN, judge, scanText } from './assess/assessor.ts'
 import { Limits } from './assess/limits.ts'
 import type { Violation } from './assess/violation.ts'
+import { BreakerGossip, type BreakerGossipComponents } from './breaker-gossip.ts'
 import { type BreakerStatus, Breakers, modelKey, type Outcome, providerKey } from './breakers.ts'
 import {
   cidsForParameter,
@@ -40,7 +41,13 @@ export interface SafetyServiceComponents {
   audit?: SafetyAuditSink
   /** Provider reputation: tier-1 violations in a provider's output count against it. */
   reputation?: { recordSafetyViolation(peer: string): unknown }
-  logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void }
+  /** Signed breaker gossip (absent: breakers stay local). */
+  network?: Omit<BreakerGossipComponents, 'breakers' | 'logger' | 'onRemote'>
+  logger: {
+    info(obj: object, msg: string): void
+    warn(obj: object, msg: string): void
+    debug(obj: object, msg: string): void
+  }
 }
 
 export interface SafetyServiceInit {
@@ -86,6 +93,8 @@ export class SafetyService implements SafetyHook {
   #limits: Limits
   #unsubscribe: (() => void) | undefined
   #loading: Promise<void> = Promise.resolve()
+  readonly #tails = new Map<string, string>()
+  readonly #gossip: BreakerGossip | undefined
 
   constructor(components: SafetyServiceComponents, init: SafetyServiceInit) {
     this.#c = components
@@ -102,6 +111,23 @@ export class SafetyService implements SafetyHook {
       minSamples: init.safety.breakerMinSamples,
       remoteWeight: init.safety.remoteWeight,
     })
+    this.#gossip =
+      components.network === undefined || !init.safety.gossip
+        ? undefined
+        : new BreakerGossip({
+            ...components.network,
+            breakers: this.breakers,
+            logger: components.logger,
+            onRemote: (origin, e) =>
+              components.audit?.append({
+                category: 'threat_detection',
+                type: 'safety.breaker.remote',
+                actor: origin,
+                subject: e.key,
+                outcome: 'info',
+                details: { state: e.state, failureRate: e.failureRate, violationRate: e.violationRate },
+              }),
+          })
     this.breakers.onChange((c) =>
       components.audit?.append({
         category: 'threat_detection',
@@ -122,16 +148,24 @@ export class SafetyService implements SafetyHook {
 
   async start(options: { signal?: AbortSignal } = {}): Promise<void> {
     this.#policyCid = (await policyCid(encodePolicy(this.#policy))).toString()
+    await this.#gossip?.start()
     const p = this.#c.parameters
     if (p === undefined) return
+    // The watcher has read the chain by now: take its thresholds, then follow its changes.
+    this.breakers.setThresholds({
+      failureRateBps: Number(p.get('breakerFailureRateBps')),
+      violationRateBps: Number(p.get('breakerViolationRateBps')),
+      openMs: Number(p.get('breakerOpenSeconds')) * 1000,
+    })
     this.#unsubscribe = p.onChange((changes) => this.#onParameters(changes))
     const digest = p.get('safetyPolicy')
-    if (digest !== 0n) await this.#loadPolicy(digest, options)
+    if (digest !== 0n) await this.#loadPolicy(digest, options).catch(() => undefined)
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
+    await this.#gossip?.stop()
   }
 
   /** Resolves when a policy load started by a parameter change has finished (tests). */
@@ -327,12 +361,20 @@ export class SafetyService implements SafetyHook {
     context: { client: string },
   ): Promise<SafetyVerdict & { text?: string }> {
     if (!this.#cfg.enabled) return { allow: true }
+    // Chunks can split a sentence: the tail of the previous chunks is scanned with this one.
+    const key = `${context.client}\n${output.capability}`
+    const tail = this.#tails.get(key) ?? ''
+    this.#tails.delete(key)
+    this.#tails.set(key, (tail + output.text).slice(-OUTPUT_TAIL_CHARS))
+    if (this.#tails.size > MAX_TAILS) this.#tails.delete(this.#tails.keys().next().value as string)
+    const block = blockingIn(this.assessTier1(tail + output.text), tail.length)
     const a = this.assessTier1(output.text)
-    if (a.violations.length === 0) return { allow: true }
-    this.#audit(a, 'output', context.client, output.capability)
+    const seen = block ?? a
+    if (seen.violations.length === 0) return { allow: true }
+    this.#audit(seen, 'output', context.client, output.capability)
     // Our own model broke the policy: that counts against the model's breaker.
     this.breakers.record(modelKey(output.capability), 'violation')
-    if (a.blocked) return { allow: false, reason: reasonOf(a) }
+    if (block !== undefined) return { allow: false, reason: reasonOf(block) }
     return a.redacted === undefined ? { allow: true } : { allow: true, text: a.redacted }
   }
 
@@ -369,13 +411,19 @@ export class SafetyService implements SafetyHook {
       async *run(provider, request, options) {
         const capability = request.step.capability
         let outcome: Outcome | undefined
+        let tail = ''
         try {
           for await (const event of jobs.run(provider, request, options)) {
             if (event.type === 'chunk' && event.text !== undefined && self.#cfg.enabled) {
-              const a = self.assessTier1(event.text)
-              if (a.violations.length > 0) {
+              const all = self.assessTier1(tail + event.text)
+              const block = blockingIn(all, tail.length)
+              const a = block ?? self.assessTier1(event.text)
+              tail = (tail + event.text).slice(-OUTPUT_TAIL_CHARS)
+              if (a.violations.length > 0 && outcome !== 'violation') {
                 outcome = 'violation'
                 self.#audit(a, 'response', provider, capability)
+              }
+              if (a.violations.length > 0) {
                 if (a.blocked) {
                   throw new PrsmError(
                     'SAFETY_BLOCKED',
@@ -429,6 +477,16 @@ export class SafetyService implements SafetyHook {
       },
     }
   }
+}
+
+/** Text of earlier chunks scanned together with the next one. */
+const OUTPUT_TAIL_CHARS = 1024
+const MAX_TAILS = 4096
+
+/** The assessment when it blocks because of something that reaches past `from` (the new chunk). */
+function blockingIn(a: Assessment, from: number): Assessment | undefined {
+  if (!a.blocked) return undefined
+  return a.violations.some((v) => v.span === undefined || v.span[1] > from) ? a : undefined
 }
 
 function reasonOf(a: Assessment): string {
