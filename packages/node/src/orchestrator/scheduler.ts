@@ -8,10 +8,18 @@ import type { ManifestService } from '../storage/manifests.ts'
 import type { ContentStorage } from '../storage/storage.ts'
 import { type CompileSource, SYNTHESIS_SYSTEM_PROMPT, structuredReport, synthesisPrompt } from './compile.ts'
 import type { Compressor } from './compressor.ts'
-import { resolveInputs, type StepOutput } from './inputs.ts'
+import { INLINE_INPUT_MAX_BYTES, resolveInputs, type StepOutput } from './inputs.ts'
 import { type Budget, networkFee } from './spending.ts'
 import { runStep, type StepRunnerComponents } from './step-runner.ts'
-import { putContent, sha256Hex, signRecord, type Trace, type TraceStep, type Unsigned } from './trace.ts'
+import {
+  putContent,
+  rawCid,
+  sha256Hex,
+  signRecord,
+  type Trace,
+  type TraceStep,
+  type Unsigned,
+} from './trace.ts'
 import { canonicalJson, JOB_KIND, stepSpecHash, type ValidWorkflow, type WorkflowStep } from './workflow.ts'
 
 /** Progress of a workflow run, in order. Amounts are wei as decimal strings. */
@@ -134,6 +142,12 @@ export async function executeWorkflow(
   })
 
   const done = new Map<string, Done>()
+  const writes: Array<Promise<unknown>> = []
+  /** A block write off the critical path: awaited (and its failure raised) before the root is signed. */
+  const later = (write: Promise<unknown>): void => {
+    write.catch(() => undefined)
+    writes.push(write)
+  }
   const outputs = new Map<string, StepOutput>()
   const stepCids: CID[] = []
   const owed = new Map<Hex, { provider: string; royalties: Map<string, bigint>; paid: bigint }>()
@@ -279,7 +293,11 @@ export async function executeWorkflow(
       )
       if (result.signedReceipt !== undefined) record.receiptEnvelope = result.signedReceipt
     }
-    const cid = await putContent(c.storage, bytes, { signal })
+    // Small outputs reach dependent steps inline: their blocks are written off the critical
+    // path (awaited before the root is signed); larger ones are stored before anyone reads them.
+    const inline = bytes.byteLength <= INLINE_INPUT_MAX_BYTES
+    const cid = inline ? await rawCid(bytes) : await putContent(c.storage, bytes, { signal })
+    if (inline) later(c.storage.putBlock(cid, bytes))
     const hash = sha256Hex(bytes)
     if (expectedHash !== undefined && expectedHash !== hash) {
       throw new PrsmError('JOB_RECEIPT_INVALID', `step ${step.id}: the output does not match the receipt`, {
@@ -293,7 +311,7 @@ export async function executeWorkflow(
       outputBytes: bytes.byteLength,
       parents: (parents.get(step.id) ?? []).map((p) => (done.get(p) as Done).traceCid),
     })
-    await c.storage.putBlock(signed.cid, signed.bytes)
+    later(c.storage.putBlock(signed.cid, signed.bytes))
     stepCids.push(signed.cid)
     outputs.set(step.id, { bytes, cid, hash })
     done.set(step.id, {
@@ -334,11 +352,12 @@ export async function executeWorkflow(
     }
   } catch (err) {
     controller.abort(err)
-    await Promise.allSettled(running.values())
+    await Promise.allSettled([...running.values(), ...writes])
     if (o.signal.aborted) throw new PrsmError('JOB_CANCELLED', 'the workflow was cancelled', { cause: err })
     throw err
   }
 
+  await Promise.all(writes)
   // Royalties owed on each channel: one voucher each, its royalty table carrying the creators.
   const royalties = new Map<string, bigint>()
   let total = 0n

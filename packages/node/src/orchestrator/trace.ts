@@ -126,6 +126,11 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
+/** The CID of bytes stored as one raw block (what {@link putContent} gives for small content). */
+export async function rawCid(bytes: Uint8Array): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(bytes))
+}
+
 /**
  * Stores bytes as content and returns the CID: one raw block when small (the same CID a
  * one-chunk UnixFS import gives), a UnixFS import otherwise. Readable with `storage.cat`.
@@ -136,7 +141,7 @@ export async function putContent(
   options: { signal?: AbortSignal } = {},
 ): Promise<CID> {
   if (bytes.byteLength <= RAW_BLOCK_MAX_BYTES) {
-    const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+    const cid = await rawCid(bytes)
     await storage.putBlock(cid, bytes)
     return cid
   }
