@@ -12,6 +12,11 @@ import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
 const UPSTREAM_KEY = 'sk-test-upstream-0123456789'
 process.env.PRSM_TEST_OPENAI_FRONT_KEY = UPSTREAM_KEY
 const DELTAS = ['Hello', ', ', 'world', '!']
+/** What the planner model answers: a one-step workflow asking model:llama-test. */
+const PLAN = JSON.stringify({
+  version: 1,
+  steps: [{ id: 'answer', kind: 'infer', capability: 'model:llama-test', inputs: ['say hello'] }],
+})
 
 interface Seen {
   body: { model: string; stream?: boolean; messages: unknown[]; max_tokens?: number; temperature?: number }
@@ -19,7 +24,7 @@ interface Seen {
 
 /**
  * A local server speaking OpenAI's chat completions wire format (the provider node's backend).
- * Model `ok` answers DELTAS; `drop` streams two deltas and cuts the connection.
+ * Model `ok` answers DELTAS, `plan` a workflow; `drop` streams two deltas and cuts the connection.
  */
 async function openAiUpstream(): Promise<{ server: Server; base: string; seen: Seen[] }> {
   const seen: Seen[] = []
@@ -39,7 +44,12 @@ async function openAiUpstream(): Promise<{ server: Server; base: string; seen: S
         res.writeHead(200, { 'content-type': 'application/json' }).end(
           JSON.stringify({
             object: 'chat.completion',
-            choices: [{ index: 0, message: { role: 'assistant', content: DELTAS.join('') } }],
+            choices: [
+              {
+                index: 0,
+                message: { role: 'assistant', content: body.model === 'plan' ? PLAN : DELTAS.join('') },
+              },
+            ],
             usage: { prompt_tokens: 7, completion_tokens: 4, total_tokens: 11 },
           }),
         )
@@ -47,7 +57,7 @@ async function openAiUpstream(): Promise<{ server: Server; base: string; seen: S
       }
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`)
-      const deltas = body.model === 'ok' ? DELTAS : DELTAS.slice(0, 2)
+      const deltas = body.model === 'ok' ? DELTAS : body.model === 'plan' ? [PLAN] : DELTAS.slice(0, 2)
       for (const content of deltas)
         send({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }] })
       if (body.model === 'drop') {
@@ -83,6 +93,7 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
         offers: [
           { capability: 'model:llama-test', price: '0' },
           { capability: 'model:llama-drop', price: '0' },
+          { capability: 'model:planner-test', price: '0' },
         ],
         jobs: {
           backends: [
@@ -93,6 +104,7 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
               models: [
                 { capability: 'model:llama-test', model: 'ok' },
                 { capability: 'model:llama-drop', model: 'drop' },
+                { capability: 'model:planner-test', model: 'plan' },
               ],
             },
           ],
@@ -100,7 +112,10 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
       },
     })
     nodes.push(provider)
-    client = await startTestNode({ api: true, config: { bootstrap: [bootstrapAddr(provider)] } })
+    client = await startTestNode({
+      api: true,
+      config: { bootstrap: [bootstrapAddr(provider)], orchestrator: { plannerModel: 'model:planner-test' } },
+    })
     nodes.push(client)
     const rt = await readRuntimeFile(client.dataDir)
     baseURL = `${rt.apiUrl}/v1`
@@ -181,7 +196,7 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
   it('lists the model capabilities offered on the network and prsm/auto', async () => {
     const ids: string[] = []
     for await (const m of openai.models.list()) ids.push(m.id)
-    assert.deepEqual(ids, ['model:llama-drop', 'model:llama-test', AUTO_MODEL])
+    assert.deepEqual(ids, ['model:llama-drop', 'model:llama-test', 'model:planner-test', AUTO_MODEL])
   })
 
   it('LangChain ChatOpenAI invokes and streams through the node', async () => {
@@ -209,13 +224,42 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
     assert.deepEqual(upstream.seen.at(-1)?.body.messages, [{ role: 'user', content: 'say hello' }])
   })
 
+  it('prsm/auto is answered by the planner: a model plans a workflow that runs on the network', async () => {
+    await waitFor(
+      'the planner offer',
+      async () => (await client.findOffers('model:planner-test', { timeoutMs: 2_000 })).length > 0,
+      20_000,
+    )
+    const answer = await openai.chat.completions.create({
+      model: AUTO_MODEL,
+      messages: [{ role: 'user', content: 'greet me' }],
+    })
+    assert.equal(answer.choices[0]?.message.content, 'Hello, world!')
+    const prsm = (answer as unknown as { prsm: { cost: string; receipt_id: string; provider: string } }).prsm
+    assert.equal(prsm.cost, '0')
+    assert.equal(prsm.provider, client.peerId)
+    assert.match(prsm.receipt_id, /^baf/, 'the id is the CID of the signed reasoning trace')
+    const planned = upstream.seen.filter((r) => r.body.model === 'plan')
+    assert.ok(planned.length >= 1)
+    assert.match(JSON.stringify(planned.at(-1)?.body.messages), /greet me/)
+
+    const parts: string[] = []
+    for await (const chunk of await openai.chat.completions.create({
+      model: AUTO_MODEL,
+      messages: [{ role: 'user', content: 'greet me again' }],
+      stream: true,
+    })) {
+      if (chunk.choices[0]?.delta.content) parts.push(chunk.choices[0].delta.content)
+    }
+    assert.equal(parts.join(''), 'Hello, world!')
+  })
+
   it('answers bad requests with PRSM codes that the openai client raises as its error classes', async () => {
     const cases: Array<[Record<string, unknown>, number, string]> = [
       [{ model: 'model:llama-test', messages: [] }, 400, 'VALIDATION_FAILED'],
       [{ model: 'model:llama-test', messages: [{ role: 'robot', content: 'x' }] }, 400, 'VALIDATION_FAILED'],
       [{ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, 400, 'VALIDATION_FAILED'],
       [{ model: 'model:nobody-offers', messages: [{ role: 'user', content: 'x' }] }, 404, 'JOB_NO_OFFER'],
-      [{ model: AUTO_MODEL, messages: [{ role: 'user', content: 'x' }] }, 503, 'PLANNER_NO_MODEL'],
     ]
     for (const [body, status, code] of cases) {
       await assert.rejects(
