@@ -189,6 +189,31 @@ describe('emergency halt by validator quorum (6 nodes, 4 validators on a devnet)
     })
     const body = (await ev.json()) as { evidence: Array<{ validator: string }> }
     assert.equal(body.evidence[0]?.validator, byz.peerId)
+    // The certificate as JSON (signatures in base64) re-imports as already known; a forged one is 400.
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${runtime.apiUrl}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${runtime.token}`, 'content-type': 'application/json' },
+      })
+    const cert = (await (await api(`/api/v1/safety/halts/certificate?scope=${SCOPE}`)).json()) as {
+      votes: Array<{ vote: { reason: string }; signature: string }>
+    }
+    assert.equal(cert.votes.length, 3)
+    const again = await api('/api/v1/safety/halts/certificates', {
+      method: 'POST',
+      body: JSON.stringify({ certificate: cert }),
+    })
+    assert.deepEqual(await again.json(), { applied: false })
+    for (const v of cert.votes) v.vote.reason = 'forged'
+    const forged = await api('/api/v1/safety/halts/certificates', {
+      method: 'POST',
+      body: JSON.stringify({ certificate: { ...cert, epoch: 5 } }),
+    })
+    assert.equal(forged.status, 400)
+    assert.equal(
+      ((await forged.json()) as { error: { code: string } }).error.code,
+      'HALT_CERTIFICATE_INVALID',
+    )
   })
 
   it('a forged or under-quorum certificate is rejected', async () => {
