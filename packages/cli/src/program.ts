@@ -10,6 +10,7 @@ import { registerKeysCommands } from './commands/keys.ts'
 import { registerManifestCommands } from './commands/manifest.ts'
 import { registerProvenanceCommand } from './commands/provenance.ts'
 import { registerQueryCommand } from './commands/query.ts'
+import { registerSafetyCommands } from './commands/safety.ts'
 import { registerSimCommand } from './commands/sim.ts'
 import { registerTraceCommands } from './commands/trace.ts'
 import { registerWalletCommands } from './commands/wallet.ts'
@@ -105,6 +106,7 @@ export function buildProgram(): Command {
   registerKeysCommands(program)
   registerGovCommands(program)
   registerAuditCommands(program)
+  registerSafetyCommands(program)
 
   return program
 }
