@@ -338,6 +338,34 @@ export async function executeWorkflow(
     return step.id
   }
 
+  /**
+   * Royalties owed on each channel for the steps done: one voucher each, its royalty table
+   * carrying the creators. Also run when the workflow fails: the steps done were paid for.
+   */
+  const settle = async (signal: AbortSignal): Promise<{ royalties: Map<string, bigint>; fee: bigint }> => {
+    const royalties = new Map<string, bigint>()
+    let fee = 0n
+    for (const [channel, entry] of owed) {
+      let settled = 0n
+      try {
+        settled = await c.keeper.settleRoyalties(channel, entry.provider, entry.royalties, { signal })
+        for (const [creator, amount] of entry.royalties)
+          royalties.set(creator, (royalties.get(creator) ?? 0n) + amount)
+      } catch (err) {
+        const e = err as PrsmError
+        o.budget.release([...entry.royalties.values()].reduce((n, a) => n + a, 0n))
+        o.emit({
+          type: 'warning',
+          code: e.code ?? 'INTERNAL',
+          message: `royalties on ${channel} not paid: ${e.message}`,
+        })
+      }
+      fee += networkFee(entry.paid + settled, c.feeBps())
+    }
+    owed.clear()
+    return { royalties, fee }
+  }
+
   const startedAt = Date.now()
   try {
     while (pending.size > 0 || running.size > 0) {
@@ -353,32 +381,14 @@ export async function executeWorkflow(
   } catch (err) {
     controller.abort(err)
     await Promise.allSettled([...running.values(), ...writes])
+    await settle(AbortSignal.timeout(30_000))
     if (o.signal.aborted) throw new PrsmError('JOB_CANCELLED', 'the workflow was cancelled', { cause: err })
     throw err
   }
 
   await Promise.all(writes)
-  // Royalties owed on each channel: one voucher each, its royalty table carrying the creators.
-  const royalties = new Map<string, bigint>()
+  const { royalties, fee } = await settle(o.signal)
   let total = 0n
-  let fee = 0n
-  for (const [channel, entry] of owed) {
-    let settled = 0n
-    try {
-      settled = await c.keeper.settleRoyalties(channel, entry.provider, entry.royalties, { signal: o.signal })
-      for (const [creator, amount] of entry.royalties)
-        royalties.set(creator, (royalties.get(creator) ?? 0n) + amount)
-    } catch (err) {
-      const e = err as PrsmError
-      o.budget.release([...entry.royalties.values()].reduce((n, a) => n + a, 0n))
-      o.emit({
-        type: 'warning',
-        code: e.code ?? 'INTERNAL',
-        message: `royalties on ${channel} not paid: ${e.message}`,
-      })
-    }
-    fee += networkFee(entry.paid + settled, c.feeBps())
-  }
   for (const amount of paidTo.values()) total += amount
   for (const amount of royalties.values()) total += amount
   const perProvider = [...paidTo].map(([provider, paid]) => ({

@@ -144,6 +144,38 @@ describe('orchestrator on free offers (three nodes)', () => {
     assert.equal(verdict.steps[0]?.reexecuted, 'mismatch')
   })
 
+  it('compresses an input over the step token budget and records ratio and preservation in the trace', async () => {
+    const long = await addText(
+      client,
+      `function main() { let out = ''; for (let i = 0; i < 80; i++) out += 'Reading ' + i + ' of the CO2 series rose by ' + (i % 7) + ' ppm. '; return out }`,
+    )
+    const length = await addText(client, 'function main(inputs) { return inputs[0].length }')
+    const run = await client.orchestrator.runWorkflow({
+      version: 1,
+      steps: [
+        { id: 'long', kind: 'compute', capability: 'compute:js', program: { cid: long }, inputs: [] },
+        {
+          id: 'short',
+          kind: 'compute',
+          capability: 'compute:js',
+          program: { cid: length },
+          params: { maxInputTokens: 60 },
+          inputs: [{ step: 'long' }],
+        },
+      ],
+    })
+    const result = await run.result
+    const { steps } = await b.orchestrator.trace(result.traceCid)
+    const short = steps.find((s) => s.record.step === 'short')?.record
+    assert.equal(short?.compression.length, 1)
+    const c = short?.compression[0]
+    assert.ok(c && c.ratio > 0 && c.ratio < 0.5, `ratio ${c?.ratio}`)
+    assert.equal(c?.method, 'rouge-l')
+    assert.ok(c && c.score > 0 && c.score <= 1)
+    assert.ok(Number(result.answer) < 2000, 'the step read the compressed text')
+    assert.equal((await b.orchestrator.verifyTrace(result.traceCid)).ok, true)
+  })
+
   it('rejects a workflow naming a capability nobody offers, before running anything', async () => {
     await assert.rejects(
       client.orchestrator.runWorkflow({
