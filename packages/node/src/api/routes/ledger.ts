@@ -233,6 +233,18 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       responses: { 200: z.looseObject({}) },
       errors: LEDGER_ERRORS,
       handler: async ({ body }) => {
+        // the registry's rules, checked first: a request that must revert is bad input, not a chain failure
+        const s = await ledger.wallet.stakeStatus()
+        const minStake = ledger.parameters.get('minStake')
+        if (!s.registered && s.stake + body.amount < minStake) {
+          throw new PrsmError(
+            'STAKE_INVALID',
+            `registering needs at least the minimum stake (${formatFtns(minStake)} FTNS)`,
+            {
+              details: { minStakeWei: minStake.toString(), amountWei: body.amount.toString() },
+            },
+          )
+        }
         const tx = await ledger.wallet.stakeAdd(body.amount, { validator: body.validator ?? false })
         return { added: ftns(body.amount), registered: tx.registered, txHash: tx.hash }
       },
@@ -248,6 +260,18 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       responses: { 200: z.looseObject({}) },
       errors: LEDGER_ERRORS,
       handler: async ({ body }) => {
+        const s = await ledger.wallet.stakeStatus()
+        const minStake = ledger.parameters.get('minStake')
+        const rest = s.stake - body.amount
+        if (!s.registered || rest < 0n || (rest !== 0n && rest < minStake)) {
+          throw new PrsmError(
+            'STAKE_INVALID',
+            !s.registered
+              ? 'this node is not registered as a provider'
+              : `unbond all of the stake or keep at least the minimum (${formatFtns(minStake)} FTNS)`,
+            { details: { stakeWei: s.stake.toString(), minStakeWei: minStake.toString() } },
+          )
+        }
         const tx = await ledger.wallet.stakeUnbond(body.amount)
         return {
           unbonding: ftns(body.amount),
