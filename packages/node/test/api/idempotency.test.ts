@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { PrsmError } from '@prsm/core'
@@ -11,6 +12,7 @@ import { registerIdempotency } from '../../src/api/idempotency.ts'
 import { route } from '../../src/api/route.ts'
 import { keyRoutes } from '../../src/api/routes/keys.ts'
 import { buildApiServer } from '../../src/api/server.ts'
+import { waitFor } from '../helpers.ts'
 
 const FTNS = 10n ** 18n
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` })
@@ -18,7 +20,7 @@ const bearer = (t: string) => ({ authorization: `Bearer ${t}` })
 describe('server-side idempotency (Idempotency-Key on POSTs, real API server and auth)', () => {
   let app: FastifyInstance
   let auth: ApiAuth
-  const runs = { count: 0, stream: 0, flaky: 0 }
+  const runs = { count: 0, stream: 0, flaky: 0, hang: 0 }
   let release: (() => void) | undefined
   let entered: (() => void) | undefined
 
@@ -65,6 +67,24 @@ describe('server-side idempotency (Idempotency-Key on POSTs, real API server and
             async function* lines() {
               for (let i = 0; i < body.lines; i++)
                 yield `${JSON.stringify({ run, i, pad: 'x'.repeat(20) })}\n`
+            }
+            reply.header('content-type', 'application/x-ndjson')
+            return reply.send(Readable.from(lines()))
+          },
+        })
+        route(a, {
+          method: 'POST',
+          url: '/api/v1/test/hang',
+          summary: 'streams one line, then waits until the client goes away',
+          tags: ['test'],
+          permission: 'jobs:run',
+          body: z.object({}).strict(),
+          responses: { 200: { contentType: 'application/x-ndjson', description: 'one line' } },
+          handler: ({ reply, signal }) => {
+            runs.hang++
+            async function* lines() {
+              yield '{"first":true}\n'
+              await new Promise((r) => signal.addEventListener('abort', r, { once: true }))
             }
             reply.header('content-type', 'application/x-ndjson')
             return reply.send(Readable.from(lines()))
@@ -216,6 +236,39 @@ describe('server-side idempotency (Idempotency-Key on POSTs, real API server and
     assert.equal(again.statusCode, 201)
     assert.equal(again.headers['idempotent-replayed'], 'true')
     assert.equal(again.headers['x-prsm-budget-spent'], body.wei)
+  })
+
+  it('an answer cut short (the client went away mid-stream) is not stored: the retry runs again', async () => {
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/v1/test/hang`
+    const headers = {
+      ...bearer(auth.localToken),
+      'idempotency-key': 'k-hang',
+      'content-type': 'application/json',
+    }
+    /** Sends the request, reads the first line, then goes away. */
+    async function attempt(): Promise<number> {
+      const controller = new AbortController()
+      const res = await fetch(url, { method: 'POST', headers, body: '{}', signal: controller.signal })
+      if (res.status !== 200) {
+        assert.equal(
+          ((await res.json()) as { error: { code: string } }).error.code,
+          'IDEMPOTENCY_IN_PROGRESS',
+        )
+        return res.status
+      }
+      assert.equal(res.headers.get('idempotent-replayed'), null)
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+      assert.match(new TextDecoder().decode((await reader.read()).value), /first/)
+      controller.abort()
+      await reader.closed.catch(() => {})
+      return res.status
+    }
+    assert.equal(await attempt(), 200)
+    assert.equal(runs.hang, 1)
+    // until the server has seen the connection close the first run counts as in progress
+    await waitFor('the retry to run again', async () => (await attempt()) === 200)
+    assert.equal(runs.hang, 2)
   })
 
   it('refuses a malformed key', async () => {
