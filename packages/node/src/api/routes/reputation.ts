@@ -1,3 +1,4 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import { PrsmError, parseFtns } from '@prsm/core'
 import { z } from 'zod'
 import type { EvidenceRecord, EvidenceStore } from '../../jobs/evidence.ts'
@@ -31,7 +32,22 @@ const VerifiedBody = RunBody.omit({ provider: true })
     /** How many providers run the step (max price is per provider). */
     redundancy: z.number().int().min(1).max(MAX_REDUNDANCY),
     /** Providers to use (default: other nodes offering the capability, best reputation first). */
-    providers: z.array(z.string().max(128)).max(MAX_REDUNDANCY).optional(),
+    providers: z
+      .array(
+        z
+          .string()
+          .max(128)
+          .refine((p) => {
+            try {
+              peerIdFromString(p)
+              return true
+            } catch {
+              return false
+            }
+          }, 'must be a PeerId'),
+      )
+      .max(MAX_REDUNDANCY)
+      .optional(),
   })
   .strict()
 
