@@ -82,6 +82,7 @@ export async function runVerified(
       ),
     ),
   )
+  if (options.signal?.aborted) throw new PrsmError('JOB_CANCELLED', 'the verified run was cancelled')
   const failed: VerifiedResult['failed'] = []
   const votes = new Map<
     string,

@@ -178,6 +178,39 @@ describe('verified jobs: k providers, majority output, evidence and reputation',
     )
   })
 
+  it('counts a failed provider as no vote: two agreeing of three still win; a cancelled run is JOB_CANCELLED', async () => {
+    // A node that offers nothing refuses the step (JOB_NO_OFFER): a failure, not a dissent.
+    const idle = await startTestNode({ config: { bootstrap: [bootstrapAddr(client)] } })
+    nodes.push(idle)
+    await waitFor('the idle node to connect', () =>
+      client.libp2p.getPeers().some((p) => p.toString() === idle.peerId),
+    )
+    const evidence = client.jobs.evidence.list().length
+    const r = await client.jobs.runVerified(
+      { step: { capability: 'model:upper' }, inputs: [{ text: 'ok' }], maxPrice: 0n },
+      { providers: [ids()[honest1] as string, idle.peerId, ids()[honest2] as string], k: 3 },
+    )
+    assert.equal(Buffer.from(r.output).toString(), 'OK')
+    assert.equal(r.agreeing.length, 2)
+    assert.deepEqual(
+      r.failed.map((f) => [f.provider, f.error.code]),
+      [[idle.peerId, 'JOB_NO_OFFER']],
+    )
+    assert.deepEqual(r.dissenters, [])
+    assert.equal(client.jobs.evidence.list().length, evidence, 'no evidence against a failure')
+    assert.equal(client.reputation.get(idle.peerId).failures, 0, 'a refusal for a missing offer is no fault')
+
+    const controller = new AbortController()
+    controller.abort()
+    await assert.rejects(
+      client.jobs.runVerified(
+        { step: { capability: 'model:upper' }, inputs: [{ text: 'x' }], maxPrice: 0n },
+        { providers: ids(), k: 3, signal: controller.signal },
+      ),
+      (err) => hasCode(err, 'JOB_CANCELLED'),
+    )
+  })
+
   it('has no majority when providers split evenly, and refuses a redundancy without enough providers', async () => {
     await assert.rejects(
       client.jobs.runVerified(
