@@ -182,23 +182,34 @@ export class PrsmClient {
     const retries = body instanceof ReadableStream || !idempotent ? 0 : (this.#init.retries ?? 3)
     const signal = options?.signal
     for (let attempt = 0; ; attempt++) {
-      const timeout = AbortSignal.timeout(this.#init.timeoutMs ?? 60_000)
+      // the timeout bounds the wait for the answer's headers; a long stream may take longer
+      const controller = new AbortController()
+      const onAbort = () => controller.abort(signal?.reason)
+      if (signal?.aborted) throw signal.reason
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const timer = setTimeout(
+        () => controller.abort(new DOMException('no answer in time', 'TimeoutError')),
+        this.#init.timeoutMs ?? 60_000,
+      )
       let response: Response
       try {
         response = await this.#fetch(url, {
           method,
           headers,
           ...(body === undefined ? {} : { body }),
-          signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+          signal: controller.signal,
           ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
         } as RequestInit)
       } catch (err) {
+        signal?.removeEventListener('abort', onAbort)
         if (signal?.aborted) throw signal.reason
         if (attempt >= retries) {
           throw new PrsmConnectionError(`${method} ${url} failed: ${(err as Error).message}`, { cause: err })
         }
         await sleep(this.#backoff(attempt), signal)
         continue
+      } finally {
+        clearTimeout(timer)
       }
       if (response.ok) return response
       if (RETRY_STATUSES.has(response.status) && attempt < retries) {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { type PrsmNode, readRuntimeFile } from '@prsm/node'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../../node/test/helpers.ts'
-import { echoBackend } from '../../node/test/jobs/helpers.ts'
+import { echoBackend, gatedBackend } from '../../node/test/jobs/helpers.ts'
 import { isPrsmApiError, PrsmApiError, PrsmClient, PrsmConnectionError } from '../src/index.ts'
 import { jsonEvents } from '../src/streams.ts'
 
@@ -48,11 +48,20 @@ describe('@prsm/sdk against a real node', () => {
   let prsm: PrsmClient
   let apiUrl: string
   let token: string
+  const gated = gatedBackend(1)
 
   before(async () => {
-    provider = await startTestNode({ config: { offers: [{ capability: 'model:echo', price: '0' }] } })
+    provider = await startTestNode({
+      config: {
+        offers: [
+          { capability: 'model:echo', price: '0' },
+          { capability: 'model:gated', price: '0' },
+        ],
+      },
+    })
     nodes.push(provider)
     provider.jobs.registerBackend('model:echo', echoBackend())
+    provider.jobs.registerBackend('model:gated', gated.backend)
     node = await startTestNode({ api: true, config: { bootstrap: [bootstrapAddr(provider)] } })
     nodes.push(node)
     ;({ apiUrl, token } = await readRuntimeFile(node.dataDir))
@@ -114,6 +123,23 @@ describe('@prsm/sdk against a real node', () => {
       'one two three',
     )
     assert.equal(events.at(-1)?.receipt?.status, 'ok')
+  })
+
+  it('timeoutMs bounds the wait for the answer, not a stream that runs longer', async () => {
+    const quick = new PrsmClient({ baseUrl: apiUrl, token, timeoutMs: 300, retries: 0 })
+    const types: string[] = []
+    for await (const e of quick.stream('POST', '/api/v1/jobs', {
+      body: { capability: 'model:gated', provider: provider.peerId },
+    })) {
+      const event = e as { type: string }
+      types.push(event.type)
+      if (event.type === 'chunk' && types.filter((t) => t === 'chunk').length === 1) {
+        await gated.state.started
+        // the stream stays open past the client's timeout before the backend finishes
+        setTimeout(() => gated.state.finish(), 600)
+      }
+    }
+    assert.deepEqual(types, ['provider', 'accepted', 'chunk', 'chunk', 'receipt'])
   })
 
   it('a refused stream throws its code before any event', async () => {

@@ -461,6 +461,7 @@ export function openAiRoutes(c: OpenAiRoutesComponents): ApiRoutes {
             text += e.text ?? (e.bytes === undefined ? '' : decoder.decode(e.bytes, { stream: true }))
           else if (e.type === 'receipt') receipt = e.receipt
         }
+        text += decoder.decode()
         if (receipt === undefined)
           throw new PrsmError('JOB_RECEIPT_INVALID', 'the job ended without a receipt')
         if (receipt.status !== 'ok') throw failure(receipt)
