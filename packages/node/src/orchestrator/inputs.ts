@@ -36,6 +36,8 @@ export interface InputComponents {
   storage: Pick<ContentStorage, 'putBlock' | 'add'>
   manifests: Pick<ManifestService, 'resolve'>
   compress?: Compressor
+  /** A model summary for the compressor (when a model is offered). */
+  summarize?: (text: string, budgetTokens: number, options: { signal?: AbortSignal }) => Promise<string>
 }
 
 /**
@@ -68,7 +70,10 @@ export async function resolveInputs(
       c.compress !== undefined &&
       countTokens(text) > budget
     ) {
-      const compressed = await c.compress(text, Math.max(1, Math.floor(budget)), options)
+      const compressed = await c.compress(text, Math.max(1, Math.floor(budget)), {
+        ...options,
+        ...(c.summarize === undefined ? {} : { summarize: c.summarize }),
+      })
       const bytes = new TextEncoder().encode(compressed.text)
       out.jobInputs.push({ text: compressed.text })
       out.cids.push(await putContent(c.storage, bytes, options))

@@ -105,12 +105,8 @@ export class Orchestrator {
    */
   async query(text: string, options: RunOptions = {}): Promise<WorkflowRun> {
     const known = this.#c.knownOffers().filter((f) => f.provider !== this.#c.peerId)
-    const models = known.filter((f) => f.offer.capability.startsWith('model:'))
-    const model =
-      this.#init.plannerModel ||
-      this.router.rank({ capability: models[0]?.offer.capability ?? '', offers: models })[0]?.found.offer
-        .capability
-    if (model === undefined || !models.some((m) => m.offer.capability === model)) {
+    const model = this.#bestModel()
+    if (model === undefined) {
       throw noModelError([...new Set(known.map((f) => f.offer.capability))])
     }
     const budget = new Budget(options.budget)
@@ -220,6 +216,26 @@ export class Orchestrator {
     return run
   }
 
+  /** The planner model if set, else the best model:* offer of another node (undefined: none). */
+  #bestModel(): string | undefined {
+    const models = this.#c
+      .knownOffers()
+      .filter((f) => f.provider !== this.#c.peerId && f.offer.capability.startsWith('model:'))
+    if (
+      this.#init.plannerModel !== '' &&
+      models.some((m) => m.offer.capability === this.#init.plannerModel)
+    ) {
+      return this.#init.plannerModel
+    }
+    let best: { capability: string; score: number } | undefined
+    for (const capability of new Set(models.map((m) => m.offer.capability))) {
+      const top = this.router.rank({ capability, offers: models })[0]
+      if (top !== undefined && (best === undefined || top.score < best.score))
+        best = { capability, score: top.score }
+    }
+    return best?.capability
+  }
+
   #prune(): void {
     for (const [id, run] of this.#runs) {
       if (this.#runs.size <= this.#init.maxRunsKept) break
@@ -265,6 +281,7 @@ export class Orchestrator {
       manifests: this.#c.manifests,
       privateKey: this.#c.privateKey,
       ...(this.#c.compress ? { compress: this.#c.compress } : {}),
+      summaryModel: () => this.#bestModel(),
       feeBps: () => (ledger.enabled ? ledger.parameters.get('networkFeeBps') : 0n),
     }
   }

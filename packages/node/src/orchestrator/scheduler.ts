@@ -85,6 +85,8 @@ export interface SchedulerComponents extends StepRunnerComponents {
   manifests: Pick<ManifestService, 'resolve'>
   privateKey: PrivateKey
   compress?: Compressor
+  /** The model capability that summarises compressed inputs (none: extractive only). */
+  summaryModel?(): string | undefined
   /** The network fee (governance parameter), basis points. */
   feeBps(): bigint
 }
@@ -156,11 +158,42 @@ export async function executeWorkflow(
   const running = new Map<string, Promise<string>>()
   const pending = new Set(order)
 
+  // A model summary for context compression, when a model is offered: a paid infer job within
+  // the run's budget (its payment counts in the cost breakdown).
+  const model = c.summaryModel?.()
+  const summarize =
+    model === undefined
+      ? undefined
+      : async (text: string, budgetTokens: number, options: { signal?: AbortSignal }): Promise<string> => {
+          const result = await runStep(c, {
+            step: 'summary',
+            capability: model,
+            kind: 'model',
+            params: { system: SUMMARY_SYSTEM_PROMPT, max_tokens: budgetTokens, temperature: 0 },
+            inputs: [{ text }],
+            redundancy: 1,
+            price: (cheapest) => (cheapest === 0n ? 0n : o.defaultMaxPrice),
+            royalties: [],
+            timeoutMs: o.stepTimeoutMs,
+            maxAttempts: o.maxAttempts,
+            budget: o.budget,
+            signal: options.signal ?? signal,
+            onEvent: () => {},
+          })
+          for (const p of result.payments) paidTo.set(p.provider, (paidTo.get(p.provider) ?? 0n) + p.amount)
+          return Buffer.from(result.output).toString('utf8')
+        }
+
   const execute = async (step: WorkflowStep): Promise<string> => {
     if (step.kind !== 'compile' || step.capability !== undefined) unstartedPaid--
     const sharesLeft = Math.max(1, unstartedPaid + 1)
     const inputs = await resolveInputs(
-      { storage: c.storage, manifests: c.manifests, ...(c.compress ? { compress: c.compress } : {}) },
+      {
+        storage: c.storage,
+        manifests: c.manifests,
+        ...(c.compress ? { compress: c.compress } : {}),
+        ...(summarize === undefined ? {} : { summarize }),
+      },
       step,
       outputs,
       { signal },
@@ -446,6 +479,11 @@ export async function executeWorkflow(
 }
 
 /** The most paid per provider for a step: its own max price, its budget share, an equal share of what is left, or the default. */
+/** The system prompt of a compression summary. */
+export const SUMMARY_SYSTEM_PROMPT =
+  'Summarise the text for a later analysis step. Keep every figure, unit, date and name; drop repetition. ' +
+  'Answer with the summary only.'
+
 function stepPrice(step: WorkflowStep, cheapest: bigint, o: SchedulerOptions, sharesLeft: number): bigint {
   if (cheapest === 0n) return 0n
   if (step.maxPrice !== undefined) return parseFtns(step.maxPrice)

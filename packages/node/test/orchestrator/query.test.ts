@@ -58,6 +58,13 @@ function fakeOpenAi(): { server: Server; prompts: string[] } {
                   },
                 ],
               })
+      } else if (system.includes('Summarise the text')) {
+        answer = 'A short summary of the readings.'
+      } else if (user === 'LONG') {
+        answer = Array.from(
+          { length: 60 },
+          (_, i) => `Reading ${i} of the series was ${(i * 37) % 101} units.`,
+        ).join(' ')
       } else if (system.includes('combine the results')) {
         answer = `SYNTHESIS of ${(user.match(/## /g) ?? []).length} results`
       } else {
@@ -148,5 +155,27 @@ describe('queries planned by a model (OpenAI wire format on loopback)', () => {
       verdict.steps.every((s) => s.reexecuted === 'skipped'),
       'model steps are not re-executed',
     )
+  })
+
+  it('compresses a long input with a model summary when a model is offered', async () => {
+    const run = await client.orchestrator.runWorkflow({
+      version: 1,
+      steps: [
+        { id: 'long', kind: 'infer', capability: 'model:tiny', inputs: ['LONG'] },
+        {
+          id: 'next',
+          kind: 'infer',
+          capability: 'model:tiny',
+          params: { maxInputTokens: 40 },
+          inputs: [{ step: 'long' }],
+        },
+      ],
+    })
+    const result = await run.result
+    assert.equal(result.answer, 'echo: A short summary of the readings.')
+    const { steps } = await client.orchestrator.trace(result.traceCid)
+    const next = steps.find((s) => s.record.step === 'next')?.record
+    assert.equal(next?.compression.length, 1)
+    assert.ok((next?.compression[0]?.ratio ?? 1) < 0.1)
   })
 })
