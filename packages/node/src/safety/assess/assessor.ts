@@ -68,9 +68,8 @@ export function scanText(text: string, out: Violation[] = [], depth = 0): Violat
     if (normal !== text) addDerived(out, scanText(normal, [], depth + 1))
   }
   if (f.digits >= 3 || f.at >= 0 || text.includes('$')) {
-    const lower = text.toLowerCase()
-    const leet = foldLeet(lower)
-    if (leet !== undefined && leet !== lower) {
+    const leet = foldLeet(text)
+    if (leet !== undefined && leet !== text.toLowerCase()) {
       const found: Violation[] = []
       scanInjectionText(leet, found)
       if (addDerived(out, found) > 0) out.push({ category: 'obfuscation', rule: 'leetspeak', severity: 0.5 })

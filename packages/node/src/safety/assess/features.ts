@@ -7,8 +7,10 @@
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s+')
 
-/** The bit a trigger carries when it means "look for long tokens" (key prefixes, key words). */
+/** The bit a trigger carries when a key may start at it (provider key prefixes). */
 export const TOKEN_BIT = 1 << 30
+/** The bit a trigger carries when a key may follow it ("private key", "mnemonic"). */
+export const CONTEXT_BIT = 1 << 29
 
 type Trie = Map<string, Trie>
 const END = ''
@@ -110,13 +112,13 @@ export interface Features {
   at: number
   /** Digits in the text, counted up to 16. */
   digits: number
-  /** Whitespace-delimited tokens of 16+ characters (when a key or base64 may be present). */
+  /** Whitespace-delimited tokens of 16+ characters where a key or base64 may be: at key prefixes, after key words, around mixed-case runs. */
   tokenStart: Int32Array
   tokenEnd: Int32Array
   tokens: number
   /** A PEM header ("-----BEGIN"). */
   dashes: boolean
-  /** A character above U+00FF, or a soft hyphen. */
+  /** A character obfuscation uses (invisible, Greek, Cyrillic, full-width Latin, soft hyphen). */
   nonLatin1: boolean
 }
 
@@ -136,50 +138,77 @@ export function newFeatures(): Features {
   }
 }
 
-const NON_LATIN1 = /[\u0100-\uffff]/
+// The characters obfuscation uses: soft hyphen, Greek, Cyrillic, invisible formatting, full-width Latin.
+const OBFUSCATION_CHARS =
+  /[\u00ad\u0261\u0370-\u03ff\u0400-\u052f\u180e\u200b-\u200d\u2060-\u2064\ufeff\uff10-\uff5a]/
 const DIGIT = /\d/g
 const BRACKET_MARKER = /\[(?:\/?inst|system)/i
 
-// Lower-case then upper-case inside a run: base64 and most keys have it, prose rarely does.
-const MIXED_CASE = /[a-z][A-Z]/
-// A whitespace-delimited token of 16+ characters.
-const LONG_TOKEN = /(?:^|\s)(\S{16,})/g
+// Case flipping twice within a few characters: base64 and random key bodies have it, prose
+// (even "JavaScript", "iPhone", "McDonald") rarely does.
+const MIXED_CASE = /[a-z][A-Z][a-z0-9+/]{0,4}[A-Z]/g
+/** Characters after a key-introducing word ("private key:") searched for the key. */
+const CONTEXT_REACH = 160
+/** Longest token widened around a hint. */
+const MAX_TOKEN = 16_384
+
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x3000 || c === 0x2028 || c === 0x2029
+}
+
+/** Adds the whitespace-delimited token around `pos` when it has 16+ characters; returns its end. */
+function addTokenAt(text: string, pos: number, f: Features): number {
+  let s = pos
+  const floor = Math.max(0, pos - MAX_TOKEN)
+  while (s > floor && !isSpace(text.charCodeAt(s - 1))) s--
+  let e = pos
+  const ceil = Math.min(text.length, pos + MAX_TOKEN)
+  while (e < ceil && !isSpace(text.charCodeAt(e))) e++
+  if (e - s < 16 || f.tokens >= MAX_TOKENS) return e
+  // Hints arrive roughly in order; skip a token already taken.
+  for (let i = 0; i < f.tokens; i++) if (f.tokenStart[i] === s) return e
+  f.tokenStart[f.tokens] = s
+  f.tokenEnd[f.tokens] = e
+  f.tokens++
+  return e
+}
 
 /** Fills `f` for `text` and returns it. */
 export function extractFeatures(text: string, table: TriggerTable, f: Features): Features {
   f.hits = 0
   f.tokens = 0
-  let wantTokens = false
   const re = table.regex()
   re.lastIndex = 0
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     const mask = table.lookup(m[1] as string)
-    if ((mask & TOKEN_BIT) !== 0) wantTokens = true
-    if ((mask & ~TOKEN_BIT) !== 0 && f.hits < MAX_HITS) {
+    if ((mask & TOKEN_BIT) !== 0) addTokenAt(text, m.index, f)
+    if ((mask & CONTEXT_BIT) !== 0) {
+      // The key follows the word: take every long token within reach.
+      const end = Math.min(text.length, m.index + CONTEXT_REACH)
+      for (let p = m.index + m[0].length; p < end; p++) {
+        if (!isSpace(text.charCodeAt(p))) p = addTokenAt(text, p, f)
+      }
+    }
+    const rules = mask & ~(TOKEN_BIT | CONTEXT_BIT)
+    if (rules !== 0 && f.hits < MAX_HITS) {
       f.hitPos[f.hits] = m.index
-      f.hitMask[f.hits] = mask & ~TOKEN_BIT
+      f.hitMask[f.hits] = rules
       f.hits++
     }
     // Overlapping phrases ("system message update") each count: resume one character on.
     re.lastIndex = m.index + 1
   }
   f.dashes = text.includes('-----BEGIN')
-  if (wantTokens || f.dashes || MIXED_CASE.test(text)) {
-    LONG_TOKEN.lastIndex = 0
-    for (let m = LONG_TOKEN.exec(text); m !== null && f.tokens < MAX_TOKENS; m = LONG_TOKEN.exec(text)) {
-      const token = m[1] as string
-      const e = m.index + m[0].length
-      f.tokenStart[f.tokens] = e - token.length
-      f.tokenEnd[f.tokens] = e
-      f.tokens++
-    }
+  MIXED_CASE.lastIndex = 0
+  for (let m = MIXED_CASE.exec(text); m !== null && f.tokens < MAX_TOKENS; m = MIXED_CASE.exec(text)) {
+    MIXED_CASE.lastIndex = Math.max(m.index + 1, addTokenAt(text, m.index, f))
   }
   f.at = text.indexOf('@')
   f.markers =
     (text.includes('<|') || text.includes('<<') ? MARKER_LT : 0) |
     (text.includes('[') && BRACKET_MARKER.test(text) ? MARKER_BRACKET : 0) |
     (text.includes('##') ? MARKER_HASHES : 0)
-  f.nonLatin1 = NON_LATIN1.test(text) || text.includes('\u00ad')
+  f.nonLatin1 = OBFUSCATION_CHARS.test(text)
   DIGIT.lastIndex = 0
   let digits = 0
   while (digits < 16 && DIGIT.exec(text) !== null) digits++

@@ -1,4 +1,5 @@
 import {
+  CONTEXT_BIT,
   extractFeatures,
   type Features,
   MARKER_BRACKET,
@@ -397,19 +398,26 @@ const TOKEN_TRIGGERS = [
   'glpat-',
   'npm_',
   'eyj',
-  'private',
+]
+/** Words that introduce a hex private key (the key context is checked again next to the key). */
+const CONTEXT_TRIGGERS = [
+  'private key',
+  'private_key',
+  'private-key',
+  'privatekey',
+  'priv key',
   'privkey',
-  'secret',
+  'secret key',
+  'secret_key',
+  'secret-key',
   'seed',
   'mnemonic',
-  'key',
-  'token',
-  'base64',
-  'decode',
+  'secret',
 ]
 
 export const TRIGGERS = new TriggerTable()
 for (const t of TOKEN_TRIGGERS) TRIGGERS.add(t, TOKEN_BIT)
+for (const t of CONTEXT_TRIGGERS) TRIGGERS.add(t, CONTEXT_BIT)
 let ROLE_MARKER_BIT = 0
 for (const [i, r] of RULES.entries()) {
   const words = RULE_TRIGGERS[r.rule]
@@ -422,25 +430,19 @@ const MARKERS = MARKER_LT | MARKER_BRACKET | MARKER_HASHES
 /** Longest stretch searched on either side of a trigger (a sentence without punctuation is cut here). */
 const WINDOW = 240
 
+const isSentenceEnd = (c: number): boolean => c === 46 || c === 33 || c === 63 || c === 10
+
+// Bounded scans (at most WINDOW characters), so many triggers in a long text stay linear.
 function sentenceStart(text: string, at: number): number {
   const floor = Math.max(0, at - WINDOW)
-  let s = floor
-  for (const ch of SENTENCE_ENDS) {
-    const i = text.lastIndexOf(ch, at - 1)
-    if (i >= floor && i + 1 > s) s = i + 1
-  }
-  return s
+  for (let i = at - 1; i >= floor; i--) if (isSentenceEnd(text.charCodeAt(i))) return i + 1
+  return floor
 }
 function sentenceEnd(text: string, at: number): number {
   const ceil = Math.min(text.length, at + WINDOW)
-  let e = ceil
-  for (const ch of SENTENCE_ENDS) {
-    const i = text.indexOf(ch, at)
-    if (i >= 0 && i < e) e = i + 1
-  }
-  return e
+  for (let i = at; i < ceil; i++) if (isSentenceEnd(text.charCodeAt(i))) return i + 1
+  return ceil
 }
-const SENTENCE_ENDS = ['.', '!', '?', '\n']
 
 function runRules(text: string, start: number, end: number, todo: number, out: Violation[]): number {
   let found = 0

@@ -77,10 +77,25 @@ const CONFUSABLES: Record<string, string> = {
   Χ: 'X',
 }
 const CONFUSABLE_CLASS = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'g')
-// A word that mixes Latin letters with lookalikes from another script.
-const MIXED_WORD = new RegExp(
-  `(?:[A-Za-z][${Object.keys(CONFUSABLES).join('')}]|[${Object.keys(CONFUSABLES).join('')}][A-Za-z])`,
-)
+// A Latin letter next to a Greek or Cyrillic one (two one-branch scans are cheaper than one
+// alternation); the pair is then checked against the confusables table.
+const LATIN_THEN_OTHER = /[A-Za-z][\u0370-\u052f]/g
+const OTHER_THEN_LATIN = /[\u0370-\u052f][A-Za-z]/g
+const INVISIBLE_ANY = /(?:\u200d|[\u200b\u200c\u2060-\u2064\ufeff\u00ad\u180e])/
+
+function mixedWord(text: string): RegExpExecArray | null {
+  for (const [re, at] of [
+    [LATIN_THEN_OTHER, 1],
+    [OTHER_THEN_LATIN, 0],
+  ] as const) {
+    re.lastIndex = 0
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      if (CONFUSABLES[m[0].charAt(at)] !== undefined) return m
+      re.lastIndex = m.index + 1
+    }
+  }
+  return null
+}
 // Full-width Latin letters and digits (CJK text uses full-width punctuation legitimately).
 const FULLWIDTH = /[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]/g
 
@@ -91,6 +106,7 @@ export interface Normalised {
 
 /** Zero-width characters between letters: the stripped text and one finding, or undefined. */
 export function stripInvisible(text: string): Normalised | undefined {
+  if (!INVISIBLE_ANY.test(text)) return undefined
   const m = INVISIBLE_BETWEEN_LETTERS.exec(text)
   if (m === null) return undefined
   return {
@@ -106,7 +122,7 @@ export function stripInvisible(text: string): Normalised | undefined {
 
 /** Lookalike letters inside Latin words (or full-width Latin): the folded text and one finding. */
 export function foldHomoglyphs(text: string): Normalised | undefined {
-  const mixed = MIXED_WORD.exec(text)
+  const mixed = mixedWord(text)
   const wide = mixed === null ? FULLWIDTH.test(text) : false
   FULLWIDTH.lastIndex = 0
   if (mixed === null && !wide) return undefined
@@ -125,7 +141,7 @@ export function foldHomoglyphs(text: string): Normalised | undefined {
 }
 
 // Two letter-digit-letter sandwiches ("1gn0r3" has n0r); units and versions (mp3, x86, sha256) have none.
-const LEET_HINT = /[a-z][013457@$][a-z][\s\S]{0,40}?[a-z][013457@$][a-z]/
+const LEET_HINT = /[a-z][013457@$][a-z][\s\S]{0,40}?[a-z][013457@$][a-z]/i
 const LEET: Record<string, string> = {
   '0': 'o',
   '1': 'i',
@@ -138,10 +154,10 @@ const LEET: Record<string, string> = {
 }
 const LEET_CLASS = /[013457@$]/g
 
-/** Leetspeak folded back to letters (for lower-cased text with digits inside words). */
-export function foldLeet(lower: string): string | undefined {
-  if (!LEET_HINT.test(lower)) return undefined
-  return lower.replace(LEET_CLASS, (c) => LEET[c] ?? c)
+/** Leetspeak folded back to (lower-case) letters, when the text has digits inside words. */
+export function foldLeet(text: string): string | undefined {
+  if (!LEET_HINT.test(text)) return undefined
+  return text.toLowerCase().replace(LEET_CLASS, (c) => LEET[c] ?? c)
 }
 
 const B64_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g
