@@ -50,12 +50,23 @@ function rangeError(header: string, size: number): PrsmError {
   })
 }
 
+const Usage = z
+  .object({
+    cid: z.string(),
+    serves: z.number(),
+    fetches: z.number(),
+    bytesServed: z.number(),
+    bytesFetched: z.number(),
+    lastAt: z.number(),
+  })
+  .strict()
 const Stat = z.looseObject({
   cid: z.string(),
   type: z.enum(['file', 'directory', 'raw', 'dag-cbor']),
   size: z.number(),
   local: z.boolean(),
   pinned: z.boolean(),
+  usage: Usage,
 })
 const Replica = z.looseObject({ cid: z.string(), holder: z.string(), receipt: z.string() })
 const Replication = z.looseObject({
@@ -249,7 +260,7 @@ export function contentRoutes(components: ContentRoutesComponents): ApiRoutes {
       summary: 'Usage counters of every served CID',
       tags: ['content'],
       permission: 'content:read',
-      responses: { 200: z.object({ usage: z.array(z.unknown()) }).strict() },
+      responses: { 200: z.object({ usage: z.array(Usage) }).strict() },
       handler: () => ({ usage: storage.usage.list() }),
     })
     route(app, {
@@ -259,7 +270,7 @@ export function contentRoutes(components: ContentRoutesComponents): ApiRoutes {
       tags: ['content'],
       permission: 'content:read',
       params: CidParams,
-      responses: { 200: z.looseObject({}) },
+      responses: { 200: Usage },
       errors: CONTENT_ERRORS,
       handler: ({ params }) => storage.usage.get(params.cid),
     })

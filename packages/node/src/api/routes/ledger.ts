@@ -61,6 +61,45 @@ const ExtendBody = z
   .strict()
 const ChannelParams = z.object({ id: channelId }).strict()
 
+const Amount = z.object({ wei: z.string(), ftns: z.string() }).strict()
+const TxHash = z.string().regex(/^0x[0-9a-fA-F]{64}$/)
+const ChainJson = z
+  .object({
+    chainId: z.number(),
+    rpcUrl: z.string(),
+    deployBlock: z.string(),
+    addresses: z.record(z.string(), z.string()),
+    devnet: z.boolean(),
+    wallet: z.string(),
+  })
+  .strict()
+const ParametersJson = z
+  .object({ version: z.string(), parameters: z.record(z.string(), z.string()) })
+  .strict()
+const WalletJson = z
+  .object({
+    address: z.string(),
+    chainId: z.number(),
+    ftns: Amount,
+    eth: z.object({ wei: z.string(), eth: z.string() }).strict(),
+  })
+  .strict()
+const TransferJson = z.object({ from: z.string(), to: z.string(), amount: Amount, txHash: TxHash }).strict()
+const StakeJson = z
+  .object({
+    address: z.string(),
+    registered: z.boolean(),
+    validator: z.boolean(),
+    inValidatorSet: z.boolean(),
+    stake: Amount,
+    unbonding: Amount,
+    unbondingEnd: z.number(),
+    minStake: Amount,
+    peerId: z.string(),
+  })
+  .strict()
+const Channel = z.looseObject({ channel: z.string(), role: z.enum(['payer', 'payee']) })
+
 const LEDGER_ERRORS: ErrorCode[] = [
   'CHAIN_NOT_CONFIGURED',
   'CHAIN_UNAVAILABLE',
@@ -123,7 +162,7 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       summary: "The chain, contract addresses and this node's wallet",
       tags: ['ledger'],
       permission: 'wallet:read',
-      responses: { 200: z.looseObject({}) },
+      responses: { 200: ChainJson },
       errors: LEDGER_ERRORS,
       handler: async () => {
         const { deployment, address: wallet } = ledger.chain
@@ -144,7 +183,7 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       summary: 'Current network parameters (governed)',
       tags: ['ledger'],
       permission: 'wallet:read',
-      responses: { 200: z.looseObject({}) },
+      responses: { 200: ParametersJson },
       errors: LEDGER_ERRORS,
       handler: async () => {
         const snapshot = ledger.parameters.current()
@@ -162,7 +201,7 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       tags: ['ledger'],
       permission: 'wallet:read',
       query: OfQuery,
-      responses: { 200: z.looseObject({}) },
+      responses: { 200: WalletJson },
       errors: LEDGER_ERRORS,
       handler: async ({ query }) => {
         const { of } = query
@@ -183,7 +222,7 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       tags: ['ledger'],
       permission: 'wallet:operate',
       body: TransferBody,
-      responses: { 200: z.looseObject({}) },
+      responses: { 200: TransferJson },
       errors: LEDGER_ERRORS,
       cost: ({ body }) => body.amount,
       handler: async ({ body }) => {
@@ -204,7 +243,7 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       tags: ['ledger'],
       permission: 'wallet:read',
       query: OfQuery,
-      responses: { 200: z.looseObject({}) },
+      responses: { 200: StakeJson },
       errors: LEDGER_ERRORS,
       handler: async ({ query }) => {
         const { of } = query
@@ -230,7 +269,7 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       tags: ['ledger'],
       permission: 'wallet:operate',
       body: StakeBody,
-      responses: { 200: z.looseObject({}) },
+      responses: { 200: z.object({ added: Amount, registered: z.boolean(), txHash: TxHash }).strict() },
       errors: LEDGER_ERRORS,
       handler: async ({ body }) => {
         // the registry's rules, checked first: a request that must revert is bad input, not a chain failure
@@ -257,7 +296,11 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       tags: ['ledger'],
       permission: 'wallet:operate',
       body: UnbondBody,
-      responses: { 200: z.looseObject({}) },
+      responses: {
+        200: z
+          .object({ unbonding: Amount, unbondingEnd: z.number(), withdrawableAt: z.string(), txHash: TxHash })
+          .strict(),
+      },
       errors: LEDGER_ERRORS,
       handler: async ({ body }) => {
         const s = await ledger.wallet.stakeStatus()
@@ -288,7 +331,7 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       summary: 'Withdraw stake after the unbonding period',
       tags: ['ledger'],
       permission: 'wallet:operate',
-      responses: { 200: z.looseObject({}) },
+      responses: { 200: z.object({ withdrawn: Amount, txHash: TxHash }).strict() },
       errors: LEDGER_ERRORS,
       handler: async () => {
         const s = await ledger.wallet.stakeStatus()
@@ -315,7 +358,7 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       summary: 'Payment channels this node pays on or is paid on',
       tags: ['ledger'],
       permission: 'wallet:read',
-      responses: { 200: z.looseObject({}) },
+      responses: { 200: z.object({ channels: z.array(Channel) }).strict() },
       errors: LEDGER_ERRORS,
       handler: async () => {
         // Open channels are re-read from chain: the payee may have closed them.
