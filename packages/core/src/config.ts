@@ -620,6 +620,13 @@ export const ConfigSchema = z
           .describe(
             'Most paid per provider for a step (FTNS) when neither the step nor the budget sets it; also the cap of a budget share.',
           ),
+        apiDefaultBudget: z
+          .string()
+          .regex(/^\d+(\.\d{1,18})?$/)
+          .default('10')
+          .describe(
+            'Budget (FTNS) of a workflow or query submitted through the API without one; reserved against the API key daily budget.',
+          ),
         plannerModel: z
           .string()
           .max(128)

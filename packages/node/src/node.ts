@@ -526,7 +526,10 @@ export class PrsmNode {
         peerId: this.peerId,
         findOffers: (capability, options) => this.findOffers(capability, options),
       }),
-      queryRoutes({ orchestrator: this.orchestrator }),
+      queryRoutes({
+        orchestrator: this.orchestrator,
+        defaultBudget: this.config.orchestrator.apiDefaultBudget,
+      }),
       traceRoutes({ orchestrator: this.orchestrator }),
       openAiRoutes({
         jobs: this.jobs,

@@ -8,6 +8,8 @@ import type { ApiRoutes } from '../server.ts'
 
 export interface QueryRoutesComponents {
   orchestrator: Pick<Orchestrator, 'runWorkflow' | 'query' | 'get' | 'list' | 'cancel'>
+  /** Budget (FTNS) of a run submitted without one (`orchestrator.apiDefaultBudget`). */
+  defaultBudget: string
 }
 
 const ftns = z.string().regex(/^\d+(\.\d{1,18})?$/, 'a decimal FTNS amount such as 2.5')
@@ -62,6 +64,9 @@ function summary(run: WorkflowRun) {
  */
 export function queryRoutes(components: QueryRoutesComponents): ApiRoutes {
   const { orchestrator } = components
+  /** The run's budget, wei: the one given, else the default; reserved against the key's budget. */
+  const budgetOf = (body: { budget?: string | undefined }) =>
+    parseFtns(body.budget ?? components.defaultBudget)
   return (app) => {
     route(app, {
       method: 'POST',
@@ -72,10 +77,10 @@ export function queryRoutes(components: QueryRoutesComponents): ApiRoutes {
       body: WorkflowBody,
       responses: { 202: SummaryJson },
       errors: [...RUN_ERRORS],
-      cost: ({ body }) => (body.budget === undefined ? 0n : parseFtns(body.budget)),
+      cost: ({ body }) => budgetOf(body),
       handler: async ({ body, reply }) => {
         const run = await orchestrator.runWorkflow(body.workflow, {
-          ...(body.budget === undefined ? {} : { budget: parseFtns(body.budget) }),
+          budget: budgetOf(body),
           ...(body.query === undefined ? {} : { query: body.query }),
         })
         reply.code(202)
@@ -91,11 +96,9 @@ export function queryRoutes(components: QueryRoutesComponents): ApiRoutes {
       body: QueryBody,
       responses: { 202: SummaryJson },
       errors: [...RUN_ERRORS],
-      cost: ({ body }) => (body.budget === undefined ? 0n : parseFtns(body.budget)),
+      cost: ({ body }) => budgetOf(body),
       handler: async ({ body, reply }) => {
-        const run = await orchestrator.query(body.query, {
-          ...(body.budget === undefined ? {} : { budget: parseFtns(body.budget) }),
-        })
+        const run = await orchestrator.query(body.query, { budget: budgetOf(body) })
         reply.code(202)
         return summary(run)
       },
