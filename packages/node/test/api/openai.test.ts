@@ -94,6 +94,7 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
           { capability: 'model:llama-test', price: '0' },
           { capability: 'model:llama-drop', price: '0' },
           { capability: 'model:planner-test', price: '0' },
+          { capability: 'model:paid-test', price: '0.001' },
         ],
         jobs: {
           backends: [
@@ -105,6 +106,7 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
                 { capability: 'model:llama-test', model: 'ok' },
                 { capability: 'model:llama-drop', model: 'drop' },
                 { capability: 'model:planner-test', model: 'plan' },
+                { capability: 'model:paid-test', model: 'ok' },
               ],
             },
           ],
@@ -194,9 +196,18 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
   })
 
   it('lists the model capabilities offered on the network and prsm/auto', async () => {
-    const ids: string[] = []
-    for await (const m of openai.models.list()) ids.push(m.id)
-    assert.deepEqual(ids, ['model:llama-drop', 'model:llama-test', 'model:planner-test', AUTO_MODEL])
+    await waitFor(
+      'the paid offer',
+      async () => (await client.findOffers('model:paid-test', { timeoutMs: 2_000 })).length > 0,
+      20_000,
+    )
+    const models: Array<{ id: string; prsm: { providers: number; min_price: string } }> = []
+    for await (const m of openai.models.list()) models.push(m as unknown as (typeof models)[number])
+    assert.deepEqual(
+      models.map((m) => m.id),
+      ['model:llama-drop', 'model:llama-test', 'model:paid-test', 'model:planner-test', AUTO_MODEL],
+    )
+    assert.deepEqual(models[2]?.prsm, { providers: 1, min_price: '0.001' })
   })
 
   it('LangChain ChatOpenAI invokes and streams through the node', async () => {
@@ -281,6 +292,41 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
       (err) => err instanceof OpenAI.AuthenticationError && err.code === 'UNAUTHORIZED',
     )
     await assert.rejects(stranger.models.list(), OpenAI.AuthenticationError)
+  })
+
+  it('a paid model: a key with a daily budget must name prsm.max_price, which is reserved against the budget', async () => {
+    const res = await fetch(`${baseURL.slice(0, -3)}/api/v1/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'budgeted', role: 'user', dailyBudget: '1' }),
+    })
+    assert.equal(res.status, 201)
+    const budgeted = new OpenAI({
+      baseURL,
+      apiKey: ((await res.json()) as { key: string }).key,
+      maxRetries: 0,
+    })
+    const ask = (prsm?: { max_price: string }) =>
+      budgeted.chat.completions.create({
+        model: 'model:paid-test',
+        messages: [{ role: 'user', content: 'hi' }],
+        ...(prsm === undefined ? {} : { prsm }),
+      } as never)
+    await assert.rejects(
+      ask(),
+      (err) => err instanceof OpenAI.BadRequestError && err.code === 'VALIDATION_FAILED',
+    )
+    await assert.rejects(
+      ask({ max_price: '2' }),
+      (err) => err instanceof OpenAI.APIError && err.code === 'API_BUDGET_EXCEEDED',
+    )
+    // within the budget it is sent; this node has no chain to pay with, and the reservation is given back
+    await assert.rejects(
+      ask({ max_price: '0.5' }),
+      (err) => err instanceof OpenAI.APIError && err.code === 'CHAIN_NOT_CONFIGURED',
+    )
+    const { response } = await budgeted.models.list().withResponse()
+    assert.equal(response.headers.get('x-prsm-budget-spent'), '0')
   })
 
   it('a provider failure after the stream started reaches the openai client as an APIError with its code', async () => {
