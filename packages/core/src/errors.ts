@@ -146,7 +146,7 @@ export const ERROR_CATALOGUE = {
     message: 'The next payment would exceed the budget of the job; it was aborted without paying it',
   },
   PLANNER_NO_MODEL: {
-    status: 503,
+    status: 422,
     message: 'No model is available to plan a query (run a workflow file instead, or configure a model)',
   },
   PLANNER_INVALID_OUTPUT: {
