@@ -77,11 +77,9 @@ async function main(): Promise<void> {
       name: 'gamma',
       offers: [
         { capability: 'compute:js', price: '0.00015' },
-        ...(model === undefined
-          ? []
-          : [{ capability: model.capability, price: '0.000002', unit: 'token' as const }]),
+        ...(model?.offer === undefined ? [] : [model.offer]),
       ],
-      ...(model === undefined ? {} : { config: { jobs: { backends: [model.backend] } } }),
+      ...(model === undefined ? {} : { config: model.config }),
     },
   ]
   const net = await startDemoNetwork(root, specs, { signal })
