@@ -3,7 +3,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { isErrorCode, type Offer, PrsmError, stripUndefined } from '@prsm/core'
 import type { Logger } from 'pino'
 import type { ContentStorage } from '../storage/storage.ts'
-import type { JobRequest, JobUsage } from './messages.ts'
+import type { ResolvedInput } from './backend.ts'
+import type { JobRequest, JobStep, JobUsage } from './messages.ts'
 
 /** sha256 of what makes a request (not its deadline or voucher): a retry must match it. */
 export function hashRequest(request: JobRequest): string {
@@ -60,18 +61,32 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * Output tokens of a model step: as reported upstream, else one per delivered chunk (a streamed
- * delta is about one token). A failed model job counts the chunks delivered: the upstream's
- * final count never arrived and its running count may be stale.
+ * Output tokens of a model step: as reported upstream, else the tokens of the delivered text
+ * (counted with the tokenizer as it streamed). A failed model job counts the delivered text: the
+ * upstream's final count never arrived and its running count may be stale.
  */
 export function deliveredTokens(
   kind: string,
   reported: number | undefined,
-  chunks: number,
+  deliveredTextTokens: number,
   failed: boolean,
 ): number {
   if (kind !== 'model') return reported ?? 0
-  return failed ? chunks : (reported ?? chunks)
+  return failed ? deliveredTextTokens : (reported ?? deliveredTextTokens)
+}
+
+/** The text a model step sends upstream as its prompt: `params.system`, messages, text inputs. */
+export function promptText(step: JobStep, inputs: readonly ResolvedInput[]): string {
+  const params = step.params as Record<string, unknown>
+  const parts: string[] = []
+  if (typeof params.system === 'string') parts.push(params.system)
+  if (Array.isArray(params.messages)) {
+    for (const m of params.messages as Array<{ content?: unknown }>) {
+      if (typeof m?.content === 'string') parts.push(m.content)
+    }
+  }
+  for (const i of inputs) if ('text' in i) parts.push(i.text)
+  return parts.join('\n')
 }
 
 /**

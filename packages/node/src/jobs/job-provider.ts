@@ -8,10 +8,19 @@ import type { OfferService } from '../market/offers.ts'
 import type { MessageGate } from '../net/message-gate.ts'
 import type { ContentStorage } from '../storage/storage.ts'
 import type { Backend, ResolvedInput, SafetyHook } from './backend.ts'
-import { charge, concat, deliveredTokens, hashRequest, spillOutput, toPrsmError } from './job-accounting.ts'
+import {
+  charge,
+  concat,
+  deliveredTokens,
+  hashRequest,
+  promptText,
+  spillOutput,
+  toPrsmError,
+} from './job-accounting.ts'
 import { JobQueue } from './job-queue.ts'
 import type { JobStore } from './job-store.ts'
 import { emptyUsage, type JobMessages, type JobReceipt, type JobRequest, type JobUsage } from './messages.ts'
+import { countTokens, loadTokenizer } from './tokens.ts'
 
 type LpStream = ReturnType<typeof lpStream>
 
@@ -240,6 +249,9 @@ export class JobProvider {
     const out: Uint8Array[] = []
     let outBytes = 0
     let chunks = 0
+    /** Tokens of the text delivered (model steps), counted as it streams. */
+    let textTokens = 0
+    const isModel = request.step.kind === 'model'
     let reported: Partial<JobUsage> = {}
     let failure: PrsmError | undefined
     let runStart = Date.now()
@@ -254,6 +266,7 @@ export class JobProvider {
         unit: offer.unit,
         replay: false,
       })
+      if (isModel) await loadTokenizer()
       slot = await release()
       runStart = Date.now()
       for await (const raw of backend.run(request.step, inputs, { signal: controller.signal, deadline })) {
@@ -287,6 +300,7 @@ export class JobProvider {
                 : { bytes: part.slice() }
           await deliver(messages.JobChunk, { requestId: request.requestId, seq: chunks, ...chunk })
           chunks++
+          if (isModel && 'text' in chunk) textTokens += countTokens(chunk.text)
           hash.update(part)
           outBytes += part.byteLength
           if (spill !== undefined) spill.push(part.slice())
@@ -316,8 +330,10 @@ export class JobProvider {
       ...emptyUsage(),
       bytesIn: inputs.reduce((n, i) => n + ('text' in i ? Buffer.byteLength(i.text) : i.bytes.byteLength), 0),
       ...reported,
+      // Without the upstream's count, a model's prompt is counted with the tokenizer.
+      tokensIn: reported.tokensIn ?? (isModel ? countTokens(promptText(request.step, inputs)) : 0),
       // Delivered output is what the client saw; a backend cannot report more than that.
-      tokensOut: deliveredTokens(request.step.kind, reported.tokensOut, chunks, failure !== undefined),
+      tokensOut: deliveredTokens(request.step.kind, reported.tokensOut, textTokens, failure !== undefined),
       computeMs: Math.max(reported.computeMs ?? 0, slot ? finishedAt - runStart : 0),
       bytesOut: outBytes,
     }

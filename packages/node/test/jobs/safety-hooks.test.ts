@@ -62,7 +62,7 @@ describe('provider-side safety: output checks and cancelRunning', () => {
     assert.equal(receipt.status, 'failed')
     assert.equal(receipt.error?.code, 'JOB_REFUSED')
     assert.equal(Buffer.from(output).toString(), 'one two ', 'the refused chunk is never streamed')
-    assert.equal(receipt.usage.tokensOut, 2)
+    assert.equal(receipt.usage.tokensOut, 4, "o200k tokens of 'one ' 2 + 'two ' 2")
   })
 
   it('cancelRunning stops matching running jobs with the given error and leaves others', async () => {
@@ -86,7 +86,7 @@ describe('provider-side safety: output checks and cancelRunning', () => {
     assert.equal(receipt.error?.code, 'JOB_REFUSED')
     assert.match(receipt.error?.message ?? '', /safety halt/)
     assert.equal(Buffer.from(output).toString(), 'part0 part1 ')
-    assert.equal(receipt.usage.tokensOut, 2)
+    assert.equal(receipt.usage.tokensOut, 6, "o200k tokens of 'part0 ' 3 + 'part1 ' 3")
     assert.deepEqual(provider.jobs.provider.stats(), { running: 0, waiting: 0 })
     // The node keeps serving.
     assert.equal((await run('still fine')).receipt.status, 'ok')
