@@ -46,7 +46,10 @@ export function traceRoutes(components: TraceRoutesComponents): ApiRoutes {
       },
       errors: ['TRACE_INVALID', 'CONTENT_NOT_FOUND'],
       handler: async ({ params, signal }) => {
-        const { root, steps } = await orchestrator.trace(params.cid, { signal })
+        // blocks missing here are fetched from the network, for at most 30 s
+        const { root, steps } = await orchestrator.trace(params.cid, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]),
+        })
         return {
           root: traceToJson(root),
           steps: steps.map((s) => ({ cid: s.cid, record: traceToJson(s.record) })),
@@ -64,7 +67,10 @@ export function traceRoutes(components: TraceRoutesComponents): ApiRoutes {
       responses: { 200: VerdictJson },
       errors: ['TRACE_INVALID', 'CONTENT_NOT_FOUND'],
       handler: async ({ params, query, signal }) =>
-        orchestrator.verifyTrace(params.cid, { signal, reexecute: query.reexecute !== 'false' }),
+        orchestrator.verifyTrace(params.cid, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(300_000)]),
+          reexecute: query.reexecute !== 'false',
+        }),
     })
   }
 }
