@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { ChatOpenAI } from '@langchain/openai'
 import OpenAI from 'openai'
-import { AUTO_MODEL, chatParams, defaultMaxPrice } from '../../src/api/routes/openai.ts'
+import { AUTO_MODEL, ChatCompletionSchema, chatParams, defaultMaxPrice } from '../../src/api/routes/openai.ts'
 import { type PrsmNode, readRuntimeFile } from '../../src/index.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
 
@@ -183,6 +183,7 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
         messages: [{ role: 'user', content: [{ type: 'text', text: 'say hello' }] }],
       })
       .withResponse()
+    ChatCompletionSchema.parse(data) // the answer is what /openapi.json documents
     assert.equal(data.object, 'chat.completion')
     assert.equal(data.model, 'model:llama-test')
     assert.equal(data.choices[0]?.message.content, 'Hello, world!')
@@ -245,6 +246,7 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
       model: AUTO_MODEL,
       messages: [{ role: 'user', content: 'greet me' }],
     })
+    ChatCompletionSchema.parse(answer)
     assert.equal(answer.choices[0]?.message.content, 'Hello, world!')
     const prsm = (answer as unknown as { prsm: { cost: string; receipt_id: string; provider: string } }).prsm
     assert.equal(prsm.cost, '0')

@@ -157,7 +157,16 @@ function usageOf(receipt: Pick<JobReceipt, 'usage'>) {
   return { prompt_tokens: tokensIn, completion_tokens: tokensOut, total_tokens: tokensIn + tokensOut }
 }
 
-function prsmOf(receipt: JobReceipt, provider: string) {
+type PrsmCostJson = {
+  cost: string
+  cost_wei: string
+  provider: string
+  receipt_id: string
+  capability: string
+}
+type UsageJson = ReturnType<typeof usageOf>
+
+function prsmOf(receipt: JobReceipt, provider: string): PrsmCostJson {
   return {
     cost: formatFtns(BigInt(receipt.charged)),
     cost_wei: receipt.charged,
@@ -165,6 +174,43 @@ function prsmOf(receipt: JobReceipt, provider: string) {
     receipt_id: receipt.requestId,
     capability: receipt.capability,
   }
+}
+
+/** The whole answer: OpenAI's `chat.completion` plus the `prsm` cost object. */
+function completionJson(c: Completion, text: string, usage: UsageJson, prsm: PrsmCostJson) {
+  return {
+    ...c,
+    object: 'chat.completion' as const,
+    system_fingerprint: null,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant' as const, content: text, refusal: null },
+        logprobs: null,
+        finish_reason: 'stop' as const,
+      },
+    ],
+    usage,
+    prsm,
+  }
+}
+
+/** One `chat.completion.chunk` SSE event. */
+function chunkLine(c: Completion, choices: unknown[], extra: Record<string, unknown> = {}): string {
+  const chunk = { ...c, object: 'chat.completion.chunk', system_fingerprint: null, choices, ...extra }
+  return `data: ${JSON.stringify(chunk)}\n\n`
+}
+
+const delta = (d: Record<string, unknown>, finish: 'stop' | null = null) => [
+  { index: 0, delta: d, logprobs: null, finish_reason: finish },
+]
+
+/** The closing chunks: `finish_reason` with the cost, then (when asked for) the usage. */
+function closingLines(c: Completion, usage: UsageJson, prsm: PrsmCostJson, includeUsage: boolean): string[] {
+  return [
+    chunkLine(c, delta({}, 'stop'), { ...(includeUsage ? { usage: null } : {}), prsm }),
+    ...(includeUsage ? [chunkLine(c, [], { usage, prsm })] : []),
+  ]
 }
 
 function failure(receipt: JobReceipt): PrsmError {
@@ -181,23 +227,15 @@ async function* sseChunks(
   includeUsage: boolean,
   events: AsyncGenerator<JobEvent, void, undefined>,
 ): AsyncGenerator<string> {
-  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
-    `data: ${JSON.stringify({ id: c.id, object: 'chat.completion.chunk', created: c.created, model: c.model, system_fingerprint: null, choices, ...extra })}\n\n`
-  yield chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }])
+  yield chunkLine(c, delta({ role: 'assistant', content: '' }))
   try {
     for await (const e of events) {
       if (e.type === 'chunk') {
         const text = e.text ?? (e.bytes === undefined ? '' : new TextDecoder().decode(e.bytes))
-        if (text !== '')
-          yield chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }])
+        if (text !== '') yield chunkLine(c, delta({ content: text }))
       } else if (e.type === 'receipt') {
         if (e.receipt.status !== 'ok') throw failure(e.receipt)
-        const prsm = prsmOf(e.receipt, provider)
-        yield chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }], {
-          ...(includeUsage ? { usage: null } : {}),
-          prsm,
-        })
-        if (includeUsage) yield chunk([], { usage: usageOf(e.receipt), prsm })
+        yield* closingLines(c, usageOf(e.receipt), prsmOf(e.receipt, provider), includeUsage)
       }
     }
     yield 'data: [DONE]\n\n'
@@ -221,47 +259,22 @@ async function chatWithPlanner(
   const budget = body.prsm?.max_price === undefined ? undefined : parseFtns(body.prsm.max_price)
   const answer = await c.planner(text, { ...(budget === undefined ? {} : { budget }), signal })
   const usage = answer.usage ?? { tokensIn: 0, tokensOut: 0 }
-  const prsm = {
+  const prsm: PrsmCostJson = {
     cost: formatFtns(answer.cost),
     cost_wei: answer.cost.toString(),
     provider: c.peerId,
     receipt_id: answer.id ?? completion.id,
     capability: AUTO_MODEL,
   }
-  reply.header('x-prsm-cost', prsm.cost)
+  reply.header('x-prsm-cost', prsm.cost).header('x-prsm-receipt-id', prsm.receipt_id)
   const u = usageOf({ usage: { ...usage, computeMs: 0, bytesIn: 0, bytesOut: 0 } })
-  if (body.stream === true) {
-    const head = {
-      id: completion.id,
-      object: 'chat.completion.chunk',
-      created: completion.created,
-      model: completion.model,
-    }
-    const lines = [
-      {
-        ...head,
-        choices: [{ index: 0, delta: { role: 'assistant', content: answer.text }, finish_reason: null }],
-      },
-      { ...head, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], prsm },
-      ...(body.stream_options?.include_usage ? [{ ...head, choices: [], usage: u, prsm }] : []),
-    ].map((l) => `data: ${JSON.stringify(l)}\n\n`)
-    reply.header('content-type', 'text/event-stream').header('cache-control', 'no-cache')
-    return reply.send(`${lines.join('')}data: [DONE]\n\n`)
-  }
-  return {
-    ...completion,
-    object: 'chat.completion',
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: answer.text },
-        logprobs: null,
-        finish_reason: 'stop',
-      },
-    ],
-    usage: u,
-    prsm,
-  }
+  if (body.stream !== true) return completionJson(completion, answer.text, u, prsm)
+  const lines = [
+    chunkLine(completion, delta({ role: 'assistant', content: answer.text })),
+    ...closingLines(completion, u, prsm, body.stream_options?.include_usage === true),
+  ]
+  reply.header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-cache')
+  return reply.send(`${lines.join('')}data: [DONE]\n\n`)
 }
 
 const Usage = z.object({
@@ -276,7 +289,8 @@ const PrsmCost = z.object({
   receipt_id: z.string().describe('The job request id of the signed receipt (or the run id)'),
   capability: z.string(),
 })
-const ChatCompletionSchema = z.object({
+/** The whole answer as documented in /openapi.json. */
+export const ChatCompletionSchema = z.object({
   id: z.string(),
   object: z.literal('chat.completion'),
   created: z.number().int(),
@@ -469,21 +483,7 @@ export function openAiRoutes(c: OpenAiRoutesComponents): ApiRoutes {
         if (text === '' && receipt.output.text !== undefined) text = receipt.output.text
         const prsm = prsmOf(receipt, provider)
         reply.header('x-prsm-cost', prsm.cost).header('x-prsm-receipt-id', prsm.receipt_id)
-        return {
-          ...completion,
-          object: 'chat.completion' as const,
-          system_fingerprint: null,
-          choices: [
-            {
-              index: 0,
-              message: { role: 'assistant' as const, content: text, refusal: null },
-              logprobs: null,
-              finish_reason: 'stop' as const,
-            },
-          ],
-          usage: usageOf(receipt),
-          prsm,
-        }
+        return completionJson(completion, text, usageOf(receipt), prsm)
       },
     })
   }
