@@ -214,6 +214,27 @@ describe('prsm job run (CLI → node API → /prsm/job/1.0.0 → provider)', () 
     )
     assert.equal(out.evidence.length, 1)
 
+    const rep = await prsm(['job', 'reputation', liar as string, '--data-dir', client.dataDir, '--json'])
+    assert.equal(rep.code, 0, rep.stderr)
+    assert.equal((JSON.parse(rep.stdout) as { disagreements: number }).disagreements, 2)
+    const listed = await prsm(['job', 'reputation', '--data-dir', client.dataDir])
+    assert.equal(listed.code, 0, listed.stderr)
+    assert.equal(listed.stdout.trim().split('\n').at(-1)?.split(/\s+/)[0], liar, 'the liar ranks last')
+    const ev = await prsm([
+      'job',
+      'evidence',
+      '--provider',
+      liar as string,
+      '--data-dir',
+      client.dataDir,
+      '--json',
+    ])
+    assert.equal(ev.code, 0, ev.stderr)
+    const records = (JSON.parse(ev.stdout) as { evidence: Array<{ id: string; provider: string }> }).evidence
+    assert.equal(records.length, 2)
+    assert.ok(records.every((e) => e.provider === liar))
+    assert.ok(records.some((e) => e.id === out.evidence[0]))
+
     const split = await prsm([
       ...args,
       '--provider',

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { resolveDataDir } from '../data-dir.ts'
-import { printJson } from '../output.ts'
+import { printJson, table } from '../output.ts'
 
 interface Flags {
   capability: string
@@ -37,6 +37,7 @@ function param(text: string): [string, unknown] {
  */
 export function registerJobCommands(program: Command): void {
   const job = program.command('job').description('run jobs on other nodes (/prsm/job/1.0.0)')
+  registerReadCommands(job)
   job
     .command('run')
     .description('run one step on a provider; the output streams to stdout, the receipt to stderr')
@@ -160,6 +161,80 @@ export function registerJobCommands(program: Command): void {
       }
       const error = receipt.error as { code: string; message: string } | undefined
       if (receipt.status !== 'ok' && error !== undefined) throw toError(error)
+    })
+}
+
+interface ReputationRow {
+  peer: string
+  jobs: number
+  successRate: number
+  latencyEwmaMs: number | null
+  disagreements: number
+  safetyViolations: number
+  score: number
+}
+
+/** `prsm job reputation [PEER]` and `prsm job evidence [--provider PEER]`: what the node has seen. */
+function registerReadCommands(job: Command): void {
+  job
+    .command('reputation [peer]')
+    .description("providers' reputation as this node saw them (best score first)")
+    .option('--data-dir <dir>', 'data directory (default: $PRSM_DATA_DIR or ~/.prsm)')
+    .option('--json', 'print JSON')
+    .action(async (peer: string | undefined, flags: { dataDir?: string; json?: boolean }) => {
+      const { callNode } = await import('../client.ts')
+      const dataDir = resolveDataDir(flags.dataDir)
+      const rows =
+        peer === undefined
+          ? (await callNode<{ providers: ReputationRow[] }>(dataDir, '/api/v1/reputation')).providers
+          : [await callNode<ReputationRow>(dataDir, `/api/v1/reputation/${encodeURIComponent(peer)}`)]
+      if (flags.json === true) return printJson(peer === undefined ? { providers: rows } : rows[0])
+      console.log(
+        table(
+          ['PEER', 'JOBS', 'SUCCESS', 'LATENCY MS', 'DISAGREE', 'SAFETY', 'SCORE'],
+          rows.map((r) => [
+            r.peer,
+            String(r.jobs),
+            r.successRate.toFixed(2),
+            r.latencyEwmaMs === null ? '-' : String(r.latencyEwmaMs),
+            String(r.disagreements),
+            String(r.safetyViolations),
+            r.score.toFixed(3),
+          ]),
+        ),
+      )
+    })
+  job
+    .command('evidence')
+    .description('signed evidence records of providers that disagreed with a verified majority')
+    .option('--provider <peer>', 'only records against this provider')
+    .option('--data-dir <dir>', 'data directory (default: $PRSM_DATA_DIR or ~/.prsm)')
+    .option('--json', 'print JSON (with the signed envelopes, base64)')
+    .action(async (flags: { provider?: string; dataDir?: string; json?: boolean }) => {
+      const { callNode } = await import('../client.ts')
+      const query = flags.provider === undefined ? '' : `?provider=${encodeURIComponent(flags.provider)}`
+      const { evidence } = await callNode<{
+        evidence: Array<{
+          id: string
+          provider: string
+          majorityProvider: string
+          capability: string
+          createdAt: number
+        }>
+      }>(resolveDataDir(flags.dataDir), `/api/v1/evidence${query}`)
+      if (flags.json === true) return printJson({ evidence })
+      console.log(
+        table(
+          ['ID', 'DISSENTER', 'MAJORITY', 'CAPABILITY', 'AT'],
+          evidence.map((e) => [
+            e.id,
+            e.provider,
+            e.majorityProvider,
+            e.capability,
+            new Date(e.createdAt).toISOString(),
+          ]),
+        ),
+      )
     })
 }
 
