@@ -170,15 +170,18 @@ export async function buildApiServer(
       .send(new PrsmError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toWire())
   })
 
-  app.addHook('onRequest', async (req, reply) => {
-    const { spec, url } = routeOf(req)
-    if (url === undefined || spec?.permission === 'public') return
-    const principal = await guard.authenticate(req.headers.authorization)
+  /** After authentication: the role check, the rate limit and the limit/budget headers. */
+  function admit(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    principal: Principal,
+    spec: AnyRouteSpec | undefined,
+  ): void {
     req.principal = principal
     // a route registered without a spec has no declared permission: admin only
     const permission = spec?.permission
     if (!allows(principal.role, permission)) {
-      guard.denied(principal, `${req.method} ${url}`, { permission: permission ?? null })
+      guard.denied(principal, `${req.method} ${routeOf(req).url}`, { permission: permission ?? null })
       throw new PrsmError('FORBIDDEN', `role ${principal.role} may not ${permission ?? 'use this route'}`, {
         details: { role: principal.role, permission: permission ?? 'admin-only' },
       })
@@ -191,22 +194,55 @@ export async function buildApiServer(
         .header('ratelimit-reset', String(rate.resetSeconds))
     }
     setBudgetHeaders(reply, guard.budget(principal))
+  }
+
+  // callback-style hooks: an API key is checked without a promise per request (JWTs are async)
+  app.addHook('onRequest', (req, reply, done) => {
+    const { spec, url } = routeOf(req)
+    if (url === undefined || spec?.permission === 'public') return done()
+    try {
+      const principal = guard.authenticate(req.headers.authorization)
+      if (principal instanceof Promise) {
+        principal.then(
+          (p) => {
+            try {
+              admit(req, reply, p, spec)
+              done()
+            } catch (err) {
+              done(err as Error)
+            }
+          },
+          (err: Error) => done(err),
+        )
+        return
+      }
+      admit(req, reply, principal, spec)
+      done()
+    } catch (err) {
+      done(err as Error)
+    }
   })
 
   registerIdempotency(app) // before spending: a replayed answer reserves nothing
   // Spending routes reserve their maximum cost before the handler runs; a failed request gives it back.
-  app.addHook('preHandler', async (req, reply) => {
+  app.addHook('preHandler', (req, reply, done) => {
     const { spec } = routeOf(req)
-    if (spec?.cost === undefined || req.principal === null) return
-    const input = validated(spec, req)
-    const cost = spec.cost(input as never)
-    if (cost <= 0n) return
-    const state = guard.reserve(req.principal, cost)
-    ;(req as { prsmReserved?: bigint }).prsmReserved = cost
-    setBudgetHeaders(reply, state)
+    if (spec?.cost === undefined || req.principal === null) return done()
+    try {
+      const input = validated(spec, req)
+      const cost = spec.cost(input as never)
+      if (cost > 0n) {
+        const state = guard.reserve(req.principal, cost)
+        ;(req as { prsmReserved?: bigint }).prsmReserved = cost
+        setBudgetHeaders(reply, state)
+      }
+      done()
+    } catch (err) {
+      done(err as Error)
+    }
   })
 
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const reserved = (req as { prsmReserved?: bigint }).prsmReserved
     if (reserved !== undefined && reply.statusCode >= 400 && req.principal !== null) {
       guard.release(req.principal, reserved)
@@ -224,6 +260,7 @@ export async function buildApiServer(
       },
       'api request',
     )
+    done()
   })
 
   route(app, {

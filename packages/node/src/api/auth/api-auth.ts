@@ -130,23 +130,24 @@ export class ApiAuth implements ApiGuard {
 
   // ---- ApiGuard ---------------------------------------------------------------------------
 
-  async authenticate(authorization: string | undefined): Promise<Principal> {
+  /** Synchronous for the token file and API keys; a JWT is verified asynchronously. */
+  authenticate(authorization: string | undefined): Principal | Promise<Principal> {
     const credential = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : ''
     if (credential === '') throw new PrsmError('UNAUTHORIZED', 'a bearer token or API key is required')
     if (equal(credential, this.#localToken)) return this.#localPrincipal()
     if (KEY_PATTERN.test(credential)) return this.#principal(this.#liveKey(credential), 'api-key')
-    if (credential.split('.').length === 3) {
-      const claims = await this.#signer.verify(credential)
-      if (claims.keyId === 'local') {
-        return { ...this.#localPrincipal(), via: 'jwt' }
-      }
-      // a revoked or expired key takes its tokens with it
-      const record = this.store.key(claims.keyId)
-      this.#check(record)
-      return this.#principal(record as ApiKeyRecord, 'jwt')
-    }
+    if (credential.split('.').length === 3) return this.#fromJwt(credential)
     this.#event('auth.failed', null, 'failure', { reason: 'unknown credential' })
     throw new PrsmError('UNAUTHORIZED', 'the credential is not a valid token, API key or JWT')
+  }
+
+  async #fromJwt(token: string): Promise<Principal> {
+    const claims = await this.#signer.verify(token)
+    if (claims.keyId === 'local') return { ...this.#localPrincipal(), via: 'jwt' }
+    // a revoked or expired key takes its tokens with it
+    const record = this.store.key(claims.keyId)
+    this.#check(record)
+    return this.#principal(record as ApiKeyRecord, 'jwt')
   }
 
   #localPrincipal(): Principal {
