@@ -66,7 +66,7 @@ async function serve(kind: Kind): Promise<void> {
   const { key } = auth.createKey(admin, { name: 'bench', role: 'user', rateLimitPerMinute: 1_000_000_000 })
   const app = await createApiServer(
     // the request log is written (to /dev/null) as a node would write it to its log
-    { logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 })), guard: auth },
+    { logger: pino({ level: 'info' }, pino.destination('/dev/null')), guard: auth },
     { host: '127.0.0.1', port: 0 },
     [nodeRoutes({ status: () => ({}), peers: () => [], findOffers: async () => [] })],
   )
