@@ -10,17 +10,26 @@ import { isPrsmApiError, PrsmApiError, PrsmClient, PrsmConnectionError } from '.
 import { jsonEvents } from '../src/streams.ts'
 
 /**
- * A TCP-level fault in front of the node: forwards requests, but for the first `drops` requests
- * it waits for the node's whole answer and then cuts the client's connection (the answer is lost).
+ * A faulty hop in front of the node: answers the first requests with `statuses` itself, then
+ * forwards requests, but for the first `drops` of them waits for the node's whole answer and then
+ * cuts the client's connection (the answer is lost).
  */
 async function lossyProxy(
   target: string,
   drops: number,
+  statuses: number[] = [],
 ): Promise<{ server: Server; url: string; seen: string[] }> {
   const seen: string[] = []
   const { hostname, port } = new URL(target)
   const server = createServer((req, res) => {
     seen.push(String(req.headers['idempotency-key'] ?? ''))
+    // like a gateway in front of the node: answer these statuses itself first
+    const status = statuses.shift()
+    if (status !== undefined) {
+      req.resume()
+      res.writeHead(status, { 'retry-after': '0', 'content-type': 'text/plain' }).end('busy')
+      return
+    }
     const drop = drops-- > 0
     const upstream = request(
       { hostname, port, path: req.url, method: req.method, headers: req.headers },
@@ -168,6 +177,28 @@ describe('@prsm/sdk against a real node', () => {
     } finally {
       proxy.server.closeAllConnections()
       proxy.server.close()
+    }
+  })
+
+  it('retries 429 and 503 answers (honouring Retry-After), then returns the answer', async () => {
+    const proxy = await lossyProxy(apiUrl, 0, [503, 429])
+    const proxy2 = await lossyProxy(apiUrl, 0, [503, 503])
+    try {
+      const client = new PrsmClient({ baseUrl: proxy.url, token, retryDelayMs: 5 })
+      assert.equal((await client.get('/api/v1/node/status')).peerId, node.peerId)
+      assert.equal(proxy.seen.length, 3)
+      // out of retries: the last answer is the error (not a PRSM body: INTERNAL with the status)
+      const once = new PrsmClient({ baseUrl: proxy2.url, token, retries: 1, retryDelayMs: 5 })
+      await assert.rejects(
+        once.get('/api/v1/node/status'),
+        (err) => isPrsmApiError(err, 'INTERNAL') && err.status === 503,
+      )
+      assert.equal(proxy2.seen.length, 2)
+    } finally {
+      for (const p of [proxy, proxy2]) {
+        p.server.closeAllConnections()
+        p.server.close()
+      }
     }
   })
 
