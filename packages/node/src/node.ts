@@ -375,6 +375,14 @@ export class PrsmNode {
     )
     penalties.onBan((peer, record) => {
       logger.warn({ peer: peer.toString(), score: record.score, offences: record.offences }, 'peer banned')
+      this.audit.append({
+        category: 'network_security',
+        type: 'peer.banned',
+        subject: peer.toString(),
+        outcome: 'denied',
+        risk: 60,
+        details: { score: record.score, offences: record.offences },
+      })
       libp2p.hangUp(peer).catch(() => undefined)
     })
   }

@@ -71,6 +71,15 @@ describe('node audit (two nodes on a devnet)', () => {
     assert.ok(alerts.some((a) => a.alert.category === 'authentication' && a.alert.type === denied.type))
   })
 
+  it('a banned peer is audited as a network_security entry', async () => {
+    const peer = payee.libp2p.peerId
+    while (!payer.penalties.isBanned(peer)) payer.penalties.penalise(peer, 'MESSAGE_BAD_SIGNATURE')
+    const entry = payer.audit.query({ category: 'network_security', type: 'peer.banned' }).at(-1)
+    assert.equal(entry?.subject, peer.toString())
+    assert.equal(entry?.outcome, 'denied')
+    assert.ok(Number((entry?.details.offences as Record<string, number>).MESSAGE_BAD_SIGNATURE) > 0)
+  })
+
   it("audits this wallet's channel open and claim from chain events", async () => {
     const opened = await payer.ledger.payer.openChannel({
       payee: payee.identity.address,
