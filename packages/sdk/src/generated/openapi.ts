@@ -186,7 +186,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   WORKFLOW_STEP_FAILED: 502,
   WORKFLOW_NOT_FOUND: 404,
   BUDGET_EXCEEDED: 402,
-  PLANNER_NO_MODEL: 503,
+  PLANNER_NO_MODEL: 422,
   PLANNER_INVALID_OUTPUT: 502,
   TRACE_INVALID: 422,
   COMPRESSION_BUDGET_INVALID: 400,
@@ -371,7 +371,14 @@ export interface Operations {
     body: never
     bodyRequired: false
     status: 200
-    response: Record<string, unknown>
+    response: {
+      chainId: number
+      rpcUrl: string
+      deployBlock: string
+      addresses: Record<string, string>
+      devnet: boolean
+      wallet: string
+    }
     stream: undefined
   }
   /** Current network parameters (governed) */
@@ -381,7 +388,10 @@ export interface Operations {
     body: never
     bodyRequired: false
     status: 200
-    response: Record<string, unknown>
+    response: {
+      version: string
+      parameters: Record<string, string>
+    }
     stream: undefined
   }
   /** Payment channels this node pays on or is paid on */
@@ -391,7 +401,13 @@ export interface Operations {
     body: never
     bodyRequired: false
     status: 200
-    response: Record<string, unknown>
+    response: {
+      channels: Array<{
+        channel: string
+        role: "payer" | "payee"
+        [key: string]: unknown
+      }>
+    }
     stream: undefined
   }
   /** Download a file (streamed; single Range requests answered with 206) */
@@ -444,6 +460,14 @@ export interface Operations {
       size: number
       local: boolean
       pinned: boolean
+      usage: {
+        cid: string
+        serves: number
+        fetches: number
+        bytesServed: number
+        bytesFetched: number
+        lastAt: number
+      }
       [key: string]: unknown
     }
     stream: undefined
@@ -890,7 +914,26 @@ export interface Operations {
     body: never
     bodyRequired: false
     status: 200
-    response: Record<string, unknown>
+    response: {
+      address: string
+      registered: boolean
+      validator: boolean
+      inValidatorSet: boolean
+      stake: {
+        wei: string
+        ftns: string
+      }
+      unbonding: {
+        wei: string
+        ftns: string
+      }
+      unbondingEnd: number
+      minStake: {
+        wei: string
+        ftns: string
+      }
+      peerId: string
+    }
     stream: undefined
   }
   /** A reasoning trace: its signed root and steps (CIDs as strings, bytes as base64) */
@@ -946,7 +989,14 @@ export interface Operations {
     bodyRequired: false
     status: 200
     response: {
-      usage: unknown[]
+      usage: Array<{
+        cid: string
+        serves: number
+        fetches: number
+        bytesServed: number
+        bytesFetched: number
+        lastAt: number
+      }>
     }
     stream: undefined
   }
@@ -959,7 +1009,14 @@ export interface Operations {
     body: never
     bodyRequired: false
     status: 200
-    response: Record<string, unknown>
+    response: {
+      cid: string
+      serves: number
+      fetches: number
+      bytesServed: number
+      bytesFetched: number
+      lastAt: number
+    }
     stream: undefined
   }
   /** FTNS and ETH balance (of this node or ?of=ADDRESS) */
@@ -971,7 +1028,18 @@ export interface Operations {
     body: never
     bodyRequired: false
     status: 200
-    response: Record<string, unknown>
+    response: {
+      address: string
+      chainId: number
+      ftns: {
+        wei: string
+        ftns: string
+      }
+      eth: {
+        wei: string
+        eth: string
+      }
+    }
     stream: undefined
   }
   /** Workflow runs this node knows (running and recently finished) */
@@ -1637,7 +1705,14 @@ export interface Operations {
     }
     bodyRequired: true
     status: 200
-    response: Record<string, unknown>
+    response: {
+      added: {
+        wei: string
+        ftns: string
+      }
+      registered: boolean
+      txHash: string
+    }
     stream: undefined
   }
   /** Start unbonding stake */
@@ -1649,7 +1724,15 @@ export interface Operations {
     }
     bodyRequired: true
     status: 200
-    response: Record<string, unknown>
+    response: {
+      unbonding: {
+        wei: string
+        ftns: string
+      }
+      unbondingEnd: number
+      withdrawableAt: string
+      txHash: string
+    }
     stream: undefined
   }
   /** Withdraw stake after the unbonding period */
@@ -1659,7 +1742,13 @@ export interface Operations {
     body: never
     bodyRequired: false
     status: 200
-    response: Record<string, unknown>
+    response: {
+      withdrawn: {
+        wei: string
+        ftns: string
+      }
+      txHash: string
+    }
     stream: undefined
   }
   /** Transfer FTNS from the node wallet */
@@ -1672,7 +1761,15 @@ export interface Operations {
     }
     bodyRequired: true
     status: 200
-    response: Record<string, unknown>
+    response: {
+      from: string
+      to: string
+      amount: {
+        wei: string
+        ftns: string
+      }
+      txHash: string
+    }
     stream: undefined
   }
   /** Run a workflow (object or JSON/YAML text) with an optional budget */
