@@ -4,17 +4,29 @@
  * file (fetching every block from the peer) to nowhere. Every reply carries the process's peak RSS.
  */
 import { createReadStream } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { loadConfig } from '@prsm/core'
 import { createLogger, initIdentity, loadIdentity, PrsmNode } from '@prsm/node'
 
-type Command = { op: 'add'; file: string } | { op: 'fetch'; cid: string; addr: string } | { op: 'stop' }
+type Command =
+  | { op: 'add'; file: string }
+  | { op: 'fetch'; cid: string; addr: string }
+  | { op: 'profile'; phase: string }
+  | { op: 'stop' }
+
+/** Peak of each `process.memoryUsage()` figure, sampled every 50 ms (where the RSS goes). */
+const peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }
+setInterval(() => {
+  const m = process.memoryUsage()
+  for (const k of Object.keys(peak) as Array<keyof typeof peak>) peak[k] = Math.max(peak[k], m[k])
+}, 50).unref()
 
 const send = (msg: Record<string, unknown>): void => {
-  process.send?.({ ...msg, maxRssBytes: process.resourceUsage().maxRSS * 1024 })
+  process.send?.({ ...msg, maxRssBytes: process.resourceUsage().maxRSS * 1024, peakMemory: { ...peak } })
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'prsm-bench-storage-'))
@@ -50,8 +62,32 @@ process.on('message', (cmd: Command) => {
   void handle(cmd).catch((err: Error) => send({ op: 'error', message: err.stack ?? err.message }))
 })
 
+/** With PRSM_BENCH_PROFILE=DIR, each add/fetch/serve phase is CPU-profiled into DIR. */
+const profileDir = process.env.PRSM_BENCH_PROFILE
+let profiler: Session | undefined
+
+async function profile(phase: 'start' | string): Promise<void> {
+  if (profileDir === undefined) return
+  if (phase === 'start') {
+    profiler = new Session()
+    profiler.connect()
+    await profiler.post('Profiler.enable')
+    await profiler.post('Profiler.start')
+    return
+  }
+  const result = await profiler?.post('Profiler.stop')
+  profiler?.disconnect()
+  profiler = undefined
+  if (result !== undefined) {
+    await writeFile(join(profileDir, `${phase}-${process.pid}.cpuprofile`), JSON.stringify(result.profile))
+  }
+}
+
 async function handle(cmd: Command): Promise<void> {
-  if (cmd.op === 'add') {
+  if (cmd.op === 'profile') {
+    await profile(cmd.phase)
+    send({ op: 'profiled' })
+  } else if (cmd.op === 'add') {
     const started = performance.now()
     const added = await node.storage.add(createReadStream(cmd.file, { highWaterMark: 1024 * 1024 }))
     send({ op: 'added', ...added, ms: performance.now() - started })

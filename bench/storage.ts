@@ -6,6 +6,11 @@
  *
  *   npm run bench:storage            # 1 GiB
  *   npm run bench:storage -- 256     # size in MiB
+ *   PRSM_BENCH_PROFILE=/tmp/prof npm run bench:storage -- 256
+ *                                    # CPU profiles of the add, serve and fetch phases
+ *   PRSM_BENCH_MEMORY=1 npm run bench:storage -- 256   # peak heap/external figures of both nodes
+ *   PRSM_BENCH_NODE_ARGS='--max-semi-space-size=16' npm run bench:storage
+ *                                    # extra Node flags for the two node processes
  *
  * MB are 10^6 bytes.
  */
@@ -48,6 +53,10 @@ class Child {
   constructor() {
     this.proc = fork(join(import.meta.dirname, 'storage-node.ts'), [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [
+        ...process.execArgv,
+        ...(process.env.PRSM_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ],
     })
     this.proc.on('message', (r: Reply) => {
       this.last = r
@@ -72,13 +81,20 @@ class Child {
   }
 }
 
-// PRSM: two node processes
+// PRSM: two node processes (killed if this process ends early)
 const a = new Child()
 const b = new Child()
+process.on('exit', () => {
+  for (const c of [a, b]) if (c.proc.exitCode === null) c.proc.kill()
+})
 const [readyA] = await Promise.all([a.next(), b.next()])
+await a.call({ op: 'profile', phase: 'start' })
 const added = await a.call({ op: 'add', file })
+await a.call({ op: 'profile', phase: 'add' })
 const cid = String(added.cid)
+await Promise.all([a.call({ op: 'profile', phase: 'start' }), b.call({ op: 'profile', phase: 'start' })])
 const fetched = await b.call({ op: 'fetch', cid, addr: String(readyA.addr) })
+await Promise.all([a.call({ op: 'profile', phase: 'serve' }), b.call({ op: 'profile', phase: 'fetch' })])
 if (fetched.bytes !== size) throw new Error(`fetched ${fetched.bytes} bytes, expected ${size}`)
 const prsm = {
   importMBps: mbps(size, Number(added.ms)),
@@ -87,6 +103,9 @@ const prsm = {
     provider?: number | undefined
     fetcher?: number | undefined
   },
+}
+if (process.env.PRSM_BENCH_MEMORY !== undefined) {
+  console.error('provider peak memory', a.last?.peakMemory, '\nfetcher peak memory', fetched.peakMemory)
 }
 const stoppedA = await a.call({ op: 'stop' })
 const stoppedB = await b.call({ op: 'stop' })

@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { PrsmLibp2p } from '../net/libp2p.ts'
 import type { PeerPenalties } from '../net/penalties.ts'
 import { blockMatches, MAX_BLOCK_BYTES, readBlock } from './blocks.ts'
+import { FastFsBlockstore } from './fs-blockstore.ts'
 
 /**
  * PRSM's block protocol. The requester writes length-prefixed frames, each with a CID's bytes; the
@@ -29,19 +30,33 @@ type BlockStream = Parameters<Parameters<PrsmLibp2p['handle']>[1]>[0]
 interface Pending {
   resolve: (reply: Uint8Array) => void
   reject: (err: Error) => void
+  /** The request was written to the stream (its reply will come). */
+  sent: boolean
+  /** The requester gave up; the reply, when it comes, is read and dropped. */
+  abandoned: boolean
 }
 
-/** One long-lived block stream to a peer; requests are pipelined and answered in order. */
+/**
+ * One long-lived block stream to a peer; requests are pipelined and answered in order. A request
+ * whose caller gives up (its own timeout, or a cancelled fetch) is abandoned: the stream stays
+ * open and its reply is dropped when it arrives, so one slow block does not fail the others in
+ * flight. The stream is closed only when the peer stalls: requests are pending and no reply has
+ * come for `stallMs`.
+ */
 class BlockSession {
   readonly #stream: BlockStream
   readonly #lp: ReturnType<typeof lpStream>
   readonly #pending: Pending[] = []
+  readonly #stallMs: number
+  /** When the last reply arrived, or when the session last went from idle to busy. */
+  #progressAt = Date.now()
   #closed = false
   #writing: Promise<unknown> = Promise.resolve()
   readonly onClose: () => void
 
-  constructor(stream: BlockStream, onClose: () => void) {
+  constructor(stream: BlockStream, stallMs: number, onClose: () => void) {
     this.#stream = stream
+    this.#stallMs = stallMs
     this.#lp = lpStream(stream, { maxDataLength: MAX_BLOCK_BYTES + 1 })
     this.onClose = onClose
     void this.#readLoop()
@@ -55,36 +70,54 @@ class BlockSession {
     try {
       while (!this.#closed) {
         const reply = await this.#lp.read()
+        this.#progressAt = Date.now()
         const next = this.#pending.shift()
-        if (next === undefined) throw new Error('unrequested block reply')
-        next.resolve(reply.subarray())
+        if (next?.sent !== true) throw new Error('unrequested block reply')
+        if (!next.abandoned) next.resolve(reply.subarray())
       }
     } catch (err) {
       this.close(err as Error)
     }
   }
 
+  /** Resolves with the peer's reply frame; rejects when `signal` aborts or the session closes. */
   request(cid: CID, signal: AbortSignal): Promise<Uint8Array> {
-    if (this.#closed) return Promise.reject(new Error('block session closed'))
+    if (this.#closed) return Promise.reject(new SessionClosedError())
+    if (signal.aborted) return Promise.reject(signal.reason as Error)
     return new Promise<Uint8Array>((resolve, reject) => {
-      const entry: Pending = { resolve, reject }
-      this.#pending.push(entry)
       const onAbort = (): void => {
-        // replies come in order: a stalled request poisons the stream
-        this.close(signal.reason as Error)
+        entry.abandoned = true
+        entry.reject(signal.reason as Error)
+        if (entry.sent && Date.now() - this.#progressAt >= this.#stallMs) {
+          this.close(new Error(`peer sent no block for ${this.#stallMs} ms`))
+        }
       }
+      const entry: Pending = {
+        sent: false,
+        abandoned: false,
+        resolve: (r) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(r)
+        },
+        reject: (e) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(e)
+        },
+      }
+      if (this.#pending.every((p) => p.abandoned)) this.#progressAt = Date.now()
+      this.#pending.push(entry)
       signal.addEventListener('abort', onAbort, { once: true })
-      const done = (): void => signal.removeEventListener('abort', onAbort)
-      entry.resolve = (r) => {
-        done()
-        resolve(r)
-      }
-      entry.reject = (e) => {
-        done()
-        reject(e)
-      }
       this.#writing = this.#writing
-        .then(() => this.#lp.write(cid.bytes, { signal }))
+        .then(async () => {
+          if (this.#closed) return
+          if (entry.abandoned) {
+            // never sent, so no reply will come for it
+            this.#pending.splice(this.#pending.indexOf(entry), 1)
+            return
+          }
+          entry.sent = true
+          await this.#lp.write(cid.bytes)
+        })
         .catch((err: Error) => this.close(err))
     })
   }
@@ -93,17 +126,33 @@ class BlockSession {
     if (this.#closed) return
     this.#closed = true
     this.onClose()
-    const error = err ?? new Error('block session closed')
-    for (const p of this.#pending.splice(0)) p.reject(error)
+    const error = new SessionClosedError(err)
+    for (const p of this.#pending.splice(0)) if (!p.abandoned) p.reject(error)
     if (err === undefined) void this.#stream.close().catch(() => undefined)
     else this.#stream.abort(error)
+  }
+}
+
+/** The block stream to a peer closed while a request was waiting on it. */
+class SessionClosedError extends Error {
+  override readonly name = 'SessionClosedError'
+  constructor(cause?: Error) {
+    super(`block session closed${cause === undefined ? '' : `: ${cause.message}`}`, { cause })
   }
 }
 
 export interface BlockExchangeComponents {
   libp2p: Pick<
     PrsmLibp2p,
-    'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'peerStore' | 'contentRouting'
+    | 'peerId'
+    | 'handle'
+    | 'unhandle'
+    | 'dialProtocol'
+    | 'getConnections'
+    | 'peerStore'
+    | 'contentRouting'
+    | 'addEventListener'
+    | 'removeEventListener'
   >
   /** The local blockstore (never the networked one: serving must not trigger fetches). */
   blockstore: Pick<Blockstore, 'has' | 'get'>
@@ -147,6 +196,10 @@ export class BlockExchange {
   readonly #suspect = new Set<string>()
   readonly #failures: ProviderFailure[] = []
   readonly #sessions = new Map<string, Promise<BlockSession>>()
+  #connected: { at: number; peers: Promise<PeerId[]> } | undefined
+  readonly #forgetConnected = (): void => {
+    this.#connected = undefined
+  }
   #started = false
 
   constructor(components: BlockExchangeComponents, init: BlockExchangeInit) {
@@ -161,6 +214,8 @@ export class BlockExchange {
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
+    this.#c.libp2p.addEventListener('peer:identify', this.#forgetConnected)
+    this.#c.libp2p.addEventListener('connection:close', this.#forgetConnected)
     await this.#c.libp2p.handle(
       BLOCK_PROTOCOL,
       (stream, connection) => this.#serve(stream, connection.remotePeer),
@@ -176,6 +231,8 @@ export class BlockExchange {
     this.#started = false
     for (const s of this.#sessions.values()) void s.then((session) => session.close()).catch(() => undefined)
     this.#sessions.clear()
+    this.#c.libp2p.removeEventListener('peer:identify', this.#forgetConnected)
+    this.#c.libp2p.removeEventListener('connection:close', this.#forgetConnected)
     await this.#c.libp2p.unhandle(BLOCK_PROTOCOL)
   }
 
@@ -236,15 +293,21 @@ export class BlockExchange {
   /** The reply frame for one request: `0x00` + block, or `0x01`. */
   async #frame(cid: CID, from: PeerId): Promise<Uint8Array> {
     const signal = AbortSignal.timeout(this.#init.blockTimeoutMs * 3)
-    let block: Uint8Array | undefined
-    if (await this.#c.blockstore.has(cid, { signal })) {
-      block = await readBlock(this.#c.blockstore, cid, { signal }).catch(() => undefined)
+    const store = this.#c.blockstore
+    let frame: Uint8Array | undefined
+    if (store instanceof FastFsBlockstore) {
+      // read straight into the reply frame (no 1 MiB copy per block)
+      frame = await store.getBytes(cid, { signal, headerByte: HAVE }).catch(() => undefined)
+    } else if (await store.has(cid, { signal })) {
+      const block = await readBlock(store, cid, { signal }).catch(() => undefined)
+      if (block !== undefined) {
+        frame = new Uint8Array(block.byteLength + 1)
+        frame[0] = HAVE
+        frame.set(block, 1)
+      }
     }
-    if (block === undefined) return Uint8Array.of(DONT_HAVE)
-    const frame = new Uint8Array(block.byteLength + 1)
-    frame[0] = HAVE
-    frame.set(block, 1)
-    this.#init.onServe?.(cid, block.byteLength, from)
+    if (frame === undefined) return Uint8Array.of(DONT_HAVE)
+    this.#init.onServe?.(cid, frame.byteLength - 1, from)
     return frame
   }
 
@@ -254,7 +317,9 @@ export class BlockExchange {
     if (session === undefined) {
       const opening = this.#c.libp2p
         .dialProtocol(peer, BLOCK_PROTOCOL, { signal })
-        .then((stream) => new BlockSession(stream, () => this.#forget(key, opening)))
+        .then(
+          (stream) => new BlockSession(stream, this.#init.blockTimeoutMs, () => this.#forget(key, opening)),
+        )
       opening.catch(() => this.#forget(key, opening))
       session = opening
       this.#sessions.set(key, session)
@@ -274,36 +339,53 @@ export class BlockExchange {
     ])
     let failure: ProviderFailure['reason'] = 'error'
     try {
-      let session = await this.#session(peer, signal)
-      if (session.closed) session = await this.#session(peer, signal)
-      {
-        const reply = await session.request(cid, signal)
-        if (reply[0] !== HAVE) {
-          failure = 'dont-have'
-          throw new PrsmError('CONTENT_NOT_FOUND', `${peer} does not have ${cid}`)
-        }
-        const block = reply.subarray(1)
-        if (!(await blockMatches(cid, block))) {
-          failure = 'bad-block'
-          this.#suspect.add(peer.toString())
-          this.#c.penalties.penalise(peer, 'CONTENT_BAD_BLOCK')
-          this.#c.logger.warn({ peer: peer.toString(), cid: cid.toString() }, 'peer served a bad block')
-          throw new PrsmError('CONTENT_BAD_BLOCK', `${peer} served a block that does not match ${cid}`)
-        }
-        this.#lastGood.set(peer.toString(), Date.now())
-        this.#suspect.delete(peer.toString())
-        return block
+      let reply: Uint8Array
+      try {
+        reply = await (await this.#session(peer, signal)).request(cid, signal)
+      } catch (err) {
+        // the stream closed under this request (another request saw the peer stall, or the
+        // stream broke): ask once more on a fresh stream while this request still has time
+        if (!(err instanceof SessionClosedError) || signal.aborted) throw err
+        reply = await (await this.#session(peer, signal)).request(cid, signal)
       }
+      if (reply[0] !== HAVE) {
+        failure = 'dont-have'
+        throw new PrsmError('CONTENT_NOT_FOUND', `${peer} does not have ${cid}`)
+      }
+      const block = reply.subarray(1)
+      if (!(await blockMatches(cid, block))) {
+        failure = 'bad-block'
+        this.#suspect.add(peer.toString())
+        this.#c.penalties.penalise(peer, 'CONTENT_BAD_BLOCK')
+        this.#c.logger.warn({ peer: peer.toString(), cid: cid.toString() }, 'peer served a bad block')
+        throw new PrsmError('CONTENT_BAD_BLOCK', `${peer} served a block that does not match ${cid}`)
+      }
+      this.#lastGood.set(peer.toString(), Date.now())
+      this.#suspect.delete(peer.toString())
+      return block
     } catch (err) {
-      if (failure === 'error' && signal.aborted && options.signal?.aborted !== true) failure = 'timeout'
+      if (failure === 'error' && signal.aborted && options.signal?.aborted !== true) {
+        // a stalled peer is asked last for later blocks (no penalty: it may only be slow)
+        failure = 'timeout'
+        this.#suspect.add(peer.toString())
+      }
       this.#failures.push({ peer: peer.toString(), reason: failure })
       if (this.#failures.length > 100) this.#failures.shift()
       throw err
     }
   }
 
-  /** Connected peers that speak the block protocol, best first. */
+  /** Connected peers that speak the block protocol, best first (the list is reused for 1 s). */
   async #connectedProviders(): Promise<PeerId[]> {
+    const now = Date.now()
+    if (this.#connected === undefined || now - this.#connected.at > 1000) {
+      this.#connected = { at: now, peers: this.#listConnectedProviders() }
+    }
+    const peers = await this.#connected.peers
+    return this.#rank(peers.filter((p) => !this.#c.penalties.isBanned(p)))
+  }
+
+  async #listConnectedProviders(): Promise<PeerId[]> {
     const { libp2p, penalties } = this.#c
     const seen = new Set<string>()
     const peers: PeerId[] = []
@@ -314,13 +396,13 @@ export class BlockExchange {
       const info = await libp2p.peerStore.get(conn.remotePeer).catch(() => undefined)
       if (info?.protocols.includes(BLOCK_PROTOCOL) === true) peers.push(conn.remotePeer)
     }
-    return this.#rank(peers)
+    return peers
   }
 
   #rank(peers: PeerId[]): PeerId[] {
     const score = (p: PeerId): number =>
       this.#suspect.has(p.toString()) ? -1 : (this.#lastGood.get(p.toString()) ?? 0)
-    return peers.sort((a, b) => score(b) - score(a))
+    return [...peers].sort((a, b) => score(b) - score(a))
   }
 
   /**

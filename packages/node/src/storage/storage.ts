@@ -1,12 +1,12 @@
 import { mkdir } from 'node:fs/promises'
 import { withBitswap } from '@helia/bitswap'
-import type { Helia, Provider, Router } from '@helia/interface'
+import type { GraphWalker, Helia, Provider, Router } from '@helia/interface'
 import { type UnixFS, unixfs } from '@helia/unixfs'
 import * as dagCbor from '@ipld/dag-cbor'
+import type { AbortOptions } from '@libp2p/interface'
 import { type Config, PrsmError } from '@prsm/core'
-import { FsBlockstore } from 'blockstore-fs'
 import { MemoryDatastore, NamespaceDatastore } from 'datastore-core'
-import { createHeliaLight } from 'helia'
+import type { HeliaInit } from 'helia'
 import type { Blockstore } from 'interface-blockstore'
 import { type Datastore, Key } from 'interface-datastore'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
@@ -17,6 +17,7 @@ import type { PeerPenalties } from '../net/penalties.ts'
 import { BlockExchange } from './block-exchange.ts'
 import { readBlock } from './blocks.ts'
 import { httpFallbacks } from './fallback-http.ts'
+import { FastFsBlockstore } from './fs-blockstore.ts'
 import { UsageCounters } from './usage.ts'
 
 export type StorageInit = Config['storage'] & {
@@ -62,6 +63,32 @@ export function parseCid(text: string): CID {
   }
 }
 
+type HeliaClass = new (init: HeliaInit & { name: string; version: string }) => Helia
+
+/**
+ * The Helia class, without the rest of the `helia` entry point: that module also builds Helia's
+ * default libp2p stack (WebRTC, auto-TLS, UPnP, ...), which costs ~65 MB of RSS at import and
+ * which a PRSM node never uses (Helia runs on the node's own libp2p host).
+ */
+async function loadHelia(): Promise<HeliaClass> {
+  const url = new URL('./helia.js', import.meta.resolve('helia'))
+  return ((await import(url.href)) as { Helia: HeliaClass }).Helia
+}
+
+/** Helia's blockstore holds a lock that garbage collection takes exclusively. */
+interface GcLock {
+  readLock(): Promise<() => void>
+}
+
+/** A graph walker that yields CIDs already known (the blocks an import just wrote). */
+function knownBlocksWalker(cids: readonly CID[]): () => GraphWalker {
+  return () => ({
+    async *walk() {
+      for (const cid of cids) yield { block: { cid }, depth: 0, path: [] } as never
+    },
+  })
+}
+
 /** The libp2p DHT as a Helia router (for Bitswap's provider lookups). */
 function libp2pRouter(libp2p: PrsmLibp2p): Router {
   return {
@@ -93,6 +120,8 @@ export class ContentStorage {
   readonly #init: StorageInit
   readonly #log: Logger
   #blockstore: Blockstore | undefined
+  /** Local blocks, and missing ones fetched (verified once) through the block exchange. */
+  #blocks: Pick<Blockstore, 'get' | 'put' | 'has'> | undefined
   #helia: Helia | undefined
   #bitswapHost: Helia | undefined
   #fs: UnixFS | undefined
@@ -136,7 +165,7 @@ export class ContentStorage {
     let blockstore = this.#c.blockstore
     if (blockstore === undefined) {
       await mkdir(this.#init.blocksPath, { recursive: true, mode: 0o700 })
-      const fsStore = new FsBlockstore(this.#init.blocksPath)
+      const fsStore = new FastFsBlockstore(this.#init.blocksPath)
       await fsStore.open()
       blockstore = fsStore
     }
@@ -153,11 +182,28 @@ export class ContentStorage {
       },
     )
     this.#exchange = exchange
+    const local = blockstore
+    this.#blocks = {
+      has: (cid, options) => local.has(cid, options),
+      put: (cid, bytes, options) => local.put(cid, bytes, options),
+      async *get(cid, options) {
+        if (await local.has(cid, options)) {
+          yield* local.get(cid, options)
+          return
+        }
+        const block = await exchange.retrieve(cid, options)
+        await local.put(cid, block, options)
+        yield block
+      },
+    }
+    const Helia = await loadHelia()
+    const heliaInit = { name: 'prsm', version: '0.1.0' }
 
     if (this.#init.bitswap) {
       // Bitswap runs on its own light Helia over the same blockstore: it serves any peer (Kubo
       // included) and is asked only after the PRSM peers, so blocks are not fetched twice.
-      const host = createHeliaLight({
+      const host = new Helia({
+        ...heliaInit,
         blockstore,
         datastore: new MemoryDatastore(),
         routers: [libp2pRouter(this.#c.libp2p)],
@@ -175,7 +221,8 @@ export class ContentStorage {
       exchange.addFallback(fallback)
     }
 
-    const helia = createHeliaLight({
+    const helia = new Helia({
+      ...heliaInit,
       blockstore,
       datastore: this.#datastore,
       codecs: [dagCbor],
@@ -184,7 +231,9 @@ export class ContentStorage {
     await exchange.start()
     await helia.start()
     this.#helia = helia
-    this.#fs = unixfs({ blockstore: helia.blockstore, datastore: this.#datastore } as never)
+    // UnixFS reads through #blocks: a missing block is fetched and verified once (Helia's own
+    // networked blockstore would hash it a second time) and written straight to the local store.
+    this.#fs = unixfs({ blockstore: this.#blocks, datastore: this.#datastore } as never)
     await this.usage.start()
     for await (const pin of helia.pins.ls()) this.#roots.add(pin.cid.toString())
   }
@@ -199,11 +248,29 @@ export class ContentStorage {
     this.#helia = undefined
     this.#bitswapHost = undefined
     this.#fs = undefined
+    this.#blocks = undefined
+  }
+
+  get #net(): Pick<Blockstore, 'get' | 'put' | 'has'> {
+    if (this.#blocks === undefined) throw new PrsmError('INTERNAL', 'storage is not started')
+    return this.#blocks
+  }
+
+  /** Runs `fn` while garbage collection cannot run (it waits for the lock). */
+  async #holdingGcLock<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await (this.helia.blockstore as unknown as { lock: GcLock }).lock.readLock()
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
   }
 
   /**
    * Imports a byte stream as a UnixFS file (CIDv1, raw leaves, `chunkSize` chunks, balanced
    * layout), pins it and announces it in the DHT. Never holds more than a few chunks in memory.
+   * The pin is recorded from the blocks the import wrote (the DAG is not read back), and garbage
+   * collection waits until the file is pinned.
    */
   async add(source: AsyncIterable<Uint8Array>, options: ProgressOptions = {}): Promise<AddResult> {
     let size = 0
@@ -214,14 +281,33 @@ export class ContentStorage {
         yield chunk
       }
     }
-    const cid = await this.#unixfs.addByteStream(counted(), {
-      cidVersion: 1,
-      rawLeaves: true,
-      reduceSingleLeafToSelf: true,
-      chunker: fixedSize({ chunkSize: this.#init.chunkSize }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    const local = this.localBlocks
+    const written: CID[] = []
+    const recorder = {
+      put: async (cid: CID, bytes: Uint8Array, opts?: AbortOptions) => {
+        written.push(cid)
+        return local.put(cid, bytes, opts)
+      },
+    }
+    const cid = await this.#holdingGcLock(async () => {
+      const root = await unixfs({ blockstore: recorder } as never).addByteStream(counted(), {
+        cidVersion: 1,
+        rawLeaves: true,
+        reduceSingleLeafToSelf: true,
+        chunker: fixedSize({ chunkSize: this.#init.chunkSize }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      })
+      if (!(await this.helia.pins.isPinned(root))) {
+        for await (const _ of this.helia.pins.add(root, {
+          walker: knownBlocksWalker(written),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        })) {
+          // drain
+        }
+      }
+      return root
     })
-    await this.pin(cid.toString(), options)
+    this.#roots.add(cid.toString())
     this.provide(cid)
     return { cid: cid.toString(), size }
   }
@@ -269,7 +355,7 @@ export class ContentStorage {
     let size: number
     try {
       if (cid.code === dagCbor.code) {
-        const block = await readBlock(this.helia.blockstore, cid, { signal })
+        const block = await readBlock(this.#net, cid, { signal })
         type = 'dag-cbor'
         size = block.byteLength
       } else {
@@ -293,7 +379,7 @@ export class ContentStorage {
   /** Reads one block (from the network if needed); verified. */
   async block(cidText: string, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
     try {
-      return await readBlock(this.helia.blockstore, parseCid(cidText), options)
+      return await readBlock(this.#net, parseCid(cidText), options)
     } catch (err) {
       throw toContentError(err, cidText)
     }
@@ -301,7 +387,7 @@ export class ContentStorage {
 
   /** Stores one block (e.g. a manifest) locally. */
   async putBlock(cid: CID, bytes: Uint8Array): Promise<void> {
-    await this.helia.blockstore.put(cid, bytes)
+    await this.#net.put(cid, bytes)
   }
 
   /** Recursively pins `cid`, fetching any missing block. Returns the number of blocks pinned. */
@@ -313,13 +399,15 @@ export class ContentStorage {
     let blocks = 0
     try {
       if (await this.helia.pins.isPinned(cid)) return { cid: cid.toString(), blocks: 0 }
-      for await (const _ of this.helia.pins.add(cid, {
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-        ...(options.depth === undefined ? {} : { depth: options.depth }),
-      })) {
-        blocks++
-        options.onProgress?.(blocks)
-      }
+      await this.#holdingGcLock(async () => {
+        for await (const _ of this.helia.pins.add(cid, {
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(options.depth === undefined ? {} : { depth: options.depth }),
+        })) {
+          blocks++
+          options.onProgress?.(blocks)
+        }
+      })
     } catch (err) {
       throw toContentError(err, cidText)
     }
