@@ -75,9 +75,10 @@ describe('node audit (two nodes on a devnet)', () => {
     const peer = payee.libp2p.peerId
     while (!payer.penalties.isBanned(peer)) payer.penalties.penalise(peer, 'MESSAGE_BAD_SIGNATURE')
     const entry = payer.audit.query({ category: 'network_security', type: 'peer.banned' }).at(-1)
-    assert.equal(entry?.subject, peer.toString())
-    assert.equal(entry?.outcome, 'denied')
-    assert.ok(Number((entry?.details.offences as Record<string, number>).MESSAGE_BAD_SIGNATURE) > 0)
+    assert.ok(entry, 'ban audited')
+    assert.equal(entry.subject, peer.toString())
+    assert.equal(entry.outcome, 'denied')
+    assert.ok(Number((entry.details.offences as Record<string, number>).MESSAGE_BAD_SIGNATURE) > 0)
   })
 
   it("audits this wallet's channel open and claim from chain events", async () => {
