@@ -1,12 +1,14 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { SIGNING_DOMAIN } from '@prsm/core'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import type { Backend, ResolvedInput } from '../jobs/backend.ts'
 import type { ContentStorage } from '../storage/storage.ts'
 import { type CompileSource, structuredReport } from './compile.ts'
 import {
   loadRecord,
+  RAW_BLOCK_MAX_BYTES,
+  rawCid,
   readContent,
   recordSignatureValid,
   sha256Hex,
@@ -120,13 +122,7 @@ export async function verifyTrace(
     if (canonicalJson(expected) !== canonicalJson(linked))
       verdict.problems.push('parent links differ from the workflow')
     if (spec !== undefined) {
-      spec.inputs.forEach((input, i) => {
-        if (typeof input !== 'object' || !('step' in input)) return
-        if (record.compression.some((x) => x.input === i)) return
-        const parentOutput = byStep.get(input.step)?.record.output.toString()
-        if (record.inputs[i]?.toString() !== parentOutput)
-          verdict.problems.push(`input ${i} is not the output of ${input.step}`)
-      })
+      verdict.problems.push(...(await inputProblems(spec, record, byStep)))
     }
     if (options.reexecute === false) continue
     verdict.reexecuted = await reexecute(c, root, record, records, signal)
@@ -243,4 +239,50 @@ async function receiptProblems(record: TraceStep, client: string): Promise<strin
     problems.push('the signed receipt is not the recorded one')
   }
   return problems
+}
+
+/**
+ * The step's recorded inputs against its spec: a `{step}` input is that step's output, a `{cid}`
+ * input that CID, a literal the CID of its text (compressed inputs excepted: they name the
+ * compressed text); a `{cid}` program is the recorded program.
+ */
+async function inputProblems(
+  spec: WorkflowStep,
+  record: TraceStep,
+  byStep: ReadonlyMap<string, { record: TraceStep }>,
+): Promise<string[]> {
+  const problems: string[] = []
+  if (record.inputs.length !== spec.inputs.length) problems.push('the number of inputs differs from the spec')
+  for (const [i, input] of spec.inputs.entries()) {
+    if (record.compression.some((x) => x.input === i)) continue
+    const recorded = record.inputs[i]?.toString()
+    if (typeof input === 'string' || 'text' in input) {
+      const bytes = new TextEncoder().encode(typeof input === 'string' ? input : input.text)
+      if (bytes.byteLength <= RAW_BLOCK_MAX_BYTES && recorded !== (await rawCid(bytes)).toString()) {
+        problems.push(`input ${i} is not the literal of the spec`)
+      }
+    } else if ('cid' in input) {
+      if (recorded !== normalCid(input.cid)) problems.push(`input ${i} is not ${input.cid}`)
+    } else if ('step' in input) {
+      if (recorded !== byStep.get(input.step)?.record.output.toString()) {
+        problems.push(`input ${i} is not the output of ${input.step}`)
+      }
+    }
+  }
+  if (
+    spec.program !== undefined &&
+    'cid' in spec.program &&
+    record.program?.toString() !== normalCid(spec.program.cid)
+  ) {
+    problems.push('the program is not the one of the spec')
+  }
+  return problems
+}
+
+function normalCid(text: string): string {
+  try {
+    return CID.parse(text).toString()
+  } catch {
+    return text
+  }
 }
