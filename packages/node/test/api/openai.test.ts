@@ -209,6 +209,13 @@ describe('OpenAI-compatible front door: the openai client and LangChain against 
       ['model:llama-drop', 'model:llama-test', 'model:paid-test', 'model:planner-test', AUTO_MODEL],
     )
     assert.deepEqual(models[2]?.prsm, { providers: 1, min_price: '0.001' })
+    const one = await openai.models.retrieve('model:paid-test')
+    assert.deepEqual({ ...one }, models[2])
+    assert.equal((await openai.models.retrieve(AUTO_MODEL)).id, AUTO_MODEL)
+    await assert.rejects(
+      openai.models.retrieve('model:nobody'),
+      (err) => err instanceof OpenAI.NotFoundError && err.code === 'NOT_FOUND',
+    )
   })
 
   it('LangChain ChatOpenAI invokes and streams through the node', async () => {

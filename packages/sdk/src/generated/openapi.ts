@@ -1174,6 +1174,27 @@ export interface Operations {
     }
     stream: undefined
   }
+  /** OpenAI-compatible: one model capability offered on the network, or prsm/auto */
+  "GET /v1/models/{model}": {
+    path: {
+      model: string
+    }
+    query: Record<string, never>
+    body: never
+    bodyRequired: false
+    status: 200
+    response: {
+      id: string
+      object: "model"
+      created: number
+      owned_by: string
+      prsm: {
+        providers: number
+        min_price: string
+      }
+    }
+    stream: undefined
+  }
   /** Exchange the calling credential for a short-lived JWT (EdDSA) */
   "POST /api/v1/auth/token": {
     path: Record<string, never>

@@ -307,18 +307,14 @@ export const ChatCompletionSchema = z.object({
   usage: Usage,
   prsm: PrsmCost,
 })
-const ModelListSchema = z.object({
-  object: z.literal('list'),
-  data: z.array(
-    z.object({
-      id: z.string(),
-      object: z.literal('model'),
-      created: z.number().int(),
-      owned_by: z.string(),
-      prsm: z.object({ providers: z.number().int(), min_price: z.string() }),
-    }),
-  ),
+const ModelSchema = z.object({
+  id: z.string(),
+  object: z.literal('model'),
+  created: z.number().int(),
+  owned_by: z.string(),
+  prsm: z.object({ providers: z.number().int(), min_price: z.string() }),
 })
+const ModelListSchema = z.object({ object: z.literal('list'), data: z.array(ModelSchema) })
 
 function listModels(c: OpenAiRoutesComponents, offers: FoundOffer[]): z.output<typeof ModelListSchema> {
   const byModel = new Map<string, { providers: Set<string>; minPrice: bigint; seen: number }>()
@@ -382,9 +378,9 @@ async function chooseProvider(
 }
 
 /**
- * The OpenAI-compatible front door: `POST /v1/chat/completions` (streamed as SSE chunks or whole)
- * and `GET /v1/models`. A `model` names a capability (`model:llama-3-8b`), run as a job on the
- * cheapest other node offering it, or `prsm/auto`, answered by the planner. Answers carry
+ * The OpenAI-compatible front door: `POST /v1/chat/completions` (streamed as SSE chunks or whole),
+ * `GET /v1/models` and `GET /v1/models/{model}`. A `model` names a capability (`model:llama-3-8b`),
+ * run as a job on the cheapest other node offering it, or `prsm/auto`, answered by the planner. Answers carry
  * OpenAI's `usage` plus a `prsm` object (cost, provider, receipt id) and `x-prsm-*` headers.
  * Errors are PRSM's `{ error: { code, message, details } }`, which OpenAI clients read as theirs.
  */
@@ -398,6 +394,28 @@ export function openAiRoutes(c: OpenAiRoutesComponents): ApiRoutes {
       permission: 'node:read',
       responses: { 200: ModelListSchema },
       handler: async ({ signal }) => listModels(c, await c.findOffers(undefined, { signal })),
+    })
+
+    route(app, {
+      method: 'GET',
+      url: '/v1/models/:model',
+      summary: 'OpenAI-compatible: one model capability offered on the network, or prsm/auto',
+      tags: ['openai'],
+      permission: 'node:read',
+      params: z.object({ model: z.string().min(1).max(160) }).strict(),
+      responses: { 200: ModelSchema },
+      errors: ['NOT_FOUND'],
+      handler: async ({ params, signal }) => {
+        const found = listModels(c, await c.findOffers(undefined, { signal })).data.find(
+          (m) => m.id === params.model,
+        )
+        if (found === undefined) {
+          throw new PrsmError('NOT_FOUND', `no node offers ${params.model}`, {
+            details: { model: params.model },
+          })
+        }
+        return found
+      },
     })
 
     route(app, {
