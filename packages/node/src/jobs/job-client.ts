@@ -18,6 +18,7 @@ import {
   type JobReceipt,
   type JobStep,
   JobStepSchema,
+  RequestIdSchema,
 } from './messages.ts'
 
 /** Time allowed after the deadline for the provider's final receipt to arrive. */
@@ -100,6 +101,15 @@ export class JobClient {
     const { messages, gate } = this.#c
     const peer = typeof provider === 'string' ? parsePeer(provider) : provider
     const requestId = input.requestId ?? randomBytes(12).toString('base64url')
+    if (!RequestIdSchema.safeParse(requestId).success) {
+      throw new PrsmError(
+        'VALIDATION_FAILED',
+        `invalid request id ${JSON.stringify(requestId.slice(0, 80))}`,
+        {
+          details: { rule: '8-64 of [A-Za-z0-9_-]' },
+        },
+      )
+    }
     const kind = input.step.kind ?? (input.step.capability.split(':')[0] as JobStep['kind'])
     const step = JobStepSchema.safeParse({ ...input.step, kind, params: input.step.params ?? {} })
     if (!step.success) throw new PrsmError('VALIDATION_FAILED', `invalid job step: ${step.error.message}`)

@@ -4,7 +4,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { PrsmError, stripUndefined } from '@prsm/core'
 import { type EvidenceStore, sealEvidence } from './evidence.ts'
 import type { RunJobRequest } from './job-client.ts'
-import type { JobMessages, JobReceipt } from './messages.ts'
+import { type JobMessages, type JobReceipt, RequestIdSchema } from './messages.ts'
 import type { ReputationStore } from './reputation.ts'
 
 /** Most providers one verified step may run on. */
@@ -72,6 +72,9 @@ export async function runVerified(
     })
   }
   const base = request.requestId ?? randomBytes(12).toString('base64url')
+  if (!RequestIdSchema.safeParse(base).success) {
+    throw new PrsmError('VALIDATION_FAILED', 'the request id must be 8-64 of [A-Za-z0-9_-]')
+  }
   const stem = base.length <= 56 ? base : createHash('sha256').update(base).digest('base64url').slice(0, 43)
   const runs = await Promise.allSettled(
     providers.map((provider, i) =>

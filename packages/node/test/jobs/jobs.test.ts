@@ -152,6 +152,15 @@ describe('jobs between two nodes (/prsm/job/1.0.0)', () => {
     const run = (capability: string, maxPrice = 0n) =>
       client.jobs.request(provider.peerId, { step: { capability }, inputs: [{ text: 'x' }], maxPrice })
     await assert.rejects(run('model:nothing'), (err) => hasCode(err, 'JOB_NO_OFFER'))
+    // An id the provider would refuse as malformed is caught before anything is sent.
+    await assert.rejects(
+      client.jobs.request(provider.peerId, {
+        requestId: 'bad id!',
+        step: { capability: 'model:echo' },
+        maxPrice: 0n,
+      }),
+      (err) => hasCode(err, 'VALIDATION_FAILED'),
+    )
     await assert.rejects(run('model:unbacked'), (err) => hasCode(err, 'JOB_NO_BACKEND'))
     await assert.rejects(run('model:paid'), (err) => hasCode(err, 'JOB_PRICE_TOO_LOW'))
     // A paid job needs a chain on the client (to sign a voucher) before anything is sent.

@@ -226,5 +226,12 @@ describe('verified jobs: k providers, majority output, evidence and reputation',
       ),
       (err) => hasCode(err, 'VALIDATION_FAILED'),
     )
+    await assert.rejects(
+      client.jobs.runVerified(
+        { requestId: 'short', step: { capability: 'model:upper' }, inputs: [{ text: 'x' }], maxPrice: 0n },
+        { providers: ids(), k: 3 },
+      ),
+      (err) => hasCode(err, 'VALIDATION_FAILED'),
+    )
   })
 })
