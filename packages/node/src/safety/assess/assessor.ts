@@ -67,13 +67,10 @@ export function scanText(text: string, out: Violation[] = [], depth = 0): Violat
     for (const n of [invisible, homo]) if (n !== undefined) out.push(n.violation)
     if (normal !== text) addDerived(out, scanText(normal, [], depth + 1))
   }
-  if (f.digits >= 3 || f.at >= 0 || text.includes('$')) {
-    const leet = foldLeet(text)
-    if (leet !== undefined && leet !== text.toLowerCase()) {
-      const found: Violation[] = []
-      scanInjectionText(leet, found)
-      if (addDerived(out, found) > 0) out.push({ category: 'obfuscation', rule: 'leetspeak', severity: 0.5 })
-    }
+  if (f.anyDigit || f.at >= 0 || text.includes('$')) {
+    const found: Violation[] = []
+    for (const window of foldLeet(text)) scanInjectionText(window, found)
+    if (addDerived(out, found) > 0) out.push({ category: 'obfuscation', rule: 'leetspeak', severity: 0.5 })
   }
   if (f.tokens > 0) {
     for (const d of decodeBase64Runs(text, tokens)) {

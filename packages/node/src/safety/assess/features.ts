@@ -110,8 +110,10 @@ export interface Features {
   markers: number
   /** Index of the first '@' (-1 when none). */
   at: number
-  /** Digits in the text, counted up to 16. */
+  /** Digits in the longest run of 6+ digits (spaces, dashes, dots, brackets between); 0 when none. */
   digits: number
+  /** Any digit at all. */
+  anyDigit: boolean
   /** Whitespace-delimited tokens of 16+ characters where a key or base64 may be: at key prefixes, after key words, around mixed-case runs. */
   tokenStart: Int32Array
   tokenEnd: Int32Array
@@ -130,6 +132,7 @@ export function newFeatures(): Features {
     markers: 0,
     at: -1,
     digits: 0,
+    anyDigit: false,
     tokenStart: new Int32Array(MAX_TOKENS),
     tokenEnd: new Int32Array(MAX_TOKENS),
     tokens: 0,
@@ -141,7 +144,9 @@ export function newFeatures(): Features {
 // The characters obfuscation uses: soft hyphen, Greek, Cyrillic, invisible formatting, full-width Latin.
 const OBFUSCATION_CHARS =
   /[\u00ad\u0261\u0370-\u03ff\u0400-\u052f\u180e\u200b-\u200d\u2060-\u2064\ufeff\uff10-\uff5a]/
-const DIGIT = /\d/g
+const ANY_DIGIT = /\d/
+const NUMBER_RUN = /\d(?:[ ()./+-]{0,2}\d){5,}/g
+const isDigit = (c: number): boolean => c >= 48 && c <= 57
 const BRACKET_MARKER = /\[(?:\/?inst|system)/i
 
 // Case flipping twice within a few characters: base64 and random key bodies have it, prose
@@ -209,9 +214,17 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
     (text.includes('[') && BRACKET_MARKER.test(text) ? MARKER_BRACKET : 0) |
     (text.includes('##') ? MARKER_HASHES : 0)
   f.nonLatin1 = OBFUSCATION_CHARS.test(text)
-  DIGIT.lastIndex = 0
+  // The longest run of digits (separators allowed) that could be a number identifying someone.
   let digits = 0
-  while (digits < 16 && DIGIT.exec(text) !== null) digits++
+  if (ANY_DIGIT.test(text)) {
+    NUMBER_RUN.lastIndex = 0
+    for (let m = NUMBER_RUN.exec(text); m !== null; m = NUMBER_RUN.exec(text)) {
+      let n = 0
+      for (let i = 0; i < m[0].length; i++) if (isDigit(m[0].charCodeAt(i))) n++
+      if (n > digits) digits = n
+    }
+  }
   f.digits = digits
+  f.anyDigit = digits > 0 || ANY_DIGIT.test(text)
   return f
 }

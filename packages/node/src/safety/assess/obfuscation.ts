@@ -154,10 +154,34 @@ const LEET: Record<string, string> = {
 }
 const LEET_CLASS = /[013457@$]/g
 
-/** Leetspeak folded back to (lower-case) letters, when the text has digits inside words. */
-export function foldLeet(text: string): string | undefined {
-  if (!LEET_HINT.test(text)) return undefined
-  return text.toLowerCase().replace(LEET_CLASS, (c) => LEET[c] ?? c)
+const LEET_HINTS = new RegExp(LEET_HINT.source, 'gi')
+/** Characters around a leetspeak hint that are folded and scanned again. */
+const LEET_REACH = 240
+const MAX_LEET_WINDOWS = 16
+
+/**
+ * Leetspeak folded back to (lower-case) letters: the stretches around each place where digits sit
+ * inside words (hashes and ids have such places too; only these stretches are scanned again).
+ */
+export function foldLeet(text: string): string[] {
+  const windows: string[] = []
+  LEET_HINTS.lastIndex = 0
+  for (
+    let m = LEET_HINTS.exec(text);
+    m !== null && windows.length < MAX_LEET_WINDOWS;
+    m = LEET_HINTS.exec(text)
+  ) {
+    const start = Math.max(0, m.index - LEET_REACH)
+    const end = Math.min(text.length, m.index + m[0].length + LEET_REACH)
+    windows.push(
+      text
+        .slice(start, end)
+        .toLowerCase()
+        .replace(LEET_CLASS, (c) => LEET[c] ?? c),
+    )
+    LEET_HINTS.lastIndex = end
+  }
+  return windows
 }
 
 const B64_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g
