@@ -7,6 +7,7 @@ import {
   countTokens,
   dedupUnits,
   lcsLength,
+  modelSummarizer,
   rougeL,
   segment,
   truncateToTokens,
@@ -199,6 +200,22 @@ describe('context compression', () => {
     assert.equal(failed.stages.summary, 'failed')
     assert.match(failed.stages.summaryError ?? '', /model unreachable/)
     assert.equal(failed.text, long.text, 'the extract is used')
+  })
+
+  it('summarises through a model call with the budget in the prompt and a token cap under it', async () => {
+    const calls: Array<{ prompt: string; system: string; maxTokens: number }> = []
+    const summarize = modelSummarizer(async (prompt, { system, maxTokens }) => {
+      calls.push({ prompt, system, maxTokens })
+      return 'CO2 rose 10.21, 15.28 and 22.01 ppm per decade.'
+    })
+    const r = await compressForBudget(PROSE.join('\n'), 30, { summarize })
+    assert.equal(r.stages.summary, 'used')
+    assert.equal(r.text, 'CO2 rose 10.21, 15.28 and 22.01 ppm per decade.')
+    assert.equal(calls.length, 1)
+    assert.match(calls[0]?.prompt ?? '', /^Compress the following to at most 30 tokens\./)
+    assert.ok(calls[0]?.prompt.includes(PROSE[1] as string), 'the text is in the prompt')
+    assert.equal(calls[0]?.maxTokens, 27)
+    assert.match(calls[0]?.system ?? '', /figure/)
   })
 
   it('scores preservation by embedding cosine when an embedding backend is given', async () => {
