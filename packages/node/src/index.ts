@@ -95,7 +95,13 @@ export type {
   RougeL,
   Summarize,
 } from './orchestrator/compression/index.ts'
-export { compressForBudget, countTokens, rougeL, truncateToTokens } from './orchestrator/compression/index.ts'
+export {
+  compressForBudget,
+  countTokens,
+  modelSummarizer,
+  rougeL,
+  truncateToTokens,
+} from './orchestrator/compression/index.ts'
 export type { OrchestratorComponents, OrchestratorInit, RunOptions } from './orchestrator/orchestrator.ts'
 export { Orchestrator } from './orchestrator/orchestrator.ts'
 export type { ReputationView, RoutingSafety } from './orchestrator/router.ts'
