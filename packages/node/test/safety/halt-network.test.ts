@@ -308,4 +308,26 @@ describe('emergency halt by validator quorum (6 nodes, 4 validators on a devnet)
       (e: { code?: string }) => e.code === 'PROPOSAL_INVALID',
     )
   })
+
+  it('a provider scope halts everything that provider serves, on every node', async () => {
+    const [a, b, c, , provider] = nodes as [PrsmNode, PrsmNode, PrsmNode, PrsmNode, PrsmNode]
+    const client = restarted as PrsmNode
+    const scope = `provider:${provider.peerId}`
+    for (const v of [a, b, c]) await v.halts.vote({ scope, action: 'halt', reason: 'tampered weights' })
+    const live = [...nodes.slice(0, 5), client]
+    await waitFor('provider halted everywhere', () =>
+      live.every(
+        (n) => n.halts.isHalted({ provider: provider.peerId, capability: 'model:anything' })?.scope === scope,
+      ),
+    )
+    assert.equal(client.halts.isHalted({ provider: a.peerId }), undefined, 'other providers are not halted')
+    await assert.rejects(
+      client.jobs.request(provider.peerId, {
+        step: { capability: CAP },
+        inputs: [{ text: 'x' }],
+        maxPrice: 0n,
+      }),
+      (e: { code?: string }) => e.code === 'HALTED',
+    )
+  })
 })

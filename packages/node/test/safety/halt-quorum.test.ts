@@ -6,6 +6,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   type HaltAction,
   type HaltCertificate,
+  parseScope,
   quorumSize,
   type SignedHaltVote,
   signHaltVote,
@@ -146,5 +147,20 @@ describe('halt quorum', () => {
       }),
       (e: { code?: string }) => e.code === 'HALT_VOTE_INVALID',
     )
+  })
+
+  it('parses scopes and refuses anything else', () => {
+    assert.deepEqual(parseScope('network'), { kind: 'network' })
+    assert.deepEqual(parseScope('model:llama-3-8b'), { kind: 'capability', capability: 'model:llama-3-8b' })
+    assert.deepEqual(parseScope('capability:compute:js'), { kind: 'capability', capability: 'compute:js' })
+    const peer = id(keys[0] as PrivateKey)
+    assert.deepEqual(parseScope(`provider:${peer}`), { kind: 'provider', peer })
+    for (const bad of ['', 'networks', 'provider:', 'provider:0OIl', 'model:', 'capability:nope', 'tool']) {
+      assert.throws(
+        () => parseScope(bad),
+        (e: { code?: string }) => e.code === 'VALIDATION_FAILED',
+        bad,
+      )
+    }
   })
 })
