@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
 import { hasCode } from '@prsm/core'
 import fc from 'fast-check'
@@ -8,6 +11,7 @@ import {
   dedupUnits,
   lcsLength,
   modelSummarizer,
+  openAIEmbedder,
   rougeL,
   segment,
   truncateToTokens,
@@ -233,6 +237,61 @@ describe('context compression', () => {
     await assert.rejects(compressForBudget(text, 25, { embed: async () => [[1, 2]] }), (err) =>
       hasCode(err, 'COMPRESSION_EMBEDDING_INVALID'),
     )
+  })
+
+  it('embeds through the OpenAI embeddings wire format (a stand-in server on loopback)', async () => {
+    const letters = (t: string) =>
+      Array.from({ length: 26 }, (_, i) => t.toLowerCase().split(String.fromCharCode(97 + i)).length - 1)
+    const seen: Array<{ auth: string | undefined; model: string; input: string[] }> = []
+    let mode: 'ok' | 'fail' | 'short' = 'ok'
+    const server = createServer(async (req, res) => {
+      let body = ''
+      for await (const chunk of req) body += chunk
+      const request = JSON.parse(body) as { model: string; input: string[] }
+      seen.push({ auth: req.headers.authorization, ...request })
+      if (req.url !== '/v1/embeddings' || mode === 'fail') return void res.writeHead(500).end()
+      const data = request.input.map((t, index) => ({ object: 'embedding', index, embedding: letters(t) }))
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ object: 'list', data: mode === 'short' ? data.slice(1) : data.reverse() }))
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    try {
+      process.env.PRSM_TEST_EMBED_KEY = 'sk-embed-test'
+      const embed = openAIEmbedder({
+        baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/`,
+        model: 'text-embedding-3-small',
+        apiKeyEnv: 'PRSM_TEST_EMBED_KEY',
+        maxInputTokens: 40,
+      })
+      const text = PROSE.join('\n')
+      const r = await compressForBudget(text, 25, { embed })
+      assert.equal(r.preservation.method, 'embedding')
+      assert.deepEqual(seen[0]?.auth, 'Bearer sk-embed-test')
+      assert.equal(seen[0]?.model, 'text-embedding-3-small')
+      // the original was cut to 40 tokens before it was sent; vectors come back by index
+      assert.equal(seen[0]?.input[0], truncateToTokens(text, 40))
+      assert.equal(seen[0]?.input[1], r.text)
+      const [a, b] = [letters(truncateToTokens(text, 40)), letters(r.text)]
+      const cos =
+        a.reduce((s, x, i) => s + x * (b[i] as number), 0) /
+        Math.sqrt(a.reduce((s, x) => s + x * x, 0) * b.reduce((s, x) => s + x * x, 0))
+      assert.ok(Math.abs(r.preservation.score - cos) < 1e-12)
+
+      mode = 'short'
+      await assert.rejects(compressForBudget(text, 25, { embed }), (err) =>
+        hasCode(err, 'COMPRESSION_EMBEDDING_INVALID'),
+      )
+      mode = 'fail'
+      await assert.rejects(
+        compressForBudget(text, 25, { embed }),
+        (err) =>
+          hasCode(err, 'JOB_BACKEND_FAILED') && !String((err as Error).message).includes('sk-embed-test'),
+      )
+    } finally {
+      delete process.env.PRSM_TEST_EMBED_KEY
+      server.close()
+    }
   })
 
   it('rejects a budget that is not a positive integer, and stops on abort', async () => {

@@ -1,6 +1,7 @@
 export type { CompressionResult, CompressOptions, Embed, Summarize } from './compress.ts'
 export { compressForBudget } from './compress.ts'
 export { dedupUnits, jaccard } from './dedup.ts'
+export { type EmbedderInit, openAIEmbedder } from './embedder.ts'
 export { selectUnits, truncateToTokens } from './extract.ts'
 export { cosine, lcsLength, type RougeL, rougeL } from './preservation.ts'
 export { joinUnits, segment, type Unit } from './segment.ts'
