@@ -18,7 +18,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:http'
-import { tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
@@ -154,9 +154,13 @@ async function measureAll(): Promise<Record<Kind, Figures>> {
 if (process.argv[2] === '--serve') {
   await serve(process.argv[3] as Kind)
 } else {
+  const loadBefore = loadavg()[0] as number
   const { bare, fastify, prsm } = await measureAll()
   const ratio = (a: Figures, b: Figures) => Number((a.reqPerSec / b.reqPerSec).toFixed(3))
   const figures = {
+    cpus: availableParallelism(),
+    // other work on the machine shifts all figures: the ratios of interleaved rounds hold up best
+    loadAverage1m: [Number(loadBefore.toFixed(2)), Number((loadavg()[0] as number).toFixed(2))],
     seconds: SECONDS,
     rounds: ROUNDS,
     connections: CONNECTIONS,
@@ -179,7 +183,7 @@ if (process.argv[2] === '--serve') {
       `${name.padEnd(10)} ${String(f.reqPerSec).padStart(9)} req/s   p50 ${String(f.p50Ms).padStart(4)} ms   p99 ${String(f.p99Ms).padStart(4)} ms   errors ${f.errors + f.non2xx}`,
     )
   console.log(
-    `PRSM API chain — autocannon, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s each (medians), loopback`,
+    `PRSM API chain — autocannon, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s each (medians), loopback, ${figures.cpus} CPUs, load ${figures.loadAverage1m.join(' → ')}`,
   )
   row('bare', bare)
   row('fastify', fastify)
