@@ -41,6 +41,7 @@ import { buildLibp2p, type PrsmLibp2p } from './net/libp2p.ts'
 import { MessageGate } from './net/message-gate.ts'
 import { PeerPenalties } from './net/penalties.ts'
 import { KnownPeers } from './net/reconnect.ts'
+import { openAIEmbedder } from './orchestrator/compression/index.ts'
 import { defaultCompressor } from './orchestrator/compressor.ts'
 import { Orchestrator } from './orchestrator/orchestrator.ts'
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts'
@@ -338,7 +339,11 @@ export class PrsmNode {
             }
           },
         },
-        compress: defaultCompressor(),
+        compress: defaultCompressor(compressionExtras(init.config.compression)),
+        checkQuery: async (text) => {
+          const a = await this.safety.assess(text, { client: this.peerId })
+          return a.blocked ? { allow: false, reason: a.threatLevel } : { allow: true }
+        },
         reexecutors: new Map([
           ['compute:js', computeJsBackend({ storage: this.storage }, init.config.jobs.compute)],
         ]),
@@ -596,7 +601,11 @@ export class PrsmNode {
         ? { chainId: this.ledger.chain.deployment.chainId, wallet: this.ledger.chain.address }
         : null,
       knownOffers: this.offers.knownOffers().length,
-      jobs: { ...this.jobs.provider.stats(), backends: this.jobs.provider.backends() },
+      jobs: {
+        ...this.jobs.provider.stats(),
+        backends: this.jobs.provider.backends(),
+        earnings: this.jobs.provider.earnings(),
+      },
       messages: this.gate.stats(),
       banned: this.penalties.list().filter((p) => p.bannedUntil !== undefined && p.bannedUntil > Date.now()),
     }
@@ -609,4 +618,11 @@ async function openDatastore(dataDir: string): Promise<Datastore> {
   const store = new FsDatastore(path)
   await store.open()
   return store
+}
+
+/** An embedding backend for context compression's preservation score, when one is configured. */
+function compressionExtras(config: Config['compression']): { embed?: ReturnType<typeof openAIEmbedder> } {
+  const { baseUrl, model, apiKeyEnv, maxInputTokens } = config.embedding
+  if (baseUrl === '' || model === '') return {}
+  return { embed: openAIEmbedder({ baseUrl, model, maxInputTokens, ...(apiKeyEnv ? { apiKeyEnv } : {}) }) }
 }

@@ -36,6 +36,14 @@ export interface OrchestratorComponents {
   safety?: RoutingSafety
   reputation?: ReputationView
   compress?: Compressor
+  /**
+   * The safety check of a question or workflow query before anything runs (the node's safety
+   * service); a refusal is SAFETY_BLOCKED. Default: everything passes.
+   */
+  checkQuery?(
+    text: string,
+    options: { signal?: AbortSignal },
+  ): Promise<{ allow: true } | { allow: false; reason: string }>
   /** Backends that re-execute deterministic steps when verifying a trace (compute:js). */
   reexecutors?: ReadonlyMap<string, Backend>
   logger: Logger
@@ -96,6 +104,7 @@ export class Orchestrator {
       options.signal,
     )
     const valid = validateWorkflow(first.workflow, { offered })
+    await this.#screen(options.query ?? valid.workflow.query, options.signal)
     return this.#start(valid, options)
   }
 
@@ -104,6 +113,7 @@ export class Orchestrator {
    * the backends that would make it work), then it runs like {@link runWorkflow}.
    */
   async query(text: string, options: RunOptions = {}): Promise<WorkflowRun> {
+    await this.#screen(text, options.signal)
     const known = this.#c.knownOffers().filter((f) => f.provider !== this.#c.peerId)
     const model = this.#bestModel()
     if (model === undefined) {
@@ -234,6 +244,16 @@ export class Orchestrator {
         best = { capability, score: top.score }
     }
     return best?.capability
+  }
+
+  async #screen(text: string | undefined, signal?: AbortSignal): Promise<void> {
+    if (text === undefined || text === '' || this.#c.checkQuery === undefined) return
+    const verdict = await this.#c.checkQuery(text, signal ? { signal } : {})
+    if (!verdict.allow) {
+      throw new PrsmError('SAFETY_BLOCKED', `the query was refused by the safety check: ${verdict.reason}`, {
+        details: { reason: verdict.reason },
+      })
+    }
   }
 
   #prune(): void {

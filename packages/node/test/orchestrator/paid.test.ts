@@ -87,7 +87,7 @@ describe('orchestrator paying providers on a devnet (four nodes)', () => {
             kind: 'compute',
             capability: 'compute:js',
             program: { cid: sum },
-            params: { spin: 2_000_000 },
+            params: { spin: 1_000_000 },
             inputs: [{ manifest: 'test-series@1' }],
           },
           {
@@ -95,7 +95,7 @@ describe('orchestrator paying providers on a devnet (four nodes)', () => {
             kind: 'compute',
             capability: 'compute:js',
             program: { cid: sum },
-            params: { spin: 2_000_000 },
+            params: { spin: 1_000_000 },
             inputs: ['1,2,3'],
           },
           {

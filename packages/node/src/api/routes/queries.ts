@@ -50,6 +50,7 @@ const RUN_ERRORS = [
   'WORKFLOW_STEP_FAILED',
   'MANIFEST_NOT_FOUND',
   'CHAIN_NOT_CONFIGURED',
+  'SAFETY_BLOCKED',
 ] as const
 
 function summary(run: WorkflowRun) {
