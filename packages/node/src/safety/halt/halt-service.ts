@@ -29,6 +29,8 @@ export const HALT_VOTES_TOPIC = '/prsm/halt/votes/1'
 export const HALT_CERTIFICATES_TOPIC = '/prsm/halt/certificates/1'
 /** Votes further ahead of a scope's decided epoch than this are refused (spam bound). */
 const MAX_EPOCH_AHEAD = 16
+/** Most (scope, epoch) pairs collecting votes at once (validators could otherwise open scopes without end). */
+const MAX_OPEN_VOTES = 1024
 /** At most one validator-set re-read per this interval when an unknown validator votes. */
 const MIN_REFRESH_GAP_MS = 500
 
@@ -329,6 +331,11 @@ export class HaltService extends EventEmitter<HaltEvents> {
     }
     if (v.vote.epoch > decided + MAX_EPOCH_AHEAD) {
       throw new PrsmError('HALT_VOTE_INVALID', `epoch ${v.vote.epoch} is too far ahead of ${decided}`)
+    }
+    if (this.#book.open >= MAX_OPEN_VOTES && !this.#book.has(v.vote.scope, v.vote.epoch)) {
+      throw new PrsmError('HALT_VOTE_INVALID', `more than ${MAX_OPEN_VOTES} scopes are collecting votes`, {
+        details: { stale: true },
+      })
     }
     const outcome = this.#book.add(v, view)
     if (!outcome.fresh) return false

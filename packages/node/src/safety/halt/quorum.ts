@@ -225,6 +225,16 @@ export class VoteBook {
   readonly #votes = new Map<string, Map<string, SignedHaltVote[]>>()
   readonly #equivocators = new Map<string, Set<string>>()
 
+  /** Open (scope, epoch) pairs with votes. */
+  get open(): number {
+    return this.#votes.size
+  }
+
+  /** True when votes for this scope and epoch are already being collected. */
+  has(scope: string, epoch: number): boolean {
+    return this.#votes.has(VoteBook.key(scope, epoch))
+  }
+
   static key(scope: string, epoch: number): string {
     return `${scope}\n${epoch}`
   }
