@@ -7,7 +7,7 @@
  * Run with `npm run test:interop`.
  */
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,9 +15,8 @@ import { after, before, describe, it } from 'node:test'
 import { loadConfig } from '@prsm/core'
 import { createLogger, initIdentity, loadIdentity, PrsmNode } from '@prsm/node'
 import { MemoryDatastore } from 'datastore-core'
+import { chunks, collect, digest, MiB } from '../../packages/node/test/storage/bytes.ts'
 import { ensureKubo, goVersion, KUBO_ADD, KUBO_VERSION, Kubo } from './kubo.ts'
-
-const MiB = 1024 * 1024
 
 async function startPrsmNode(): Promise<PrsmNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'prsm-interop-'))
@@ -42,18 +41,6 @@ async function startPrsmNode(): Promise<PrsmNode> {
   await node.start()
   return node
 }
-
-async function* chunks(data: Uint8Array, size = 256 * 1024): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < data.byteLength; i += size) yield data.subarray(i, i + size)
-}
-
-async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = []
-  for await (const c of source) parts.push(c)
-  return Buffer.concat(parts)
-}
-
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 const go = await goVersion()
 const skip =
@@ -86,7 +73,7 @@ describe(`interop with Kubo ${KUBO_VERSION}`, { skip }, () => {
     const { cid } = await node.storage.add(chunks(data))
     const got = await kubo.catBytes(cid)
     assert.equal(got.byteLength, data.byteLength)
-    assert.equal(sha(got), sha(data))
+    assert.equal(digest(got), digest(data))
   })
 
   it('PRSM fetches a file added in Kubo (CIDv1, raw leaves, 1 MiB chunks), byte-identical', async () => {
@@ -96,7 +83,7 @@ describe(`interop with Kubo ${KUBO_VERSION}`, { skip }, () => {
     const cid = (await kubo.ipfs(...KUBO_ADD, file)).trim()
     assert.equal((await node.storage.stat(cid)).local, false)
     const got = await collect(node.storage.cat(cid))
-    assert.equal(sha(got), sha(data))
+    assert.equal(digest(got), digest(data))
   })
 
   it('the same file added in both gives the same CID', async () => {

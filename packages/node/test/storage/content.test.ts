@@ -1,35 +1,16 @@
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { AbortOptions } from '@libp2p/interface'
 import { FsBlockstore } from 'blockstore-fs'
-import { CID } from 'multiformats/cid'
-import { sha256 } from 'multiformats/hashes/sha2'
+import type { CID } from 'multiformats/cid'
 import { readRuntimeFile } from '../../src/index.ts'
 import type { PrsmNode } from '../../src/node.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
-
-const MiB = 1024 * 1024
-
-async function* chunks(data: Uint8Array, size = 256 * 1024): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < data.byteLength; i += size) yield data.subarray(i, i + size)
-}
-
-async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = []
-  for await (const c of source) parts.push(c)
-  return Buffer.concat(parts)
-}
-
-const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
-
-/** The CID of one raw leaf of a file imported with 1 MiB chunks. */
-async function leafCid(data: Uint8Array, index: number): Promise<CID> {
-  return CID.createV1(0x55, await sha256.digest(data.subarray(index * MiB, (index + 1) * MiB)))
-}
+import { chunks, collect, digest, leafCid, MiB } from './bytes.ts'
 
 /** A peer's storage that answers one CID with wrong bytes (the network around it is real). */
 class CorruptingBlockstore extends FsBlockstore {
