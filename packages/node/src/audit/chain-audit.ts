@@ -1,4 +1,4 @@
-import { paymentChannelsAbi } from '@prsm/contracts'
+import { paymentChannelsAbi, providerRegistryAbi } from '@prsm/contracts'
 import type { Logger } from 'pino'
 import type { Hex } from 'viem'
 import type { LedgerChain } from '../ledger/chain.ts'
@@ -16,10 +16,11 @@ export interface ChainAuditInit {
 }
 
 /**
- * Writes an audit entry for every payment-channel event of this node's wallet seen on chain while
- * the node runs: a channel opened to or by it, a claim, a top-up, a close (category
- * web3_operations). It reads the PaymentChannels logs, so channels opened or claimed by any
- * route, the claim loop or another tool with the same wallet are all covered.
+ * Writes an audit entry for every payment-channel and stake event of this node's wallet seen on
+ * chain while the node runs: a channel opened to or by it, a claim, a top-up, a close; a
+ * registration, stake added, unbonding, withdrawal, validator flag, slash (category
+ * web3_operations). It reads the contracts' logs, so actions taken by any route, the claim loop
+ * or another tool with the same wallet are all covered.
  */
 export class ChainAudit {
   readonly #c: ChainAuditComponents
@@ -102,16 +103,27 @@ export class ChainAudit {
           subject: args.id,
           outcome: 'success',
           risk: log.eventName === 'ChannelClosed' ? 20 : 10,
-          details: {
-            role,
-            tx: log.transactionHash,
-            block: String(log.blockNumber),
-            ...Object.fromEntries(
-              Object.entries(args)
-                .filter(([k]) => k !== 'id')
-                .map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]),
-            ),
-          },
+          details: { role, tx: log.transactionHash, block: String(log.blockNumber), ...plain(args, 'id') },
+        })
+      }
+      const stakes = await publicClient.getContractEvents({
+        address: deployment.addresses.providers,
+        abi: providerRegistryAbi,
+        fromBlock: this.#next,
+        toBlock: head,
+      })
+      for (const log of stakes) {
+        const args = log.args as Record<string, unknown>
+        if (String(args.provider).toLowerCase() !== me) continue
+        const slashed = log.eventName === 'Slashed'
+        this.#c.audit.append({
+          category: 'web3_operations',
+          type: `stake.${STAKE_EVENTS[log.eventName] ?? log.eventName}`,
+          actor: address,
+          subject: address,
+          outcome: slashed ? 'denied' : 'success',
+          risk: slashed ? 80 : 10,
+          details: { tx: log.transactionHash, block: String(log.blockNumber), ...plain(args, 'provider') },
         })
       }
       this.#next = head + 1n
@@ -119,6 +131,24 @@ export class ChainAudit {
       this.#c.logger.debug({ err: (err as Error).message }, 'chain audit poll failed')
     }
   }
+}
+
+const STAKE_EVENTS: Record<string, string> = {
+  Registered: 'registered',
+  StakeAdded: 'added',
+  UnbondRequested: 'unbond-requested',
+  Withdrawn: 'withdrawn',
+  ValidatorFlagSet: 'validator-flag',
+  Slashed: 'slashed',
+}
+
+/** Event arguments as JSON values (bigints as decimal strings), without `omit`. */
+function plain(args: Record<string, unknown>, omit: string): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(args)
+      .filter(([k]) => k !== omit)
+      .map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]),
+  )
 }
 
 function eventType(name: string): string {

@@ -105,6 +105,12 @@ describe('node audit (two nodes on a devnet)', () => {
       payee.audit.query({ type: 'channel.opened' }).find((e) => e.subject === opened.channel)?.details.role,
       'payee',
     )
+    // Staking is audited the same way.
+    await payee.ledger.wallet.stakeAdd(100n * FTNS)
+    const staked = await waitFor('stake audited', () =>
+      payee.audit.query({ category: 'web3_operations', type: 'stake.registered' }).at(-1),
+    )
+    assert.equal(staked.subject, payee.identity.address)
     assert.equal((await payer.audit.verify({ signer: payer.peerId })).ok, true)
   })
 })
