@@ -17,6 +17,7 @@ import {
   spillOutput,
   toPrsmError,
 } from './job-accounting.ts'
+import { resolveInputs } from './job-inputs.ts'
 import { JobQueue } from './job-queue.ts'
 import type { JobStore } from './job-store.ts'
 import { emptyUsage, type JobMessages, type JobReceipt, type JobRequest, type JobUsage } from './messages.ts'
@@ -28,8 +29,7 @@ export { charge } from './job-accounting.ts'
 
 /** Largest output kept inline in a receipt; bigger outputs are stored as content and named by CID. */
 export const INLINE_OUTPUT_MAX_BYTES = 64 * 1024
-/** Default cap on the bytes of all inputs of one job when the offer sets none. */
-export const DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
+export { DEFAULT_MAX_INPUT_BYTES } from './job-inputs.ts'
 /** Time a client has to send its request after opening the stream. */
 export const REQUEST_READ_TIMEOUT_MS = 10_000
 
@@ -85,6 +85,7 @@ export class JobProvider {
   readonly #capQueues = new Map<string, JobQueue>()
   readonly #running = new Map<string, Running>()
   readonly #safety: SafetyHook
+  readonly #earnings = new Map<string, { jobs: number; charged: bigint; upstreamCost: bigint }>()
 
   constructor(components: JobProviderComponents, init: JobProviderInit) {
     this.#c = components
@@ -105,6 +106,26 @@ export class JobProvider {
   /** A client's credit on a channel: vouchered amounts not charged nor reserved by running jobs, wei. */
   credit(client: string, channel: string): bigint {
     return this.#c.store.credit(client, channel)
+  }
+
+  /**
+   * Per capability since start: finished jobs, what they charged and what the upstream cost the
+   * operator (from the backends' price tables), and the margin between them (wei).
+   */
+  earnings(): Array<{
+    capability: string
+    jobs: number
+    charged: string
+    upstreamCost: string
+    margin: string
+  }> {
+    return [...this.#earnings].map(([capability, e]) => ({
+      capability,
+      jobs: e.jobs,
+      charged: e.charged.toString(),
+      upstreamCost: e.upstreamCost.toString(),
+      margin: (e.charged - e.upstreamCost).toString(),
+    }))
   }
 
   /** Jobs running, and jobs waiting for a slot (node-wide and in per-capability queues). */
@@ -369,6 +390,12 @@ export class JobProvider {
       finishedAt,
     }
     store.finish(client, request.requestId, receipt)
+    const earned = this.#earnings.get(receipt.capability) ?? { jobs: 0, charged: 0n, upstreamCost: 0n }
+    this.#earnings.set(receipt.capability, {
+      jobs: earned.jobs + 1,
+      charged: earned.charged + charged,
+      upstreamCost: earned.upstreamCost + (upstream ?? 0n),
+    })
     this.#running.delete(key)
     settle(receipt)
     listener.stop()
@@ -379,7 +406,9 @@ export class JobProvider {
         status: receipt.status,
         code: failure?.code,
         charged: receipt.charged,
-        ...(upstream === undefined ? {} : { upstreamCost: upstream.toString() }),
+        ...(upstream === undefined
+          ? {}
+          : { upstreamCost: upstream.toString(), margin: (charged - upstream).toString() }),
       },
       'job finished',
     )
@@ -428,7 +457,7 @@ export class JobProvider {
     if (price > 0n && channel === undefined) throw new PrsmError('JOB_PAYMENT_REQUIRED')
     const release = this.#reserve(capability, offer, signal)
     try {
-      const inputs = await this.#resolveInputs(request, offer, signal)
+      const inputs = await resolveInputs(this.#c.storage, request, offer, signal)
       const verdict = await this.#safety.checkRequest({ capability, step: request.step, inputs }, { client })
       if (!verdict.allow) throw new PrsmError('JOB_REFUSED', verdict.reason.slice(0, 256))
       const paid = price > 0n ? await this.#pay(request, client, channel as string, signal) : 0n
@@ -523,45 +552,6 @@ export class JobProvider {
         )
       },
     }
-  }
-
-  async #resolveInputs(request: JobRequest, offer: Offer, signal: AbortSignal): Promise<ResolvedInput[]> {
-    const cap = offer.limits.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES
-    let total = 0
-    const count = (n: number): void => {
-      total += n
-      if (total > cap)
-        throw new PrsmError('JOB_INPUT_INVALID', `inputs exceed ${cap} bytes`, { details: { cap } })
-    }
-    const out: ResolvedInput[] = []
-    for (const input of request.inputs) {
-      if ('text' in input) {
-        count(Buffer.byteLength(input.text))
-        out.push({ text: input.text })
-      } else if ('bytes' in input) {
-        count(input.bytes.byteLength)
-        out.push({ bytes: input.bytes })
-      } else {
-        const storage = this.#c.storage
-        if (storage === undefined)
-          throw new PrsmError('JOB_INPUT_INVALID', 'this node cannot fetch CID inputs')
-        const parts: Uint8Array[] = []
-        try {
-          for await (const chunk of storage.cat(input.cid, { signal })) {
-            count(chunk.byteLength)
-            parts.push(chunk)
-          }
-        } catch (err) {
-          if (err instanceof PrsmError && err.code === 'JOB_INPUT_INVALID') throw err
-          throw new PrsmError('JOB_INPUT_INVALID', `input ${input.cid}: ${(err as Error).message}`, {
-            cause: err,
-            details: { cid: input.cid },
-          })
-        }
-        out.push({ bytes: concat(parts), cid: input.cid })
-      }
-    }
-    return out
   }
 
   /** Reads frames after the request: a `job-cancel` (or the stream failing) aborts the job. */

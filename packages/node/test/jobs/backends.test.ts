@@ -275,6 +275,23 @@ describe('model backends behind a provider node (local upstreams speaking the re
     })
   }
 
+  it("knows the operator's margin per capability: what it charged against the upstream's cost", async () => {
+    const earnings = Object.fromEntries(provider.jobs.provider.earnings().map((e) => [e.capability, e]))
+    // each ok job used 7 tokens in at 2 FTNS/MTok and 4 out at 6 FTNS/MTok: 38e12 wei; two per API
+    for (const cap of ['model:oa-ok', 'model:an-ok']) {
+      assert.deepEqual(earnings[cap], {
+        capability: cap,
+        jobs: 2,
+        charged: '0',
+        upstreamCost: '76000000000000',
+        margin: '-76000000000000',
+      })
+    }
+    assert.equal(earnings['model:oa-fail']?.upstreamCost, '0')
+    const status = (await provider.status()) as { jobs: { earnings: unknown[] } }
+    assert.deepEqual(status.jobs.earnings, provider.jobs.provider.earnings())
+  })
+
   it('charges per delivered unit, capped at the max price', () => {
     const usage = { tokensIn: 7, tokensOut: 2, computeMs: 40, bytesIn: 2, bytesOut: 7 }
     assert.equal(charge({ price: '1000', unit: 'token' }, usage, false, 10n ** 18n), 9000n)
