@@ -7,6 +7,15 @@ import type { FoundOffer } from '../market/offers.ts'
 import type { Router } from './router.ts'
 import { type Budget, type ChannelKeeper, type RoyaltyRate, royaltiesFor } from './spending.ts'
 
+/** Errors that end a step at once instead of moving it to another provider. */
+const STEP_FATAL = new Set([
+  'CHAIN_NOT_CONFIGURED',
+  'CHAIN_UNAVAILABLE',
+  'WALLET_INSUFFICIENT_FUNDS',
+  'BUDGET_EXCEEDED',
+  'JOB_CANCELLED',
+])
+
 /** What `JobService.runVerified` answers: the majority output of k providers. */
 export interface VerifiedResult {
   output: Uint8Array
@@ -135,20 +144,45 @@ export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promi
     let channels: Array<Hex | undefined>
     try {
       r.budget.reserve(total, r.step)
-      channels = await Promise.all(
-        providers.map((p, i) =>
-          (paying[i] ?? 0n) > 0n
-            ? c.keeper.ensure(p, (paying[i] ?? 0n) + royaltyReserve, { signal: r.signal })
-            : undefined,
-        ),
-      ).catch((err: unknown) => {
-        r.budget.release(total)
-        throw err
-      })
     } catch (err) {
       for (const end of ends) end()
       throw err
     }
+    // A provider that cannot be paid (its wallet unresolvable, the open refused) is skipped like
+    // a failed one; no chain or no funds ends the step.
+    const opened = await Promise.allSettled(
+      providers.map((p, i) =>
+        (paying[i] ?? 0n) > 0n
+          ? c.keeper.ensure(p, (paying[i] ?? 0n) + royaltyReserve, { signal: r.signal })
+          : Promise.resolve(undefined),
+      ),
+    )
+    const unpayable = opened.flatMap((o, i) =>
+      o.status === 'rejected' ? [{ provider: providers[i] as string, err: o.reason }] : [],
+    )
+    if (unpayable.length > 0) {
+      r.budget.release(total)
+      for (const end of ends) end()
+      const fatal = unpayable.find(
+        ({ err }) => STEP_FATAL.has((err as { code?: string })?.code ?? '') || r.signal.aborted,
+      )
+      if (fatal !== undefined) throw fatal.err
+      for (const { provider, err } of unpayable) {
+        const e = asPrsmError(err, false)
+        exclude.add(provider)
+        failures.push({ provider, code: e.code, paid: '0' })
+        r.onEvent({
+          type: 'failed',
+          provider,
+          code: e.code,
+          message: e.message,
+          paid: 0n,
+          rerouting: attempt < r.maxAttempts,
+        })
+      }
+      continue
+    }
+    channels = opened.map((o) => (o.status === 'fulfilled' ? o.value : undefined))
     const startedAt = Date.now()
     r.onEvent({ type: 'attempt', provider: providers[0] as string, providers, attempt, at: startedAt })
     const timeout = AbortSignal.timeout(r.timeoutMs)
