@@ -487,7 +487,9 @@ export const ConfigSchema = z
         enabled: z
           .boolean()
           .default(true)
-          .describe('Run the circuit-breaker checks on job requests and outputs (tier 1 always, tiers 2/3 when set).'),
+          .describe(
+            'Run the circuit-breaker checks on job requests and outputs (tier 1 always, tiers 2/3 when set).',
+          ),
         breakerWindowMs: z
           .number()
           .int()
@@ -503,7 +505,9 @@ export const ConfigSchema = z
         gossip: z
           .boolean()
           .default(true)
-          .describe('Publish the breaker changes of this node as signed events and read the events of other nodes.'),
+          .describe(
+            'Publish the breaker changes of this node as signed events and read the events of other nodes.',
+          ),
         remoteWeight: z
           .number()
           .min(0)
@@ -550,13 +554,19 @@ export const ConfigSchema = z
               .max(128)
               .optional()
               .describe('Capability of the LLM judge asked about escalations (unset: tier 3 off).'),
-            provider: z.string().max(128).optional().describe('Provider peer id of the judge (default: cheapest offer).'),
+            provider: z
+              .string()
+              .max(128)
+              .optional()
+              .describe('Provider peer id of the judge (default: cheapest offer).'),
             band: z
               .number()
               .min(0)
               .max(1)
               .default(0.2)
-              .describe('Escalate to the judge when the classifier score is within this distance of the threshold.'),
+              .describe(
+                'Escalate to the judge when the classifier score is within this distance of the threshold.',
+              ),
             timeoutMs: z
               .number()
               .int()
@@ -586,6 +596,41 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    compression: z
+      .object({
+        embedding: z
+          .object({
+            baseUrl: z
+              .union([z.literal(''), z.url()])
+              .default('')
+              .describe(
+                'Base URL of an OpenAI-compatible embeddings API (POST {baseUrl}/embeddings), e.g. http://127.0.0.1:11434/v1 for Ollama. With a model set, context compression scores preservation by embedding similarity; empty: by ROUGE-L.',
+              ),
+            model: z
+              .string()
+              .max(256)
+              .default('')
+              .describe('Embedding model name sent upstream (required with baseUrl).'),
+            apiKeyEnv: z
+              .union([z.literal(''), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)])
+              .default('')
+              .describe(
+                'NAME of the environment variable holding the API key (never the key itself); empty: no key is sent.',
+              ),
+            maxInputTokens: z
+              .number()
+              .int()
+              .min(16)
+              .default(8_000)
+              .describe(
+                'Longest text sent to the embedding model (approximate tokens); longer texts are cut.',
+              ),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     orchestrator: z
       .object({
         concurrency: z
@@ -601,7 +646,9 @@ export const ConfigSchema = z
           .min(1)
           .max(10)
           .default(3)
-          .describe('Providers one step is tried on before the run fails (a failed or silent provider is replaced).'),
+          .describe(
+            'Providers one step is tried on before the run fails (a failed or silent provider is replaced).',
+          ),
         stepTimeoutMs: z
           .number()
           .int()
@@ -631,7 +678,9 @@ export const ConfigSchema = z
           .string()
           .max(128)
           .default('')
-          .describe('Model capability that plans queries into workflows (empty: the best model:* offer known).'),
+          .describe(
+            'Model capability that plans queries into workflows (empty: the best model:* offer known).',
+          ),
         plannerMaxAttempts: z
           .number()
           .int()

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { hasCode } from '@prsm/core'
 import fc from 'fast-check'
+import type { PrsmNode } from '../../src/index.ts'
 import {
   compressForBudget,
   countTokens,
@@ -16,6 +17,8 @@ import {
   segment,
   truncateToTokens,
 } from '../../src/orchestrator/compression/index.ts'
+import { bootstrapAddr, startTestNode, stopAll } from '../helpers.ts'
+import { addText, waitForOffers } from './helpers.ts'
 
 /** The textbook O(n·m) table, to check the bit-parallel LCS against. */
 function lcsTable(a: string[], b: string[]): number {
@@ -326,3 +329,86 @@ describe('context compression', () => {
     )
   })
 })
+
+describe('context compression in a workflow, with an embedding backend from config', () => {
+  let provider: PrsmNode
+  let client: PrsmNode
+  const embedded: string[][] = []
+  const server = createServer(async (req, res) => {
+    let body = ''
+    for await (const chunk of req) body += chunk
+    const { input } = JSON.parse(body) as { input: string[] }
+    embedded.push(input)
+    // a deterministic stand-in: bag of letters
+    const data = input.map((t, index) => ({
+      index,
+      embedding: Array.from(
+        { length: 26 },
+        (_, i) => t.toLowerCase().split(String.fromCharCode(97 + i)).length - 1,
+      ),
+    }))
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data }))
+  })
+
+  before(async () => {
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`
+    provider = await startTestNode({ config: { offers: [{ capability: 'compute:js', price: '0' }] } })
+    client = await startTestNode({
+      config: {
+        bootstrap: [bootstrapAddr(provider)],
+        compression: { embedding: { baseUrl, model: 'nomic-embed-text' } },
+      },
+    })
+    await waitForOffers(client, 'compute:js', [provider])
+  })
+  after(async () => {
+    await stopAll([provider, client].filter((n) => n !== undefined))
+    server.close()
+  })
+
+  it('scores the compressed input of a dependent step by embedding similarity and records it in the trace', async () => {
+    const long = await addText(
+      client,
+      `function main() { let out = ''; for (let i = 0; i < 60; i++) out += 'Month ' + i + ': CO2 at Mauna Loa was ' + (315 + i / 10) + ' ppm. '; return out }`,
+    )
+    const echo = await addText(client, 'function main(inputs) { return inputs[0] }')
+    const run = await client.orchestrator.runWorkflow({
+      version: 1,
+      steps: [
+        { id: 'long', kind: 'compute', capability: 'compute:js', program: { cid: long }, inputs: [] },
+        {
+          id: 'short',
+          kind: 'compute',
+          capability: 'compute:js',
+          program: { cid: echo },
+          params: { maxInputTokens: 50 },
+          inputs: [{ step: 'long' }],
+        },
+      ],
+    })
+    const result = await run.result
+    const { steps } = await client.orchestrator.trace(result.traceCid)
+    const record = steps.find((s) => s.record.step === 'short')?.record
+    assert.equal(record?.compression.length, 1)
+    assert.equal(record?.compression[0]?.method, 'embedding')
+    // the backend saw the original (the long step's output) and the compressed text the step read
+    const original = await client.orchestrator.text(
+      steps.find((s) => s.record.step === 'long')?.record.output.toString() ?? '',
+    )
+    assert.equal(embedded.length, 1)
+    assert.equal(embedded[0]?.[0], original)
+    assert.equal(embedded[0]?.[1], result.answer)
+    assert.ok(countTokens(result.answer) <= 50)
+    assert.ok(Math.abs((record?.compression[0]?.score ?? 0) - cosine26(original, result.answer)) < 1e-9)
+  })
+})
+
+function cosine26(a: string, b: string): number {
+  const v = (t: string) =>
+    Array.from({ length: 26 }, (_, i) => t.toLowerCase().split(String.fromCharCode(97 + i)).length - 1)
+  const [x, y] = [v(a), v(b)]
+  const dot = x.reduce((s, n, i) => s + n * (y[i] as number), 0)
+  return dot / Math.sqrt(x.reduce((s, n) => s + n * n, 0) * y.reduce((s, n) => s + n * n, 0))
+}
