@@ -69,7 +69,13 @@ const VoteBody = z
 const Json = z.looseObject({})
 
 /** Paths where a request for a halted capability or provider is answered with HALTED. */
-const JOB_PATHS = new Set(['/api/v1/jobs', '/api/v1/queries', '/api/v1/workflows', '/v1/chat/completions'])
+const JOB_PATHS = new Set([
+  '/api/v1/jobs',
+  '/api/v1/jobs/verified',
+  '/api/v1/queries',
+  '/api/v1/workflows',
+  '/v1/chat/completions',
+])
 
 /**
  * GET /api/v1/safety/halts (status), POST /api/v1/safety/halts/votes (this node's vote),
@@ -93,10 +99,21 @@ export function haltRoutes(components: HaltRoutesComponents): ApiRoutes {
           : typeof body.model === 'string'
             ? `model:${body.model}`
             : undefined
-      const cert = halts.isHalted({
-        ...(typeof body.provider === 'string' ? { provider: body.provider } : {}),
-        ...(capability === undefined ? {} : { capability }),
-      })
+      const providers = [
+        ...(typeof body.provider === 'string' ? [body.provider] : []),
+        ...(Array.isArray(body.providers)
+          ? body.providers.filter((p): p is string => typeof p === 'string')
+          : []),
+      ]
+      const targets = providers.length === 0 ? [undefined] : providers
+      const cert = targets
+        .map((provider) =>
+          halts.isHalted({
+            ...(provider === undefined ? {} : { provider }),
+            ...(capability === undefined ? {} : { capability }),
+          }),
+        )
+        .find((c) => c !== undefined)
       if (cert !== undefined) {
         throw new PrsmError(
           'HALTED',
