@@ -9,6 +9,7 @@
  * for each of a list of phrases with `includes`): the kind of check the old 24,130/s claim was for.
  * Target: >= 250,000 assessments/s for 1 KB prompts with p99 < 1 ms.
  */
+import { loadavg } from 'node:os'
 import { assessText } from '../packages/node/src/safety/assess/assessor.ts'
 import { type CorpusCase, DEFAULT_CORPUS_DIR, loadCorpus } from '../packages/node/src/safety/eval.ts'
 import { DEFAULT_POLICY } from '../packages/node/src/safety/policy.ts'
@@ -70,17 +71,28 @@ function keywordBaseline(text: string): number {
 }
 
 let sink = 0
-function throughput(inputs: string[], fn: (t: string) => unknown, minMs: number): number {
+/**
+ * Assessments per second of wall time and per second of this process's CPU time (user + system).
+ * On a shared machine the CPU-time figure is the one-core throughput; wall time also counts the
+ * time other processes held the core.
+ */
+function throughput(
+  inputs: string[],
+  fn: (t: string) => unknown,
+  minMs: number,
+): { wall: number; cpu: number } {
   for (let i = 0; i < 20_000; i++) sink ^= fn(inputs[i % inputs.length] as string) ? 1 : 0
   let n = 0
   const start = performance.now()
+  const cpu0 = process.cpuUsage()
   let now = start
   while (now - start < minMs) {
     for (let i = 0; i < 5_000; i++) sink ^= fn(inputs[(n + i) % inputs.length] as string) ? 1 : 0
     n += 5_000
     now = performance.now()
   }
-  return (n * 1000) / (now - start)
+  const cpu = process.cpuUsage(cpu0)
+  return { wall: (n * 1000) / (now - start), cpu: (n * 1e6) / (cpu.user + cpu.system) }
 }
 
 function latencies(inputs: string[], fn: (t: string) => unknown, count: number): number[] {
@@ -111,31 +123,37 @@ const lat10k = latencies(p10k, ours, 20_000)
 const figures = {
   bench: 'safety',
   inputs: `${DISTINCT} distinct inputs per size from the repo corpora, 10% carrying a malicious case`,
+  loadAverage: Number(loadavg()[0]?.toFixed(2)),
   flaggedShare1k: Number((flagged1k / p1k.length).toFixed(3)),
-  assessPerSec1k: Math.round(ours1k),
+  assessPerCpuSec1k: Math.round(ours1k.cpu),
+  assessPerSec1k: Math.round(ours1k.wall),
   p50Ms1k: Number(pct(lat1k, 50).toFixed(4)),
   p99Ms1k: Number(pct(lat1k, 99).toFixed(4)),
-  assessPerSec10k: Math.round(ours10k),
+  assessPerCpuSec10k: Math.round(ours10k.cpu),
+  assessPerSec10k: Math.round(ours10k.wall),
   p50Ms10k: Number(pct(lat10k, 50).toFixed(4)),
   p99Ms10k: Number(pct(lat10k, 99).toFixed(4)),
-  baselineKeywordPerSec1k: Math.round(base1k),
-  baselineKeywordPerSec10k: Math.round(base10k),
-  ratioToBaseline1k: Number((ours1k / base1k).toFixed(2)),
-  ratioToTarget1k: Number((ours1k / TARGET_PER_SEC).toFixed(2)),
-  ratioToPrototypeClaim1k: Number((ours1k / 24_130).toFixed(1)),
-  meetsTarget: ours1k >= TARGET_PER_SEC && pct(lat1k, 99) < TARGET_P99_MS,
+  baselineKeywordPerCpuSec1k: Math.round(base1k.cpu),
+  baselineKeywordPerCpuSec10k: Math.round(base10k.cpu),
+  ratioToBaseline1k: Number((ours1k.cpu / base1k.cpu).toFixed(2)),
+  ratioToBaseline10k: Number((ours10k.cpu / base10k.cpu).toFixed(2)),
+  ratioToTarget1k: Number((ours1k.cpu / TARGET_PER_SEC).toFixed(2)),
+  ratioToPrototypeClaim1k: Number((ours1k.cpu / 24_130).toFixed(1)),
+  meetsTarget: ours1k.cpu >= TARGET_PER_SEC && pct(lat1k, 99) < TARGET_P99_MS,
 }
 const row = (name: string, value: string | number): void =>
   console.log(`${name.padEnd(40)} ${String(value).padStart(14)}`)
-console.log('PRSM safety tier 1 — one core')
-row('1 KB prompts: assessments/s', figures.assessPerSec1k)
+console.log(`PRSM safety tier 1 — one core (load average ${figures.loadAverage})`)
+row('1 KB prompts: assessments/CPU-s', figures.assessPerCpuSec1k)
+row('  per wall-clock second', figures.assessPerSec1k)
 row('  p50 / p99 latency (ms)', `${figures.p50Ms1k} / ${figures.p99Ms1k}`)
 row('  share of inputs with findings', figures.flaggedShare1k)
-row('10 KB documents: assessments/s', figures.assessPerSec10k)
+row('10 KB documents: assessments/CPU-s', figures.assessPerCpuSec10k)
+row('  per wall-clock second', figures.assessPerSec10k)
 row('  p50 / p99 latency (ms)', `${figures.p50Ms10k} / ${figures.p99Ms10k}`)
-row('baseline keyword matcher 1 KB /s', figures.baselineKeywordPerSec1k)
-row('baseline keyword matcher 10 KB /s', figures.baselineKeywordPerSec10k)
-row('ours / baseline (1 KB)', `${figures.ratioToBaseline1k}x`)
+row('baseline keyword matcher 1 KB /CPU-s', figures.baselineKeywordPerCpuSec1k)
+row('baseline keyword matcher 10 KB /CPU-s', figures.baselineKeywordPerCpuSec10k)
+row('ours / baseline (1 KB, 10 KB)', `${figures.ratioToBaseline1k}x, ${figures.ratioToBaseline10k}x`)
 row('ours / target 250,000/s (1 KB)', `${figures.ratioToTarget1k}x`)
 row('meets target (>=250k/s, p99<1ms)', String(figures.meetsTarget))
 if (sink === 42) console.log('')
