@@ -126,7 +126,9 @@ describe('orchestrator on free offers (three nodes)', () => {
     const key = client.identity.nodeKey
     const forged = new TextEncoder().encode('{"sum":999,"n":2,"label":null}')
     const outputCid = await putContent(client.storage, forged)
-    const { signer: _s, signature: _g, ...body } = steps[0]?.record as TraceStep
+    const first = steps[0]
+    assert.ok(first)
+    const { signer: _s, signature: _g, ...body } = first.record
     const step = await signRecord<TraceStep>(key, {
       ...body,
       output: outputCid,
