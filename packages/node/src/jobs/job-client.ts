@@ -194,7 +194,12 @@ export class JobClient {
           case messages.JobError.type: {
             const e = envelope.payload as { code: string; message: string }
             // The provider's credit is lower than this client reckoned: pay in full from now on.
-            if (paying !== undefined && e.code === 'JOB_PAYMENT_REQUIRED') this.#credit.delete(paying.key)
+            if (
+              paying !== undefined &&
+              (e.code === 'JOB_PAYMENT_REQUIRED' || e.code === 'VOUCHER_UNDERPAID')
+            ) {
+              this.#credit.delete(paying.key)
+            }
             paying?.release()
             throw wireJobError(e, peer, requestId)
           }

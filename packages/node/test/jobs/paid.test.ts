@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { multiaddr } from '@multiformats/multiaddr'
 import { type Devnet, FTNS, startDevnet } from '@prsm/contracts'
 import { hasCode } from '@prsm/core'
 import type { PrsmNode } from '../../src/index.ts'
@@ -15,12 +16,10 @@ describe('paid jobs (two nodes on a devnet)', () => {
   let provider: PrsmNode
   let client: PrsmNode
   const echo = echoBackend()
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'prsm-paid-jobs-'))
-    devnet = await startDevnet({ dir })
-    const chain = { deployment: devnet.deploymentFile as string, reconcileIntervalMs: 60_000 }
-    provider = await startTestNode({
+  let chain: { deployment: string; reconcileIntervalMs: number }
+  const startProvider = async (dataDir?: string): Promise<PrsmNode> => {
+    const node = await startTestNode({
+      ...(dataDir === undefined ? {} : { dataDir }),
       config: {
         chain,
         offers: [
@@ -29,7 +28,15 @@ describe('paid jobs (two nodes on a devnet)', () => {
         ],
       },
     })
-    provider.jobs.registerBackend('model:paid', echo)
+    node.jobs.registerBackend('model:paid', echo)
+    return node
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'prsm-paid-jobs-'))
+    devnet = await startDevnet({ dir })
+    chain = { deployment: devnet.deploymentFile as string, reconcileIntervalMs: 60_000 }
+    provider = await startProvider()
     client = await startTestNode({ config: { chain, bootstrap: [bootstrapAddr(provider)] } })
     await waitFor('the client to connect', () => client.libp2p.getPeers().length > 0)
   })
@@ -116,5 +123,31 @@ describe('paid jobs (two nodes on a devnet)', () => {
     assert.equal(client.jobs.credit(opened.channel), left)
     assert.equal(signed(), charged + left)
     assert.ok(left < 3n * FTNS, 'the credit is at most what the jobs in flight together reserved')
+  })
+
+  it('a client that reckons more credit than the provider has is refused once, then pays in full', async () => {
+    const channel = client.ledger.payer.channels()[0]?.channel
+    assert.ok(channel)
+    const credit = client.jobs.credit(channel)
+    assert.ok(credit >= FTNS / 10n, 'the client has credit from the first test')
+    // The provider loses its job journal (credits included) across a restart.
+    const dataDir = provider.dataDir
+    await provider.stop()
+    rmSync(join(dataDir, 'jobs.db'), { force: true })
+    rmSync(join(dataDir, 'jobs.db-wal'), { force: true })
+    rmSync(join(dataDir, 'jobs.db-shm'), { force: true })
+    provider = await startProvider(dataDir)
+    assert.equal(provider.jobs.provider.credit(client.peerId, channel), 0n)
+    await client.libp2p.dial(multiaddr(bootstrapAddr(provider)))
+    const request = { step: { capability: 'model:paid' }, inputs: [{ text: 'again' }], maxPrice: FTNS / 10n }
+    await assert.rejects(
+      client.jobs.request(provider.peerId, { ...request, requestId: 'paid-lost-1' }),
+      (err) => hasCode(err, 'JOB_PAYMENT_REQUIRED'),
+    )
+    assert.equal(client.jobs.credit(channel), 0n, 'the client dropped its figure')
+    const paid = await client.jobs.request(provider.peerId, { ...request, requestId: 'paid-lost-2' })
+    assert.equal(paid.receipt.status, 'ok')
+    assert.equal(paid.receipt.paid, (FTNS / 10n).toString(), 'paid in full by voucher')
+    assert.equal(client.jobs.credit(channel), provider.jobs.provider.credit(client.peerId, channel))
   })
 })
