@@ -237,9 +237,11 @@ describe('context compression', () => {
     const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0))
     assert.ok(Math.abs(r.preservation.score - dot / (norm(a as number[]) * norm(b as number[]))) < 1e-12)
 
-    await assert.rejects(compressForBudget(text, 25, { embed: async () => [[1, 2]] }), (err) =>
-      hasCode(err, 'COMPRESSION_EMBEDDING_INVALID'),
-    )
+    // A backend answering with the wrong shape does not fail the step: ROUGE-L, and why
+    const fallback = await compressForBudget(text, 25, { embed: async () => [[1, 2]] })
+    assert.equal(fallback.preservation.method, 'rouge-l')
+    assert.equal(fallback.preservation.score, rougeL(fallback.text, text).f1)
+    assert.match(fallback.stages.embeddingError ?? '', /^COMPRESSION_EMBEDDING_INVALID: /)
   })
 
   it('embeds through the OpenAI embeddings wire format (a stand-in server on loopback)', async () => {
@@ -282,15 +284,17 @@ describe('context compression', () => {
       assert.ok(Math.abs(r.preservation.score - cos) < 1e-12)
 
       mode = 'short'
-      await assert.rejects(compressForBudget(text, 25, { embed }), (err) =>
-        hasCode(err, 'COMPRESSION_EMBEDDING_INVALID'),
-      )
+      await assert.rejects(embed(['a', 'b'], {}), (err) => hasCode(err, 'COMPRESSION_EMBEDDING_INVALID'))
       mode = 'fail'
       await assert.rejects(
-        compressForBudget(text, 25, { embed }),
+        embed(['a', 'b'], {}),
         (err) =>
           hasCode(err, 'JOB_BACKEND_FAILED') && !String((err as Error).message).includes('sk-embed-test'),
       )
+      // compressForBudget keeps going on ROUGE-L when the backend fails, and says why
+      const fallback = await compressForBudget(text, 25, { embed })
+      assert.equal(fallback.preservation.method, 'rouge-l')
+      assert.match(fallback.stages.embeddingError ?? '', /^JOB_BACKEND_FAILED: .*HTTP 500/)
     } finally {
       delete process.env.PRSM_TEST_EMBED_KEY
       server.close()

@@ -44,6 +44,8 @@ export interface CompressionResult {
     extracted: boolean
     summary: 'none' | 'used' | 'over-budget' | 'failed'
     summaryError?: string
+    /** Why the embedding backend could not score (preservation fell back to ROUGE-L). */
+    embeddingError?: string
   }
 }
 
@@ -100,15 +102,26 @@ export async function compressForBudget(
     } catch (err) {
       signal?.throwIfAborted()
       stages.summary = 'failed'
-      stages.summaryError =
-        err instanceof PrsmError ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err)
+      stages.summaryError = describe(err)
     }
   }
   // The extract is within budget by construction; this only guards a pathological segmentation.
   out = truncateToTokens(out, budgetTokens)
   const after = countTokens(out)
-  const preservation = await preserved(out, text, options)
+  let preservation: CompressionResult['preservation']
+  try {
+    preservation = await preserved(out, text, options)
+  } catch (err) {
+    // The score is a record, not a gate: a failing embedding backend does not fail the step.
+    signal?.throwIfAborted()
+    stages.embeddingError = describe(err)
+    preservation = { method: 'rouge-l', score: rougeL(out, text).f1 }
+  }
   return { text: out, ratio: after / before, preservation, tokens: { before, after }, stages }
+}
+
+function describe(err: unknown): string {
+  return err instanceof PrsmError ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err)
 }
 
 async function preserved(
