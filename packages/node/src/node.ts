@@ -32,6 +32,7 @@ import type { SafetyHook } from './jobs/backend.ts'
 import { JobService } from './jobs/job-service.ts'
 import { withLocalModels } from './jobs/local-models.ts'
 import { computeJsBackend } from './jobs/sandbox/compute-js.ts'
+import { computeWasmBackend } from './jobs/sandbox/compute-wasm.ts'
 import { deploymentFromConfig, ledgerFromConfig, startNodeLedger } from './ledger/from-config.ts'
 import type { Ledger } from './ledger/ledger.ts'
 import { createLogger } from './logger.ts'
@@ -346,6 +347,7 @@ export class PrsmNode {
         },
         reexecutors: new Map([
           ['compute:js', computeJsBackend({ storage: this.storage }, init.config.jobs.compute)],
+          ['compute:wasm', computeWasmBackend({ storage: this.storage }, init.config.jobs.compute)],
         ]),
         logger: logger.child({ part: 'orchestrator' }),
       },
@@ -420,9 +422,10 @@ export class PrsmNode {
     await this.manifests.start()
     await this.replication.start()
     await this.payments.start()
+    // Stored halt certificates are enforced before the first job request is served.
+    await this.halts.start()
     await this.jobs.start()
     await this.orchestrator.start()
-    await this.halts.start()
     await this.safety.start()
     this.governance.start()
     if (this.ledger.enabled) {
