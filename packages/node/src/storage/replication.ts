@@ -28,6 +28,17 @@ export const DEFAULT_PIN_DURATION_MS = 30 * 24 * 3600_000
 export const DEFAULT_PIN_TIMEOUT_MS = 10 * 60_000
 const RECEIPT_MAX_AGE_MS = 10 * 365 * 24 * 3600_000
 const PREFIX = '/prsm/replication/'
+/** Pins this node holds for others: `<HELD>/<cid>/<requester>` → {@link HeldPin}. */
+const HELD = '/prsm/replication-held/'
+/** How often a holder looks for expired pins it holds for others. */
+const RELEASE_INTERVAL_MS = 60_000
+
+/** A pin held for a requester until `expiry`; released then unless the node pinned it itself. */
+interface HeldPin {
+  expiry: number
+  /** The content was already pinned here before the request (never released by expiry). */
+  pinnedBefore: boolean
+}
 
 const cidText = z.string().min(1).max(256)
 
@@ -106,10 +117,10 @@ export interface ReplicationComponents {
   registry: MessageRegistry
   gate: Pick<MessageGate, 'receive' | 'reject' | 'maxBytes'>
   offers: Pick<OfferService, 'findOffers' | 'localOffers'>
-  storage: Pick<ContentStorage, 'pin' | 'stat' | 'helia' | 'localBlocks'> & {
+  storage: Pick<ContentStorage, 'pin' | 'unpin' | 'stat' | 'helia' | 'localBlocks'> & {
     readonly exchange: Pick<BlockExchange, 'fetchFrom' | 'failures'>
   }
-  datastore: Pick<Datastore, 'put' | 'delete' | 'query'>
+  datastore: Pick<Datastore, 'put' | 'get' | 'delete' | 'query'>
   logger: Logger
 }
 
@@ -120,6 +131,8 @@ export interface ReplicationInit {
   pinTimeoutMs?: number
   /** Time allowed to find `storage:pin` offers (default 5 s). */
   offerLookupMs?: number
+  /** How often expired pins held for others are released (default 60 s). */
+  releaseIntervalMs?: number
 }
 
 export interface ReplicateOptions {
@@ -224,6 +237,8 @@ export class ReplicationService {
   readonly #messages: PinMessages
   readonly #state = new Map<string, ReplicationState>()
   #timer: NodeJS.Timeout | undefined
+  #releaseTimer: NodeJS.Timeout | undefined
+  #releasing: Promise<string[]> | undefined
   #checking: Promise<SpotCheckResult[]> | undefined
   #started = false
 
@@ -249,15 +264,23 @@ export class ReplicationService {
       this.#init.spotCheckIntervalMs,
     )
     this.#timer.unref()
+    this.#releaseTimer = setInterval(
+      () => void this.releaseExpired().catch(() => undefined),
+      this.#init.releaseIntervalMs ?? RELEASE_INTERVAL_MS,
+    )
+    this.#releaseTimer.unref()
   }
 
   async stop(): Promise<void> {
     if (!this.#started) return
     this.#started = false
     clearInterval(this.#timer)
+    clearInterval(this.#releaseTimer)
     this.#timer = undefined
+    this.#releaseTimer = undefined
     await this.#c.libp2p.unhandle(PIN_PROTOCOL)
     await this.#checking?.catch(() => undefined)
+    await this.#releasing?.catch(() => undefined)
   }
 
   /** Replication state of every CID this node has asked others to hold. */
@@ -286,12 +309,25 @@ export class ReplicationService {
     }
     const cid = parseCid(cidText).toString()
     await this.#c.storage.pin(cid, options.signal === undefined ? {} : { signal: options.signal })
-    const state = this.#state.get(cid) ?? { cid, replicas, holders: [], failed: [] }
+    const existing = this.#state.get(cid)
+    const previous = existing?.replicas
+    const state = existing ?? { cid, replicas, holders: [], failed: [] }
     state.replicas = replicas
     this.#state.set(cid, state)
     await this.#saveTarget(state)
-    await this.#fill(state, options)
+    await this.#fill(state, options).catch(() => undefined)
     if (state.holders.length < replicas) {
+      // a failed request does not leave a raised target behind: spot checks keep what was
+      // there before (or the replicas that did accept, which hold the content under receipt)
+      state.replicas = Math.max(previous ?? 0, state.holders.length)
+      if (state.replicas === 0 && state.failed.length === 0) {
+        this.#state.delete(cid)
+        await Promise.resolve(this.#c.datastore.delete(new Key(`${PREFIX}${cid}/target`))).catch(
+          () => undefined,
+        )
+      } else {
+        await this.#saveTarget(state)
+      }
       throw new PrsmError(
         'REPLICATION_FAILED',
         `${state.holders.length} of ${replicas} storage providers accepted to pin ${cid}`,
@@ -482,7 +518,7 @@ export class ReplicationService {
       const { cid, durationMs } = envelope.payload
       let reply: Uint8Array
       try {
-        const receipt = await this.#accept(cid, durationMs)
+        const receipt = await this.#accept(cid, durationMs, from)
         reply = await sealEnvelope(this.#c.privateKey, this.#messages.PinReceipt, receipt)
       } catch (err) {
         this.#c.logger.info(
@@ -502,21 +538,79 @@ export class ReplicationService {
     }
   }
 
-  async #accept(cidText: string, durationMs: number): Promise<PinReceipt> {
+  async #accept(cidText: string, durationMs: number, from: PeerId): Promise<PinReceipt> {
     const offer = this.#c.offers.localOffers().find((o) => o.offer.capability === PIN_CAPABILITY)
     if (offer === undefined) throw new PrsmError('PIN_REFUSED', 'this node does not offer storage:pin')
     const cid = parseCid(cidText).toString()
     const signal = AbortSignal.timeout(this.#init.pinTimeoutMs ?? DEFAULT_PIN_TIMEOUT_MS)
+    const key = new Key(`${HELD}${cid}/${from.toString()}`)
+    const held = await this.#heldPin(key)
+    const pinnedBefore = held?.pinnedBefore ?? (await this.#c.storage.helia.pins.isPinned(CID.parse(cid)))
     await this.#c.storage.pin(cid, { signal })
     const stat = await this.#c.storage.stat(cid, { signal })
+    const expiry = Math.max(held?.expiry ?? 0, Date.now() + durationMs)
+    const record: HeldPin = { expiry, pinnedBefore }
+    await this.#c.datastore.put(key, new TextEncoder().encode(JSON.stringify(record)))
     return {
       cid,
       holder: this.#c.libp2p.peerId.toString(),
       price: offer.offer.price,
       unit: offer.offer.unit,
-      expiry: Date.now() + durationMs,
+      expiry,
       size: stat.size,
     }
+  }
+
+  async #heldPin(key: Key): Promise<HeldPin | undefined> {
+    try {
+      return JSON.parse(new TextDecoder().decode(await this.#c.datastore.get(key))) as HeldPin
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * Holder side: releases the pins held for others whose receipts have all expired (content the
+   * node had pinned itself before is kept). Returns the CIDs unpinned; their blocks go at the
+   * next garbage collection.
+   */
+  async releaseExpired(now = Date.now()): Promise<string[]> {
+    while (this.#releasing !== undefined) await this.#releasing.catch(() => undefined)
+    const run = this.#releaseExpired(now)
+    this.#releasing = run
+    try {
+      return await run
+    } finally {
+      this.#releasing = undefined
+    }
+  }
+
+  async #releaseExpired(now: number): Promise<string[]> {
+    const byCid = new Map<string, Array<{ key: Key; held: HeldPin }>>()
+    for await (const { key, value } of this.#c.datastore.query({ prefix: HELD })) {
+      const cid = key.toString().slice(HELD.length).split('/')[0] as string
+      let held: HeldPin
+      try {
+        held = JSON.parse(new TextDecoder().decode(value)) as HeldPin
+      } catch {
+        held = { expiry: 0, pinnedBefore: true }
+      }
+      byCid.set(cid, [...(byCid.get(cid) ?? []), { key, held }])
+    }
+    const released: string[] = []
+    for (const [cid, entries] of byCid) {
+      if (entries.some((e) => e.held.expiry > now)) continue
+      for (const e of entries) await Promise.resolve(this.#c.datastore.delete(e.key)).catch(() => undefined)
+      if (entries.some((e) => e.held.pinnedBefore)) continue
+      try {
+        await this.#c.storage.unpin(cid)
+        released.push(cid)
+        this.#c.logger.info({ cid }, 'pin held for others expired: released')
+      } catch (err) {
+        this.#c.logger.debug({ cid, err: (err as Error).message }, 'expired pin was not pinned')
+      }
+    }
+    return released
   }
 
   async #load(): Promise<void> {

@@ -6,12 +6,7 @@ import { CID } from 'multiformats/cid'
 import type { PrsmNode } from '../../src/node.ts'
 import { verifyPinReceipt } from '../../src/storage/replication.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
-
-const MiB = 1024 * 1024
-
-async function* chunks(data: Uint8Array, size = 256 * 1024): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < data.byteLength; i += size) yield data.subarray(i, i + size)
-}
+import { chunks, MiB } from './bytes.ts'
 
 describe('replication: paid pins with receipts, spot checks and re-replication', () => {
   let requester: PrsmNode
@@ -114,5 +109,38 @@ describe('replication: paid pins with receipts, spot checks and re-replication',
     })
     // the requester itself offers nothing: it refuses
     await assert.rejects(h0.replication.requestPin(requester.peerId, cid), { code: 'PIN_REFUSED' })
+  })
+
+  it('a failed replicate does not leave a raised replica target', async () => {
+    const before = requester.replication.get(cid)
+    await assert.rejects(requester.replication.replicate(cid, 10), { code: 'REPLICATION_FAILED' })
+    const after = requester.replication.get(cid)
+    assert.equal(after.replicas, before.replicas)
+    assert.equal(after.holders.length, before.holders.length)
+
+    // a new CID nobody accepts more of than exist: the target is what was reached
+    const { cid: other } = await requester.storage.add(chunks(randomBytes(1000)))
+    await assert.rejects(requester.replication.replicate(other, 10), { code: 'REPLICATION_FAILED' })
+    const state = requester.replication.get(other)
+    assert.ok(state.holders.length > 0 && state.holders.length < 10)
+    assert.equal(state.replicas, state.holders.length)
+  })
+
+  it('a holder releases the pin when the receipt expires, unless it had pinned the content itself', async () => {
+    const h0 = holders[0] as PrsmNode
+    const { cid: short } = await requester.storage.add(chunks(randomBytes(MiB + 5)))
+    const { cid: own } = await requester.storage.add(chunks(randomBytes(2000)))
+    await h0.storage.pin(own)
+    const shortReceipt = await requester.replication.requestPin(h0.peerId, short, { durationMs: 1 })
+    await requester.replication.requestPin(h0.peerId, own, { durationMs: 1 })
+    assert.equal(await h0.storage.helia.pins.isPinned(CID.parse(short)), true)
+
+    const released = await h0.replication.releaseExpired(shortReceipt.expiry + 1)
+    assert.deepEqual(released, [short])
+    assert.equal(await h0.storage.helia.pins.isPinned(CID.parse(short)), false)
+    // its own pin and the 30-day replica of the first file stay
+    assert.equal(await h0.storage.helia.pins.isPinned(CID.parse(own)), true)
+    assert.equal(await h0.storage.helia.pins.isPinned(CID.parse(cid)), true)
+    assert.deepEqual(await h0.replication.releaseExpired(shortReceipt.expiry + 1), [])
   })
 })
