@@ -410,10 +410,12 @@ export class SafetyService implements SafetyHook {
     return {
       async *run(provider, request, options) {
         const capability = request.step.capability
+        // The request first: blocked here it never leaves; PII and secrets are redacted before it does.
+        const outbound = self.#cfg.enabled ? self.#checkOutbound(request, provider) : request
         let outcome: Outcome | undefined
         let tail = ''
         try {
-          for await (const event of jobs.run(provider, request, options)) {
+          for await (const event of jobs.run(provider, outbound, options)) {
             if (event.type === 'chunk' && event.text !== undefined && self.#cfg.enabled) {
               const all = self.assessTier1(tail + event.text)
               const block = blockingIn(all, tail.length)
@@ -448,6 +450,28 @@ export class SafetyService implements SafetyHook {
         }
       },
     } as Pick<J, 'run'>
+  }
+
+  /** Tier 1 on the text inputs of a job this node sends: SAFETY_BLOCKED, or the redacted request. */
+  #checkOutbound(request: RunJobRequest, provider: string): RunJobRequest {
+    const inputs = request.inputs
+    if (inputs === undefined) return request
+    let changed = false
+    const checked = inputs.map((input) => {
+      if (!('text' in input)) return input
+      const a = this.assessTier1(input.text)
+      if (a.violations.length === 0) return input
+      this.#audit(a, 'outbound', provider, request.step.capability)
+      if (a.blocked) {
+        throw new PrsmError('SAFETY_BLOCKED', `the request to ${provider} was blocked: ${reasonOf(a)}`, {
+          details: { provider, capability: request.step.capability, categories: a.categories },
+        })
+      }
+      if (a.redacted === undefined) return input
+      changed = true
+      return { text: a.redacted }
+    })
+    return changed ? { ...request, inputs: checked } : request
   }
 
   breakerList(): BreakerStatus[] {
