@@ -167,9 +167,8 @@ async function reexecute(
   if (record.program !== null) params.program = record.program.toString()
   const inputs: ResolvedInput[] = []
   for (const cid of record.inputs) {
-    inputs.push({
-      text: Buffer.from(await readContent(c.storage, cid, signal ? { signal } : {})).toString('utf8'),
-    })
+    // as bytes: compute:js reads them as UTF-8 text, compute:wasm as they are
+    inputs.push({ bytes: await readContent(c.storage, cid, signal ? { signal } : {}), cid: cid.toString() })
   }
   const parts: Uint8Array[] = []
   const run = backend.run(
