@@ -19,6 +19,12 @@ export interface RouteContext<B, Q, P> {
   params: P
   principal: Principal
   signal: AbortSignal
+  /**
+   * For operations with a `cost`: what the request really spent (wei, at most the reserved cost);
+   * the rest of the reservation goes back to the daily budget. Without a call the whole cost stays
+   * spent when the answer succeeds.
+   */
+  settle: (spentWei: bigint) => void
   req: FastifyRequest
   reply: FastifyReply
 }
@@ -133,6 +139,7 @@ export function route<
         ...input,
         principal: req.principal as Principal,
         signal: clientSignal(reply.raw),
+        settle: (spentWei) => (req as { prsmSettle?: (wei: bigint) => void }).prsmSettle?.(spentWei),
         req,
         reply,
       })

@@ -232,8 +232,16 @@ export async function buildApiServer(
       const input = validated(spec, req)
       const cost = spec.cost(input as never)
       if (cost > 0n) {
-        const state = guard.reserve(req.principal, cost)
-        ;(req as { prsmReserved?: bigint }).prsmReserved = cost
+        const principal = req.principal
+        const state = guard.reserve(principal, cost)
+        const r = req as { prsmReserved?: bigint | undefined; prsmSettle?: (wei: bigint) => void }
+        r.prsmReserved = cost
+        r.prsmSettle = (spent) => {
+          if (r.prsmReserved === undefined) return
+          const unused = spent >= 0n && spent < cost ? cost - spent : 0n
+          r.prsmReserved = undefined // settled: a later failure gives nothing more back
+          if (unused > 0n) guard.release(principal, unused)
+        }
         setBudgetHeaders(reply, state)
       }
       done()

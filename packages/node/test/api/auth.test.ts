@@ -63,6 +63,21 @@ async function setup(): Promise<{
           return { ok: true as const }
         },
       })
+      // spends at most `wei`, really `spent`
+      route(a, {
+        method: 'POST',
+        url: '/api/v1/test/settle',
+        summary: 'settle',
+        tags: ['test'],
+        permission: 'jobs:run',
+        body: z.object({ wei: z.string().regex(/^\d+$/), spent: z.string().regex(/^\d+$/) }).strict(),
+        responses: { 200: z.object({ ok: z.literal(true) }) },
+        cost: ({ body }) => BigInt(body.wei),
+        handler: ({ body, settle }) => {
+          settle(BigInt(body.spent))
+          return { ok: true as const }
+        },
+      })
       // registered without route(): no declared permission
       a.get('/api/v1/test/legacy', async () => ({ legacy: true }))
     },
@@ -337,6 +352,23 @@ describe('API auth: keys, JWTs, roles, limits, budgets', () => {
     const rest = await spend(FTNS / 2n, b.key)
     assert.equal(rest.statusCode, 200)
     assert.equal(rest.headers['x-prsm-budget-remaining'], '0')
+  })
+
+  it('gives back the unspent part of a reservation when the operation settles what it spent', async () => {
+    const { key } = await createKey({ name: 'settler', role: 'user', dailyBudget: '1' })
+    const settle = (wei: bigint, spent: bigint) =>
+      s.app.inject({
+        method: 'POST',
+        url: '/api/v1/test/settle',
+        headers: bearer(key),
+        payload: { wei: wei.toString(), spent: spent.toString() },
+      })
+    assert.equal((await settle((8n * FTNS) / 10n, (2n * FTNS) / 10n)).statusCode, 200)
+    const who = await s.app.inject({ method: 'GET', url: '/api/v1/auth/whoami', headers: bearer(key) })
+    assert.equal(who.headers['x-prsm-budget-spent'], ((2n * FTNS) / 10n).toString())
+    // 0.2 spent + 0.8 reserved fits in 1; a further 0.1 does not
+    assert.equal((await settle((8n * FTNS) / 10n, (8n * FTNS) / 10n)).statusCode, 200)
+    assert.equal((await settle(FTNS / 10n, 0n)).statusCode, 402)
   })
 
   it('organisation admins manage only their own organisation; removing a member revokes their keys', async () => {

@@ -73,7 +73,7 @@ export function jobRoutes(components: JobRoutesComponents): ApiRoutes {
       ],
       // the most the job may cost is reserved against the key's daily budget
       cost: ({ body }) => parseFtns(body.maxPrice),
-      handler: async ({ body, reply }) => {
+      handler: async ({ body, reply, settle }) => {
         const controller = new AbortController()
         reply.raw.once('close', () => {
           if (!reply.raw.writableFinished)
@@ -93,11 +93,16 @@ export function jobRoutes(components: JobRoutesComponents): ApiRoutes {
         )
         // The first event decides between an error answer and a stream.
         const first = await events.next()
+        // the receipt says what the job cost: the rest of maxPrice goes back to the key's budget
+        const seen = (e: JobEvent): string => {
+          if (e.type === 'receipt') settle(BigInt(e.receipt.charged))
+          return line(e)
+        }
         async function* lines(): AsyncGenerator<string> {
           yield line({ type: 'provider', provider })
-          if (!first.done) yield line(first.value)
+          if (!first.done) yield seen(first.value)
           try {
-            for await (const e of events) yield line(e)
+            for await (const e of events) yield seen(e)
           } catch (err) {
             const e = err instanceof PrsmError ? err : new PrsmError('INTERNAL', (err as Error).message)
             yield `${JSON.stringify({ type: 'error', error: { code: e.code, message: e.message } })}\n`
