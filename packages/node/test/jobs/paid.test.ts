@@ -8,7 +8,7 @@ import { type Devnet, FTNS, startDevnet } from '@prsm/contracts'
 import { hasCode } from '@prsm/core'
 import type { PrsmNode } from '../../src/index.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
-import { echoBackend } from './helpers.ts'
+import { echoBackend, gatedBackend } from './helpers.ts'
 
 describe('paid jobs (two nodes on a devnet)', () => {
   let dir: string
@@ -16,6 +16,7 @@ describe('paid jobs (two nodes on a devnet)', () => {
   let provider: PrsmNode
   let client: PrsmNode
   const echo = echoBackend()
+  const flaky = gatedBackend(2)
   let chain: { deployment: string; reconcileIntervalMs: number }
   const startProvider = async (dataDir?: string): Promise<PrsmNode> => {
     const node = await startTestNode({
@@ -25,10 +26,12 @@ describe('paid jobs (two nodes on a devnet)', () => {
         offers: [
           { capability: 'model:paid', price: '0.001', unit: 'token' },
           { capability: 'model:unbacked', price: '0.001', unit: 'token' },
+          { capability: 'model:flaky', price: '0.001', unit: 'token' },
         ],
       },
     })
     node.jobs.registerBackend('model:paid', echo)
+    node.jobs.registerBackend('model:flaky', flaky.backend)
     return node
   }
 
@@ -123,6 +126,31 @@ describe('paid jobs (two nodes on a devnet)', () => {
     assert.equal(client.jobs.credit(opened.channel), left)
     assert.equal(signed(), charged + left)
     assert.ok(left < 3n * FTNS, 'the credit is at most what the jobs in flight together reserved')
+  })
+
+  it('a paid job whose backend fails mid-stream is charged only for the tokens delivered', async () => {
+    const channel = client.ledger.payer.channels()[0]?.channel
+    assert.ok(channel)
+    const before = client.jobs.credit(channel)
+    assert.ok(before >= FTNS / 10n, 'the credit left by the first test covers this max price')
+    const job = client.jobs.request(provider.peerId, {
+      requestId: 'paid-flaky-1',
+      step: { capability: 'model:flaky' },
+      inputs: [{ text: 'hello' }],
+      maxPrice: FTNS / 10n,
+    })
+    await flaky.state.started
+    flaky.state.fail()
+    const { receipt, output } = await job
+    assert.equal(receipt.status, 'failed')
+    assert.equal(receipt.error?.code, 'JOB_BACKEND_FAILED')
+    assert.equal(Buffer.from(output).toString(), 'part0 part1 ')
+    // o200k tokens: prompt 'hello' 1; delivered 'part0 ' 3 + 'part1 ' 3 → 7 × 0.001 FTNS
+    assert.deepEqual([receipt.usage.tokensIn, receipt.usage.tokensOut], [1, 6])
+    assert.equal(receipt.charged, ((7n * FTNS) / 1000n).toString())
+    // the unused rest of the max price is credit again, on both sides
+    assert.equal(client.jobs.credit(channel), before - (7n * FTNS) / 1000n)
+    assert.equal(provider.jobs.provider.credit(client.peerId, channel), client.jobs.credit(channel))
   })
 
   it('a client that reckons more credit than the provider has is refused once, then pays in full', async () => {
