@@ -5,28 +5,15 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Devnet, FTNS, startDevnet } from '@prsm/contracts'
 import type { PrsmNode } from '@prsm/node'
-import { Command } from 'commander'
 import { devnetVoter } from '../../node/test/governance/helpers.ts'
 import { startTestNode, stopAll, waitFor } from '../../node/test/helpers.ts'
-import { addHaltCommands } from '../src/commands/safety-halt.ts'
 import { prsm } from './prsm-runner.ts'
 
-/** Runs the `safety` halt subcommands in process (the `safety` parent belongs to safety.ts) and captures stdout. */
+/** `prsm safety ARGS`, expecting success; its stdout. */
 async function safety(args: string[]): Promise<string> {
-  const program = new Command('prsm').exitOverride()
-  addHaltCommands(program.command('safety'))
-  const out: string[] = []
-  const write = process.stdout.write.bind(process.stdout)
-  process.stdout.write = ((chunk: string) => {
-    out.push(String(chunk))
-    return true
-  }) as typeof process.stdout.write
-  try {
-    await program.parseAsync(['safety', ...args], { from: 'user' })
-  } finally {
-    process.stdout.write = write
-  }
-  return out.join('')
+  const r = await prsm(['safety', ...args])
+  assert.equal(r.code, 0, `prsm safety ${args.join(' ')}: ${r.stderr}`)
+  return r.stdout
 }
 
 describe('prsm gov and prsm safety halt|resume|status on a devnet', () => {
