@@ -18,7 +18,7 @@ import { MemoryDatastore } from 'datastore-core'
 import { chunks, collect, digest, MiB } from '../../packages/node/test/storage/bytes.ts'
 import { ensureKubo, goVersion, KUBO_ADD, KUBO_VERSION, Kubo } from './kubo.ts'
 
-async function startPrsmNode(): Promise<PrsmNode> {
+async function startPrsmNode(storage: { chunkSize?: number } = {}): Promise<PrsmNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'prsm-interop-'))
   await initIdentity(dataDir, { password: null })
   const identity = await loadIdentity(dataDir, null)
@@ -27,7 +27,7 @@ async function startPrsmNode(): Promise<PrsmNode> {
       listen: ['/ip4/127.0.0.1/tcp/0'],
       logLevel: 'silent',
       connections: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
-      storage: { providerLookupTimeoutMs: 1000 },
+      storage: { providerLookupTimeoutMs: 1000, ...storage },
     },
   })
   const node = await PrsmNode.create({
@@ -94,6 +94,23 @@ describe(`interop with Kubo ${KUBO_VERSION}`, { skip }, () => {
       const inKubo = (await kubo.ipfs(...KUBO_ADD, file)).trim()
       const inPrsm = (await node.storage.add(chunks(data))).cid
       assert.equal(inPrsm, inKubo, `CIDs differ for ${size} bytes`)
+    }
+  })
+
+  it('the same CID for a file whose DAG has more than one level (over 1024 chunks)', async () => {
+    // 16 KiB chunks make a two-level DAG from 17 MiB (1,100 leaves) without a 1 GiB file
+    const small = await startPrsmNode({ chunkSize: 16384 })
+    try {
+      const data = randomBytes(1100 * 16384 + 5)
+      const file = join(dir, 'two-level.bin')
+      await writeFile(file, data)
+      const add = KUBO_ADD.map((a) => (a.startsWith('--chunker=') ? '--chunker=size-16384' : a))
+      const inKubo = (await kubo.ipfs(...add, file)).trim()
+      const inPrsm = (await small.storage.add(chunks(data))).cid
+      assert.equal(inPrsm, inKubo)
+    } finally {
+      await small.stop()
+      await rm(small.dataDir, { recursive: true, force: true })
     }
   })
 })

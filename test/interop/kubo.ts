@@ -18,7 +18,18 @@ export const KUBO_BIN = join(KUBO_DIR, 'ipfs')
 const MiB = 1024 * 1024
 
 /** Kubo's `ipfs add` flags that give PRSM's import layout (CIDv1, raw leaves, 1 MiB chunks). */
-export const KUBO_ADD = ['add', '-Q', '--cid-version=1', '--raw-leaves', '--chunker=size-1048576']
+/**
+ * `ipfs add` with PRSM's import parameters: CIDv1, raw leaves, 1 MiB chunks and up to 1024 links
+ * per node (Kubo's default is 174, so without it files over 174 MiB get other CIDs).
+ */
+export const KUBO_ADD = [
+  'add',
+  '-Q',
+  '--cid-version=1',
+  '--raw-leaves',
+  '--chunker=size-1048576',
+  '--max-file-links=1024',
+]
 
 export async function goVersion(): Promise<string | undefined> {
   try {
