@@ -130,7 +130,6 @@ export async function buildApiServer(
     logger: false,
     bodyLimit: init.bodyLimit ?? 1024 * 1024,
     requestTimeout: init.requestTimeoutMs ?? 60_000,
-    exposeHeadRoutes: false,
     // a malformed or overlong URL is bad input like any other
     frameworkErrors: (err, _req, reply) => {
       void (reply as FastifyReply).status(400).send(
@@ -145,8 +144,9 @@ export async function buildApiServer(
   app.decorateRequest('principal', null)
 
   app.addHook('onRoute', (opts) => {
+    // HEAD routes Fastify adds for each GET share its spec; the table lists the GET
     for (const method of [opts.method].flat()) {
-      table.push({ method, url: opts.url ?? opts.path, spec: opts.config?.prsm })
+      if (method !== 'HEAD') table.push({ method, url: opts.url ?? opts.path, spec: opts.config?.prsm })
     }
   })
 
