@@ -98,5 +98,13 @@ describe('the OpenAPI document, the docs UI and the node routes on a real node',
     }
     const denied = await get('/api/v1/pins')
     assert.equal(denied.status, 403)
+    // every GET answers HEAD too, behind the same checks
+    const head = await fetch(`${node.apiUrl}/api/v1/node/status`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${guest}` },
+    })
+    assert.equal(head.status, 200)
+    assert.equal((await head.text()).length, 0)
+    assert.equal((await fetch(`${node.apiUrl}/api/v1/node/status`, { method: 'HEAD' })).status, 401)
   })
 })
