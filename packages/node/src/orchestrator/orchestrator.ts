@@ -52,7 +52,10 @@ export interface OrchestratorComponents {
 export type OrchestratorInit = Config['orchestrator']
 
 export interface RunOptions {
-  /** Total budget, wei (default: the workflow's own budget, else unlimited with per-step caps). */
+  /**
+   * Total budget, wei: the run gets the smaller of this and the workflow's own `budget`; with
+   * neither, steps are capped one by one (`defaultStepMaxPrice`).
+   */
   budget?: bigint
   /** The question (default: the workflow's `query`). */
   query?: string
@@ -201,8 +204,10 @@ export class Orchestrator {
 
   #start(valid: ValidWorkflow, options: RunOptions): WorkflowRun {
     const runId = randomBytes(9).toString('base64url')
+    // The smaller of the caller's budget and the workflow's own.
+    const own = valid.workflow.budget === undefined ? undefined : parseFtns(valid.workflow.budget)
     const limit =
-      options.budget ?? (valid.workflow.budget === undefined ? undefined : parseFtns(valid.workflow.budget))
+      options.budget === undefined ? own : own === undefined || options.budget < own ? options.budget : own
     const run = new WorkflowRun(runId, valid.workflow.query ?? options.query ?? '', options.signal)
     this.#runs.set(runId, run)
     this.#prune()

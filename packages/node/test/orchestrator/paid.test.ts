@@ -162,18 +162,20 @@ describe('orchestrator paying providers on a devnet (four nodes)', () => {
       maxPrice,
       inputs: from === undefined ? ['5,5'] : [{ step: from }],
     })
-    // a and b fit; c may cost up to 5 FTNS, more than is left of the budget of 1.
+    // a and b fit; c may cost up to 3 FTNS, more than is left of the run's budget: the smaller
+    // of the workflow's (1 FTNS) and the caller's (5 FTNS).
     const run = await client.orchestrator.runWorkflow(
       {
         version: 1,
+        budget: '1',
         steps: [
           chainStep('a', '0.4'),
           chainStep('b', '0.4', 'a'),
-          chainStep('c', '5', 'b'),
+          chainStep('c', '3', 'b'),
           chainStep('d', '0.1', 'c'),
         ],
       },
-      { budget: FTNS },
+      { budget: 5n * FTNS },
     )
     const events: ProgressEvent[] = []
     for await (const e of run) events.push(e)
