@@ -15,6 +15,11 @@ export const PROGRAMS = [
     description: 'Temperature anomaly trend (°C/decade) of one period',
   },
   {
+    name: 'prsm-demo/co2-yearly-notes',
+    file: 'co2-yearly-notes.js',
+    description: 'One line of notes per year of the CO2 series (a long text for the compile step)',
+  },
+  {
     name: 'prsm-demo/co2-temperature-correlation',
     file: 'co2-temperature-correlation.js',
     description: "Pearson's r between yearly mean CO2 and the temperature anomaly",

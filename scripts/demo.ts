@@ -173,6 +173,24 @@ async function main(): Promise<void> {
         `  (compiled without a model: a structured report, ${Buffer.byteLength(result.answer)} bytes at ${result.answerCid})`,
       )
 
+    // Context compression, as the trace records it: which inputs were cut to a step's token budget.
+    const trace = await nwtn.orchestrator.trace(result.traceCid, { signal })
+    const compressed = trace.steps.flatMap(({ record }) =>
+      record.compression.map((c) => ({ step: record.step, ...c })),
+    )
+    if (compressed.length > 0) say('\nContext compression (recorded in the trace):')
+    for (const c of compressed) {
+      const source = workflow.steps.find((s) => s.id === c.step)?.inputs[c.input]
+      const what =
+        typeof source === 'object' && 'step' in source
+          ? `the output of ${source.step}`
+          : `input ${c.input + 1}`
+      const limit = workflow.steps.find((s) => s.id === c.step)?.params?.maxInputTokens
+      say(
+        `  ${c.step} read ${what} cut to its ${limit} token budget: ${(c.ratio * 100).toFixed(1)}% of the tokens, preservation (${c.method}) ${c.score.toFixed(3)}`,
+      )
+    }
+
     say('\nRan in parallel (overlapping timestamps in the trace):')
     for (const line of overlapLines(result.steps, net.nameOf, started)) say(`  ${line}`)
 
@@ -227,7 +245,10 @@ async function main(): Promise<void> {
     say(`Done in ${elapsed()}.`)
   } finally {
     await net.stop()
-    await rm(root, { recursive: true, force: true })
+    // A node's datastore may still be settling a last write: retry, and never fail the run on cleanup.
+    await rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch((err: Error) =>
+      console.error(`could not remove ${root}: ${err.message}`),
+    )
   }
 }
 

@@ -36,7 +36,14 @@ describe('the main job (npm start)', () => {
     })
     // run() rejects on a non-zero exit, so reaching here means exit 0
     assert.match(stdout, /^Trace (b[a-z2-7]{50,}) \(workflow b[a-z2-7]{50,}\)$/m)
-    assert.match(stdout, /trace verify on curator .*: verified — 7 steps/)
+    assert.match(stdout, /trace verify on curator .*: verified — 8 steps/)
+    // The yearly notes (a long text) reached the compile step through context compression.
+    const compression = stdout.match(
+      /report read the output of co2-yearly-notes cut to its 400 token budget: ([\d.]+)% of the tokens, preservation \(rouge-l\) ([\d.]+)/,
+    )
+    assert.ok(compression, 'compression line')
+    assert.ok(Number(compression[1]) > 0 && Number(compression[1]) < 100)
+    assert.ok(Number(compression[2]) > 0 && Number(compression[2]) < 1)
 
     // The figures printed are those of the programs run here on the same files.
     const { dir } = vegaDatasets()
@@ -61,7 +68,7 @@ describe('the main job (npm start)', () => {
     // Independent shards ran at the same time (overlapping in the trace), each agreed by two providers.
     const inFlight = stdout.match(/at most (\d+) steps in flight at once/)
     assert.ok(inFlight && Number(inFlight[1]) >= 2, `steps in flight: ${inFlight?.[1]}`)
-    assert.equal((stdout.match(/done: \w+ and \w+ agree/g) ?? []).length, 6)
+    assert.equal((stdout.match(/done: \w+ and \w+ agree/g) ?? []).length, 7)
     // The curator got exactly the royalties the run owed it when the providers claimed.
     const royalty = stdout.match(
       /curator {2}received ([\d.]+) FTNS in royalties on chain \(the run owed it ([\d.]+) FTNS\)/,
@@ -75,7 +82,7 @@ describe('the main job (npm start)', () => {
   it('with a model (OpenAI wire format on loopback standing in for the paid API): an infer step and a model synthesis', {
     timeout: 200_000,
   }, async () => {
-    const prompts: string[] = []
+    const calls: Array<{ prompt: string; answer: string }> = []
     const upstream = createServer(async (req, res) => {
       let body = ''
       for await (const chunk of req) body += chunk
@@ -85,8 +92,8 @@ describe('the main job (npm start)', () => {
       }
       const request = JSON.parse(body) as { stream?: boolean; messages: Array<{ content: string }> }
       const prompt = request.messages.map((m) => m.content).join('\n')
-      prompts.push(prompt)
-      const text = `MODEL ANSWER ${prompts.length}: CO2 rises faster in every period.`
+      const text = `MODEL ANSWER ${calls.length + 1}: CO2 rises faster in every period.`
+      calls.push({ prompt, answer: text })
       if (request.stream === false) {
         res.writeHead(200, { 'content-type': 'application/json' })
         res.end(
@@ -123,14 +130,16 @@ describe('the main job (npm start)', () => {
       assert.match(stdout, /gamma .* compute:js, model:gpt-4o-mini/)
       assert.match(stdout, /explain +done: by gamma/)
       assert.match(stdout, /report +done: by gamma/)
-      assert.match(stdout, /trace verify on curator .*: verified — 8 steps/)
-      assert.equal(prompts.length, 2, 'one call for the infer step, one for the compile step')
-      // the infer step saw the shards' figures; the compile step saw the infer step's answer
-      assert.match(prompts[0] as string, /"ppmPerDecade":10\.21/)
-      assert.match(prompts[1] as string, /MODEL ANSWER 1/)
-      assert.match(
-        stdout,
-        /The model's synthesis[^\n]*\n +MODEL ANSWER 2: CO2 rises faster in every period\./,
+      assert.match(stdout, /trace verify on curator .*: verified — 9 steps/)
+      // the infer step saw the shards' figures; the compile step saw the infer step's answer and
+      // the question; the answer printed is the compile step's
+      const explain = calls.find((c) => c.prompt.includes('In three sentences'))
+      const compile = calls.find((c) => c.prompt.includes('Question: How fast has atmospheric CO2'))
+      assert.ok(explain && compile, `${calls.length} model calls`)
+      assert.match(explain.prompt, /"ppmPerDecade":10\.21/)
+      assert.ok(compile.prompt.includes(explain.answer), 'the compile step read the infer answer')
+      assert.ok(
+        stdout.includes(`The model's synthesis (compile step on model:gpt-4o-mini):\n    ${compile.answer}`),
       )
     } finally {
       upstream.close()
