@@ -441,6 +441,20 @@ describe('API auth: keys, JWTs, roles, limits, budgets', () => {
     assert.deepEqual(detail.json().members, [])
   })
 
+  it('audits refused credentials without letting a flood of them fill the audit log', () => {
+    const events: string[] = []
+    const auth = new ApiAuth(
+      { audit: { append: (e) => events.push(e.type) } },
+      { path: ':memory:', signingSecret: randomBytes(32), issuer: 'flood' },
+    )
+    for (let i = 0; i < 100; i++) {
+      assert.throws(() => auth.authenticate(`Bearer junk-${i}`), { code: 'UNAUTHORIZED' })
+    }
+    auth.close()
+    // one minute's allowance (the count of dropped ones goes into the next minute's first event)
+    assert.equal(events.filter((t) => t === 'auth.failed').length, 60)
+  })
+
   it('logs one structured line per request with no credential in it', async () => {
     const { key } = await createKey({ name: 'logged', role: 'user' })
     const jwt = (

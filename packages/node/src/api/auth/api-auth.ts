@@ -56,6 +56,7 @@ export interface CreateKeyInput {
 }
 
 const WINDOW_MS = 60_000
+const FAILURES_PER_MINUTE = 60
 
 function equal(a: string, b: string): boolean {
   const x = Buffer.from(a)
@@ -86,6 +87,7 @@ export class ApiAuth implements ApiGuard {
   /** org id → record (budgets are read on every request of a key without its own budget). */
   readonly #orgs = new Map<string, OrgRecord | undefined>()
   #localToken: string
+  #failures = { start: 0, count: 0, dropped: 0 }
 
   constructor(components: ApiAuthComponents, init: ApiAuthInit) {
     this.store = new KeyStore(init.path)
@@ -128,6 +130,24 @@ export class ApiAuth implements ApiGuard {
     })
   }
 
+  /**
+   * A refused credential is an audit event, but at most FAILURES_PER_MINUTE of them a minute: a
+   * client spraying bad keys cannot flood the audit log (the next event counts what was dropped).
+   */
+  #failed(details: Record<string, unknown>, subject?: string): void {
+    const now = Date.now()
+    if (now - this.#failures.start >= WINDOW_MS)
+      this.#failures = { start: now, count: 0, dropped: this.#failures.dropped }
+    if (this.#failures.count >= FAILURES_PER_MINUTE) {
+      this.#failures.dropped++
+      return
+    }
+    this.#failures.count++
+    const dropped = this.#failures.dropped
+    this.#failures.dropped = 0
+    this.#event('auth.failed', null, 'failure', dropped > 0 ? { ...details, dropped } : details, subject)
+  }
+
   // ---- ApiGuard ---------------------------------------------------------------------------
 
   /** Synchronous for the token file and API keys; a JWT is verified asynchronously. */
@@ -137,7 +157,7 @@ export class ApiAuth implements ApiGuard {
     if (equal(credential, this.#localToken)) return this.#localPrincipal()
     if (KEY_PATTERN.test(credential)) return this.#principal(this.#liveKey(credential), 'api-key')
     if (credential.split('.').length === 3) return this.#fromJwt(credential)
-    this.#event('auth.failed', null, 'failure', { reason: 'unknown credential' })
+    this.#failed({ reason: 'unknown credential' })
     throw new PrsmError('UNAUTHORIZED', 'the credential is not a valid token, API key or JWT')
   }
 
@@ -174,11 +194,11 @@ export class ApiAuth implements ApiGuard {
 
   #check(record: ApiKeyRecord | undefined): void {
     if (record === undefined) {
-      this.#event('auth.failed', null, 'failure', { reason: 'unknown key' })
+      this.#failed({ reason: 'unknown key' })
       throw new PrsmError('UNAUTHORIZED', 'unknown API key')
     }
     if (record.revokedAt !== null) {
-      this.#event('auth.failed', null, 'failure', { reason: 'revoked' }, `key:${record.id}`)
+      this.#failed({ reason: 'revoked' }, `key:${record.id}`)
       throw new PrsmError('UNAUTHORIZED', 'the API key was revoked', { details: { keyId: record.id } })
     }
     if (record.expiresAt !== null && record.expiresAt <= Date.now()) {
