@@ -273,6 +273,9 @@ export class SafetyService implements SafetyHook {
     if (options.client !== undefined) {
       const r = this.#limits.rate(options.client)
       if (r !== undefined) extra.push(r)
+      // The budget counts estimated input tokens (four characters each) per client and window.
+      const b = this.#limits.spend(options.client, Math.ceil(text.length / 4))
+      if (b !== undefined) extra.push(b)
     }
     if (text.length > policy.limits.maxChars) {
       return judge(text, [...extra, { category: 'size', rule: 'max-chars', severity: 0.5 }], policy)

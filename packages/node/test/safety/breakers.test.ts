@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { loadConfig } from '@prsm/core'
 import { type BreakerChange, Breakers } from '../../src/safety/breakers.ts'
+import { parsePolicy } from '../../src/safety/policy.ts'
+import { SafetyService } from '../../src/safety/safety-service.ts'
 
 const make = (over: Partial<ConstructorParameters<typeof Breakers>[0]> = {}) =>
   new Breakers({
@@ -81,5 +84,33 @@ describe('circuit breakers', () => {
     const ignoring = make({ remoteWeight: 0 })
     for (const p of ['a', 'b', 'c', 'd', 'e']) ignoring.applyRemote(p, 'provider:q', 'open', 0)
     assert.equal(ignoring.routable('provider:q', 1), true)
+  })
+})
+
+describe('the safety service on its own', () => {
+  it('applies the policy limits per client: rate, then budget of estimated input tokens', async () => {
+    const quiet = { info() {}, warn() {}, debug() {} }
+    const policy = parsePolicy(
+      JSON.stringify({
+        version: 1,
+        name: 'limits',
+        categories: { rate: { action: 'block' }, budget: { action: 'block' } },
+        limits: { ratePerMinute: 60, burst: 2, budget: 10, budgetWindowMs: 60_000 },
+      }),
+    )
+    const svc = new SafetyService({ logger: quiet }, { safety: loadConfig({}).config.safety, policy })
+    await svc.start()
+    const ask = (client: string, text: string) =>
+      svc.checkRequest({ capability: 'model:x', inputs: [{ text }] }, { client })
+    assert.deepEqual(await ask('a', 'hello there'), { allow: true })
+    assert.deepEqual(await ask('a', 'hi'), { allow: true })
+    const third = await ask('a', 'hi')
+    assert.equal(third.allow, false)
+    assert.match(third.allow === false ? third.reason : '', /rate\/requests-per-minute/)
+    // Another client has its own bucket, and 40+ characters (10+ tokens) use up its budget.
+    assert.deepEqual(await ask('b', 'x'.repeat(36)), { allow: true })
+    const over = await ask('b', 'x'.repeat(8))
+    assert.match(over.allow === false ? over.reason : '', /budget\/budget-window/)
+    await svc.stop()
   })
 })
