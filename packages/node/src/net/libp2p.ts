@@ -21,6 +21,7 @@ import { webSockets } from '@libp2p/websockets'
 import type { Config } from '@prsm/core'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
+import { noiseCrypto } from './noise-crypto.ts'
 
 /** The PRSM DHT runs under its own protocol, apart from the public IPFS DHT. */
 export const DHT_PROTOCOL = '/prsm/kad/1.0.0'
@@ -95,7 +96,7 @@ export async function buildLibp2p(config: Config, components: Libp2pComponents):
     connectionGater: components.connectionGater,
     addresses: { listen: [...config.listen], announce: [...config.announce] },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     connectionManager: {
       maxConnections: config.connections.maxConnections,
