@@ -55,20 +55,41 @@ function describePermission(spec: AnyRouteSpec): string {
   return `Permission \`${spec.permission}\` (roles: ${roles.join(', ')}).`
 }
 
+const intHeader = (description: string): JsonSchema => ({ description, schema: { type: 'integer' } })
+const RATE_HEADERS: Record<string, JsonSchema> = {
+  'RateLimit-Limit': intHeader("Requests per minute allowed to the caller's key"),
+  'RateLimit-Remaining': intHeader('Requests left in the current minute'),
+  'RateLimit-Reset': intHeader('Seconds until the window starts again'),
+}
+const weiHeader = (description: string): JsonSchema => ({
+  description,
+  schema: { type: 'string', pattern: '^[0-9]+$' },
+})
+const BUDGET_HEADERS: Record<string, JsonSchema> = {
+  'X-PRSM-Budget-Limit': weiHeader("The key's (else its organisation's) daily FTNS budget, wei"),
+  'X-PRSM-Budget-Spent': weiHeader('Spent (and reserved) today, wei'),
+  'X-PRSM-Budget-Remaining': weiHeader('Left today, wei'),
+}
+
 function operation(spec: AnyRouteSpec): JsonSchema {
   const responses: Record<string, JsonSchema> = {}
+  // answers to authenticated calls carry the limits (budget headers only when a budget applies)
+  const headers = spec.permission === 'public' ? undefined : { ...RATE_HEADERS, ...BUDGET_HEADERS }
   for (const status of documentedStatuses(spec)) {
     const declared = spec.responses[status]
     if (declared !== undefined) {
-      responses[String(status)] = isStream(declared)
-        ? {
-            description: declared.description,
-            content: { [declared.contentType]: { schema: { type: 'string', format: 'binary' } } },
-          }
-        : {
-            description: declared.description ?? 'OK',
-            content: { 'application/json': { schema: jsonSchema(declared, 'output') } },
-          }
+      responses[String(status)] = {
+        ...(isStream(declared)
+          ? {
+              description: declared.description,
+              content: { [declared.contentType]: { schema: { type: 'string', format: 'binary' } } },
+            }
+          : {
+              description: declared.description ?? 'OK',
+              content: { 'application/json': { schema: jsonSchema(declared, 'output') } },
+            }),
+        ...(headers === undefined ? {} : { headers }),
+      }
       continue
     }
     const codes = Object.entries(ERROR_CATALOGUE)
@@ -77,6 +98,9 @@ function operation(spec: AnyRouteSpec): JsonSchema {
     responses[String(status)] = {
       description: `Error (codes with this status: ${codes.join(', ')})`,
       content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      ...(status === 429
+        ? { headers: { 'Retry-After': intHeader('Seconds to wait'), ...RATE_HEADERS } }
+        : {}),
     }
   }
   const op: JsonSchema = {

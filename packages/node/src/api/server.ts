@@ -160,8 +160,14 @@ export async function buildApiServer(
   app.setErrorHandler((err, req, reply) => {
     const error = toPrsmError(err)
     if (error.code === 'INTERNAL') logger.error({ err, route: req.routeOptions.url }, 'API request failed')
-    if (error.code === 'RATE_LIMITED')
-      void reply.header('retry-after', String(error.details?.retryAfterSeconds ?? 1))
+    if (error.code === 'RATE_LIMITED') {
+      const retry = String(error.details?.retryAfterSeconds ?? 1)
+      void reply
+        .header('retry-after', retry)
+        .header('ratelimit-limit', String(error.details?.limit ?? ''))
+        .header('ratelimit-remaining', '0')
+        .header('ratelimit-reset', retry)
+    }
     void reply.status(error.status).send(error.toWire())
   })
   app.setNotFoundHandler((req, reply) => {

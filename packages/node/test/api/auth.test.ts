@@ -303,6 +303,7 @@ describe('API auth: keys, JWTs, roles, limits, budgets', () => {
     const limited = await s.app.inject({ method: 'GET', url: '/api/v1/auth/whoami', headers: bearer(key) })
     assert.deepEqual([limited.statusCode, limited.json().error.code], [429, 'RATE_LIMITED'])
     assert.ok(Number(limited.headers['retry-after']) >= 1)
+    assert.deepEqual([limited.headers['ratelimit-limit'], limited.headers['ratelimit-remaining']], ['3', '0'])
     // another key is not affected
     const { key: other } = await createKey({ name: 'other', role: 'guest', rateLimitPerMinute: 3 })
     assert.equal(

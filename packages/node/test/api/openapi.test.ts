@@ -56,6 +56,12 @@ describe('the OpenAPI document, the docs UI and the node routes on a real node',
       }
     }
     assert.ok(count >= 30, `${count} operations`)
+    // limits are documented as response headers
+    const status = doc.paths['/api/v1/node/status']?.get as {
+      responses: Record<string, { headers?: object }>
+    }
+    assert.ok(status.responses['200']?.headers && 'RateLimit-Remaining' in status.responses['200'].headers)
+    assert.ok(status.responses['429']?.headers && 'Retry-After' in status.responses['429'].headers)
     // the key routes are there with their schemas
     const create = doc.paths['/api/v1/keys']?.post as { requestBody: { content: Record<string, unknown> } }
     assert.ok(create.requestBody.content['application/json'])
