@@ -6,6 +6,7 @@ import { PrsmError, stripUndefined } from '@prsm/core'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { z } from 'zod'
 import type { ContentStorage } from '../storage/storage.ts'
 
 /** Domain prefix of trace signatures, so they can never be replayed as another kind of message. */
@@ -86,6 +87,71 @@ export interface Trace {
   signer: string
   signature: Uint8Array
 }
+
+const cidSchema = z.custom<CID>((v) => CID.asCID(v) !== null, 'must be a CID link')
+const bytesSchema = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be bytes')
+const wei = z.string().regex(/^\d{1,78}$/)
+const peer = z.string().max(128)
+const amounts = z.array(z.object({ creator: z.string().max(64), amount: wei })).max(1024)
+
+/** The shape of a TraceStep block (checked before anything reads it; the signature separately). */
+export const TraceStepSchema = z.object({
+  type: z.literal('prsm-trace-step'),
+  version: z.literal(1),
+  step: z.string().max(64),
+  kind: z.string().max(16),
+  capability: z.string().max(128).nullable(),
+  spec: z.string().max(4 * 1024 * 1024),
+  specHash: z.string().regex(/^[0-9a-f]{64}$/),
+  inputs: z.array(cidSchema).max(64),
+  program: cidSchema.nullable(),
+  output: cidSchema,
+  outputHash: z.string().regex(/^[0-9a-f]{64}$/),
+  outputBytes: z.number().int().min(0),
+  provider: peer,
+  agreeing: z.array(peer).max(16),
+  receipt: z.record(z.string(), z.unknown()).nullable(),
+  receiptEnvelope: bytesSchema.nullable(),
+  cost: z.object({ paid: wei, charged: wei, royalties: amounts, fee: wei }),
+  startedAt: z.number(),
+  finishedAt: z.number(),
+  failures: z.array(z.object({ provider: z.string().max(2048), code: z.string().max(64) })).max(16),
+  compression: z
+    .array(
+      z.object({
+        input: z.number().int().min(0),
+        ratio: z.number(),
+        method: z.string().max(32),
+        score: z.number(),
+      }),
+    )
+    .max(64),
+  parents: z.array(cidSchema).max(64),
+  signer: peer,
+  signature: bytesSchema,
+})
+
+/** The shape of a Trace root block. */
+export const TraceSchema = z.object({
+  type: z.literal('prsm-trace'),
+  version: z.literal(1),
+  query: z.string().max(16_384),
+  workflow: cidSchema,
+  steps: z.array(cidSchema).max(1000),
+  output: cidSchema,
+  outputHash: z.string().regex(/^[0-9a-f]{64}$/),
+  cost: z.object({
+    total: wei,
+    perProvider: z.array(z.object({ provider: peer, amount: wei })).max(1024),
+    royalties: amounts,
+    networkFee: wei,
+    feeBps: z.number().int().min(0),
+  }),
+  startedAt: z.number(),
+  finishedAt: z.number(),
+  signer: peer,
+  signature: bytesSchema,
+})
 
 export type Unsigned<T> = Omit<T, 'signer' | 'signature'>
 
@@ -193,16 +259,15 @@ export async function loadRecord<T extends Trace | TraceStep>(
       details: { cid: parsed.toString() },
     })
   }
-  const r = record as { type?: unknown; version?: unknown; signer?: unknown; signature?: unknown }
-  if (
-    r?.type !== expected ||
-    r.version !== 1 ||
-    typeof r.signer !== 'string' ||
-    !(r.signature instanceof Uint8Array)
-  ) {
-    throw new PrsmError('TRACE_INVALID', `${parsed} is not a ${expected} record`, {
-      details: { cid: parsed.toString() },
-    })
+  const schema = expected === 'prsm-trace' ? TraceSchema : TraceStepSchema
+  const checked = schema.safeParse(record)
+  if (!checked.success) {
+    const issue = checked.error.issues[0]
+    throw new PrsmError(
+      'TRACE_INVALID',
+      `${parsed} is not a ${expected} record (${issue?.path.join('.') || '(root)'}: ${issue?.message})`,
+      { details: { cid: parsed.toString() } },
+    )
   }
   return record as T
 }

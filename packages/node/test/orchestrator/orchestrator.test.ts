@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import * as dagCbor from '@ipld/dag-cbor'
 import { hasCode } from '@prsm/core'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import type { PrsmNode } from '../../src/index.ts'
 import type { ProgressEvent } from '../../src/orchestrator/scheduler.ts'
 import {
@@ -144,6 +147,17 @@ describe('orchestrator on free offers (three nodes)', () => {
     const verdict = await a.orchestrator.verifyTrace(lie.cid.toString())
     assert.equal(verdict.ok, false)
     assert.equal(verdict.steps[0]?.reexecuted, 'mismatch')
+
+    // A block that only looks like a trace is refused with TRACE_INVALID, not read.
+    const junk = dagCbor.encode({
+      ...rootBody,
+      steps: 'not links',
+      signer: root.signer,
+      signature: root.signature,
+    })
+    const junkCid = CID.createV1(dagCbor.code, await sha256.digest(junk))
+    await client.storage.putBlock(junkCid, junk)
+    await assert.rejects(a.orchestrator.verifyTrace(junkCid.toString()), (e) => hasCode(e, 'TRACE_INVALID'))
   })
 
   it('compresses an input over the step token budget and records ratio and preservation in the trace', async () => {
