@@ -18,12 +18,17 @@ type Command =
   | { op: 'profile'; phase: string }
   | { op: 'stop' }
 
-/** Peak of each `process.memoryUsage()` figure, sampled every 50 ms (where the RSS goes). */
+/**
+ * With PRSM_BENCH_MEMORY, the peak of each `process.memoryUsage()` figure, sampled every 100 ms
+ * (where the RSS goes; off by default: sampling costs CPU).
+ */
 const peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }
-setInterval(() => {
-  const m = process.memoryUsage()
-  for (const k of Object.keys(peak) as Array<keyof typeof peak>) peak[k] = Math.max(peak[k], m[k])
-}, 50).unref()
+if (process.env.PRSM_BENCH_MEMORY !== undefined) {
+  setInterval(() => {
+    const m = process.memoryUsage()
+    for (const k of Object.keys(peak) as Array<keyof typeof peak>) peak[k] = Math.max(peak[k], m[k])
+  }, 100).unref()
+}
 
 const send = (msg: Record<string, unknown>): void => {
   process.send?.({ ...msg, maxRssBytes: process.resourceUsage().maxRSS * 1024, peakMemory: { ...peak } })
