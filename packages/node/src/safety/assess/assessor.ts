@@ -53,7 +53,8 @@ export function scanText(text: string, out: Violation[] = [], depth = 0): Violat
   const f = extractFeatures(text, TRIGGERS, FEATURES[depth] as Features)
   scanInjection(text, f, out)
   if (f.at >= 0) scanEmails(text, out, f.at)
-  if (f.digits >= 6) scanNumbers(text, out, f.digits)
+  if (f.runs > 0)
+    scanNumbers(text, out, { start: f.runStart, end: f.runEnd, digits: f.runDigits, count: f.runs })
   const tokens = { start: f.tokenStart, end: f.tokenEnd, count: f.tokens }
   if (f.tokens > 0 || f.dashes) scanSecrets(text, tokens, f.dashes, out)
   if (depth > 0) return out

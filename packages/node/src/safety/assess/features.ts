@@ -100,6 +100,7 @@ export const MARKER_HASHES = 4 // "##"
 
 const MAX_HITS = 256
 const MAX_TOKENS = 64
+const MAX_RUNS = 64
 
 export interface Features {
   /** Positions and rule masks of trigger phrases, in text order. */
@@ -114,6 +115,11 @@ export interface Features {
   digits: number
   /** Any digit at all. */
   anyDigit: boolean
+  /** The runs of 6+ digits: [start, end) and their digit counts. */
+  runStart: Int32Array
+  runEnd: Int32Array
+  runDigits: Int32Array
+  runs: number
   /** Whitespace-delimited tokens of 16+ characters where a key or base64 may be: at key prefixes, after key words, around mixed-case runs. */
   tokenStart: Int32Array
   tokenEnd: Int32Array
@@ -133,6 +139,10 @@ export function newFeatures(): Features {
     at: -1,
     digits: 0,
     anyDigit: false,
+    runStart: new Int32Array(MAX_RUNS),
+    runEnd: new Int32Array(MAX_RUNS),
+    runDigits: new Int32Array(MAX_RUNS),
+    runs: 0,
     tokenStart: new Int32Array(MAX_TOKENS),
     tokenEnd: new Int32Array(MAX_TOKENS),
     tokens: 0,
@@ -216,12 +226,17 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
   f.nonLatin1 = OBFUSCATION_CHARS.test(text)
   // The longest run of digits (separators allowed) that could be a number identifying someone.
   let digits = 0
+  f.runs = 0
   if (ANY_DIGIT.test(text)) {
     NUMBER_RUN.lastIndex = 0
-    for (let m = NUMBER_RUN.exec(text); m !== null; m = NUMBER_RUN.exec(text)) {
+    for (let m = NUMBER_RUN.exec(text); m !== null && f.runs < MAX_RUNS; m = NUMBER_RUN.exec(text)) {
       let n = 0
       for (let i = 0; i < m[0].length; i++) if (isDigit(m[0].charCodeAt(i))) n++
       if (n > digits) digits = n
+      f.runStart[f.runs] = m.index
+      f.runEnd[f.runs] = m.index + m[0].length
+      f.runDigits[f.runs] = n
+      f.runs++
     }
   }
   f.digits = digits

@@ -67,16 +67,6 @@ function isCard(d: string): boolean {
   return luhnValid(d)
 }
 
-function push(
-  out: Violation[],
-  category: 'pii' | 'secret',
-  rule: string,
-  severity: number,
-  m: RegExpExecArray,
-): void {
-  out.push({ category, rule, severity, span: [m.index, m.index + m[0].length] })
-}
-
 const LOCAL_CHARS = /[A-Za-z0-9._%+-]/
 const DOMAIN_CHARS = /[A-Za-z0-9.-]/
 
@@ -94,8 +84,42 @@ export function scanEmails(text: string, out: Violation[], from = text.indexOf('
   }
 }
 
-/** Numbers that identify people or accounts: cards, IBANs, SSNs, NINOs, phone numbers. */
-export function scanNumbers(text: string, out: Violation[], digits = 99): void {
+/** Characters around a digit run that a number check may need (an IBAN's country and bank code before, its alphanumeric tail after). */
+const RUN_BEFORE = 16
+const RUN_AFTER = 24
+
+const isWordChar = (c: number): boolean =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+
+/**
+ * Numbers that identify people or accounts (cards, IBANs, SSNs, NINOs, phone numbers), looked for
+ * only in short windows around the runs of 6+ digits the pre-filter found.
+ */
+export function scanNumbers(
+  text: string,
+  out: Violation[],
+  runs: { start: Int32Array; end: Int32Array; digits: Int32Array; count: number },
+): void {
+  let i = 0
+  while (i < runs.count) {
+    let start = Math.max(0, (runs.start[i] as number) - RUN_BEFORE)
+    const floor = Math.max(0, start - 32)
+    while (start > floor && isWordChar(text.charCodeAt(start - 1))) start--
+    let end = Math.min(text.length, (runs.end[i] as number) + RUN_AFTER)
+    let digits = runs.digits[i] as number
+    // Merge the runs whose windows touch.
+    while (i + 1 < runs.count && (runs.start[i + 1] as number) - RUN_BEFORE <= end) {
+      i++
+      end = Math.min(text.length, (runs.end[i] as number) + RUN_AFTER)
+      digits = Math.max(digits, runs.digits[i] as number)
+    }
+    while (end < text.length && end - (runs.end[i] as number) < 32 && isWordChar(text.charCodeAt(end))) end++
+    scanWindow(text.slice(start, end), start, digits, out)
+    i++
+  }
+}
+
+function scanWindow(text: string, offset: number, digits: number, out: Violation[]): void {
   const taken: [number, number][] = []
   const overlaps = (m: RegExpExecArray): boolean => {
     const s = m.index
@@ -105,7 +129,7 @@ export function scanNumbers(text: string, out: Violation[], digits = 99): void {
   }
   const take = (rule: string, severity: number, m: RegExpExecArray): void => {
     taken.push([m.index, m.index + m[0].length])
-    push(out, 'pii', rule, severity, m)
+    out.push({ category: 'pii', rule, severity, span: [offset + m.index, offset + m.index + m[0].length] })
   }
   if (digits >= 13) {
     CARD.lastIndex = 0
