@@ -15,7 +15,7 @@ import {
   type Trace,
   type TraceStep,
 } from './trace.ts'
-import { canonicalJson, stepSpecHash, validateWorkflow, type WorkflowStep } from './workflow.ts'
+import { canonicalJson, validateWorkflow, type WorkflowStep } from './workflow.ts'
 
 export interface VerifyComponents {
   storage: Pick<ContentStorage, 'block' | 'cat'>
@@ -82,7 +82,8 @@ export async function verifyTrace(
     if (!(await recordSignatureValid(record))) p.push('signature does not verify')
     if (record.signer !== root.signer) p.push(`signed by ${record.signer}, not by the trace's signer`)
     const spec = workflowSteps.get(record.step)
-    if (stepSpecHash(JSON.parse(record.spec) as WorkflowStep) !== record.specHash)
+    // The spec is stored as canonical JSON: its hash is the sha256 of exactly these bytes.
+    if (sha256Hex(new TextEncoder().encode(record.spec)) !== record.specHash)
       p.push('spec hash does not match the spec')
     if (spec === undefined) p.push(`step ${record.step} is not in the workflow`)
     else if (canonicalJson(spec) !== record.spec) p.push('spec differs from the workflow')
@@ -161,7 +162,12 @@ async function reexecute(
   }
   const backend = record.capability === null ? undefined : c.reexecutors?.get(record.capability)
   if (record.kind !== 'compute' || backend === undefined) return 'skipped'
-  const spec = JSON.parse(record.spec) as WorkflowStep
+  let spec: WorkflowStep
+  try {
+    spec = JSON.parse(record.spec) as WorkflowStep
+  } catch {
+    return 'mismatch'
+  }
   const params: Record<string, unknown> = { ...spec.params }
   delete params.maxInputTokens
   if (record.program !== null) params.program = record.program.toString()
