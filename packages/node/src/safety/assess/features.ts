@@ -152,8 +152,10 @@ export function newFeatures(): Features {
 }
 
 // The characters obfuscation uses: soft hyphen, Greek, Cyrillic, invisible formatting, full-width Latin.
+// (All above U+00FF, so a one-byte string is answered without a scan; the soft hyphen, in
+// Latin-1, is looked for with includes.)
 const OBFUSCATION_CHARS =
-  /[\u00ad\u0261\u0370-\u03ff\u0400-\u052f\u180e\u200b-\u200d\u2060-\u2064\ufeff\uff10-\uff5a]/
+  /[\u0261\u0370-\u03ff\u0400-\u052f\u180e\u200b-\u200d\u2060-\u2064\ufeff\uff10-\uff5a]/
 const ANY_DIGIT = /\d/
 const NUMBER_RUN = /\d(?:[ ()./+-]{0,2}\d){5,}/g
 const isDigit = (c: number): boolean => c >= 48 && c <= 57
@@ -223,7 +225,7 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
     (text.includes('<|') || text.includes('<<') ? MARKER_LT : 0) |
     (text.includes('[') && BRACKET_MARKER.test(text) ? MARKER_BRACKET : 0) |
     (text.includes('##') ? MARKER_HASHES : 0)
-  f.nonLatin1 = OBFUSCATION_CHARS.test(text)
+  f.nonLatin1 = OBFUSCATION_CHARS.test(text) || text.includes('\u00ad')
   // The longest run of digits (separators allowed) that could be a number identifying someone.
   let digits = 0
   f.runs = 0
