@@ -84,33 +84,13 @@ const DROP = 0x1a
 const echoRandom = wasmModule({
   locals: [[1, I32]],
   code: [
-    ...i32(0),
-    ...call(0),
-    0x21,
-    0x00, // len = input_len(0)
-    ...i32(0),
-    ...i32(0),
-    ...i32(0),
-    0x20,
-    0x00,
-    ...call(1),
-    DROP, // input_read(0, 0, 0, len)
-    ...i32(0),
-    0x20,
-    0x00,
-    ...call(2),
-    DROP, // output_write(0, len)
-    ...i32(1024),
-    ...call(3),
-    0x36,
-    0x02,
-    0x00, // store random_u32() at 1024
-    ...i32(1024),
-    ...i32(4),
-    ...call(2),
-    DROP, // output_write(1024, 4)
-    ...i32(0),
-  ],
+    [...i32(0), ...call(0), 0x21, 0x00], // len = input_len(0)
+    [...i32(0), ...i32(0), ...i32(0), 0x20, 0x00, ...call(1), DROP], // input_read(0, 0, 0, len)
+    [...i32(0), 0x20, 0x00, ...call(2), DROP], // output_write(0, len)
+    [...i32(1024), ...call(3), 0x36, 0x02, 0x00], // store random_u32() at 1024
+    [...i32(1024), ...i32(4), ...call(2), DROP], // output_write(1024, 4)
+    i32(0),
+  ].flat(),
 })
 /** loop br 0 end */
 const spin = wasmModule({ code: [0x03, 0x40, 0x0c, 0x00, 0x0b, ...i32(0)] })
