@@ -59,6 +59,8 @@ export interface SafetyServiceInit {
 export interface AssessOptions {
   /** Who sent the text (rate and budget limits are per client). */
   client?: string
+  /** Tier 1 only (e.g. the request is itself a tier-2/3 job). */
+  tier1Only?: boolean
   signal?: AbortSignal
 }
 
@@ -285,7 +287,7 @@ export class SafetyService implements SafetyHook {
     const run = this.#c.runModel
     const t2 = this.#cfg.tier2
     const t3 = this.#cfg.tier3
-    if (run === undefined || a.blocked) return a
+    if (run === undefined || a.blocked || options.tier1Only === true) return a
     const errors: string[] = []
     let escalate = a.violations.length > 0
     if (t2.capability !== undefined && (t2.mode === 'always' || a.violations.length > 0)) {
@@ -353,7 +355,10 @@ export class SafetyService implements SafetyHook {
   ): Promise<SafetyVerdict> {
     if (!this.#cfg.enabled) return { allow: true }
     const text = request.inputs.map((i) => ('text' in i ? i.text : '')).join('\n')
-    const a = await this.assess(text, { client: context.client })
+    // A classifier or judge job is not sent to the classifier again (two guards would ask each other).
+    const guardJob =
+      request.capability === this.#cfg.tier2.capability || request.capability === this.#cfg.tier3.capability
+    const a = await this.assess(text, { client: context.client, tier1Only: guardJob })
     this.#audit(a, 'request', context.client, request.capability)
     if (!a.blocked) return { allow: true }
     return { allow: false, reason: reasonOf(a) }
