@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { assessText, scanText, threatLevel } from '../../src/safety/assess/assessor.ts'
 import { Limits } from '../../src/safety/assess/limits.ts'
-import { ibanValid, luhnValid } from '../../src/safety/assess/pii.ts'
+import { ibanValid, luhnValid, MAX_FINDINGS } from '../../src/safety/assess/pii.ts'
 import { evaluateCorpus } from '../../src/safety/eval.ts'
 import { DEFAULT_POLICY, parsePolicy } from '../../src/safety/policy.ts'
 
@@ -86,6 +86,13 @@ describe('tier 1 detectors', () => {
     // Harmless base64 and emoji joiners are not findings.
     assert.deepEqual(rules(`decode ${Buffer.from('hello there, how are you?').toString('base64')}`), [])
     assert.deepEqual(rules('family 👨\u200d👩\u200d👧 photo'), [])
+  })
+
+  it('keeps at most MAX_FINDINGS findings of a kind on hostile input', () => {
+    const pem = scanText('-----BEGIN PRIVATE KEY-----\n'.repeat(2_000))
+    assert.equal(pem.filter((v) => v.rule === 'private-key-pem').length, MAX_FINDINGS)
+    const mails = scanText('x@mail.co.uk '.repeat(2_000))
+    assert.equal(mails.filter((v) => v.rule === 'email').length, MAX_FINDINGS)
   })
 
   it('leaves security education alone while catching the attack itself', () => {

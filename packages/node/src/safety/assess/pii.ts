@@ -67,12 +67,18 @@ function isCard(d: string): boolean {
   return luhnValid(d)
 }
 
+/** Findings of one kind kept per text (enough to redact a document; bounds the work on hostile input). */
+export const MAX_FINDINGS = 256
+/** Longest PEM block looked at. */
+const PEM_MAX = 16 * 1024
+
 const LOCAL_CHARS = /[A-Za-z0-9._%+-]/
 const DOMAIN_CHARS = /[A-Za-z0-9.-]/
 
 /** Emails, found by growing the address out of each '@' (from `from`, the first '@'). */
 export function scanEmails(text: string, out: Violation[], from = text.indexOf('@')): void {
-  for (let at = from; at >= 0; at = text.indexOf('@', at + 1)) {
+  let found = 0
+  for (let at = from; at >= 0 && found < MAX_FINDINGS; at = text.indexOf('@', at + 1)) {
     let s = at
     while (s > 0 && at - s < 64 && LOCAL_CHARS.test(text.charAt(s - 1))) s--
     let e = at + 1
@@ -81,6 +87,7 @@ export function scanEmails(text: string, out: Violation[], from = text.indexOf('
     const candidate = text.slice(s, e)
     if (s === at || !EMAIL.test(candidate) || RESERVED_DOMAIN.test(candidate)) continue
     out.push({ category: 'pii', rule: 'email', severity: 0.35, span: [s, e] })
+    found++
   }
 }
 
@@ -196,9 +203,15 @@ export function scanSecrets(
   }
   if (pem && text.includes('-----BEGIN')) {
     PEM_PRIVATE.lastIndex = 0
-    for (let m = PEM_PRIVATE.exec(text); m !== null; m = PEM_PRIVATE.exec(text)) {
-      const end = text.indexOf('-----END', m.index + m[0].length)
-      const close = end < 0 ? -1 : text.indexOf('-----', end + 8)
+    let found = 0
+    for (let m = PEM_PRIVATE.exec(text); m !== null && found < MAX_FINDINGS; m = PEM_PRIVATE.exec(text)) {
+      found++
+      // A key block is a few KB at most: look for its end that far only.
+      const block = text.slice(m.index + m[0].length, m.index + m[0].length + PEM_MAX)
+      const endAt = block.indexOf('-----END')
+      const end = endAt < 0 ? -1 : m.index + m[0].length + endAt
+      const tail = end < 0 ? -1 : text.slice(end + 8, end + 100).indexOf('-----')
+      const close = tail < 0 ? -1 : end + 8 + tail
       const stop = close < 0 ? m.index + m[0].length : close + 5
       out.push({ category: 'secret', rule: 'private-key-pem', severity: 0.95, span: [m.index, stop] })
     }
