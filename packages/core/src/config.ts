@@ -126,6 +126,12 @@ export const ConfigSchema = z
           .min(1)
           .default(600)
           .describe('Requests per minute allowed to an API key created without its own limit.'),
+        corsOrigins: z
+          .array(z.string().max(256))
+          .default([])
+          .describe(
+            'Origins (e.g. https://app.example) whose browser pages may call the API with a key or token; "*" allows any; empty: none.',
+          ),
       })
       .strict()
       .prefault({}),

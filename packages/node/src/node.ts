@@ -458,6 +458,7 @@ export class PrsmNode {
           port: this.config.api.port,
           bodyLimit: this.config.api.bodyLimitBytes,
           requestTimeoutMs: this.config.api.requestTimeoutMs,
+          corsOrigins: this.config.api.corsOrigins,
           version: NODE_VERSION,
         },
         this.apiRoutes(),

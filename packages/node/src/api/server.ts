@@ -66,6 +66,8 @@ export interface ApiInit {
   /** Time allowed to receive a whole request (ms). */
   requestTimeoutMs?: number
   version?: string
+  /** Browser origins allowed to call the API (CORS); '*' for any. Default: none. */
+  corsOrigins?: string[]
 }
 
 /** A registered route as the route table holds it (routes registered without `route()` have no spec). */
@@ -92,6 +94,21 @@ function routeOf(req: FastifyRequest): { spec: AnyRouteSpec | undefined; url: st
   ;(req as { prsmRoute?: unknown }).prsmRoute = found
   return found
 }
+
+/** Response headers a browser page may read (limits, budgets, ranges). */
+const EXPOSED_HEADERS = [
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'retry-after',
+  'x-prsm-budget-limit',
+  'x-prsm-budget-spent',
+  'x-prsm-budget-remaining',
+  'content-range',
+  'accept-ranges',
+  'etag',
+  'x-content-cid',
+].join(', ')
 
 function toPrsmError(err: unknown): PrsmError {
   if (err instanceof PrsmError) return err
@@ -200,6 +217,28 @@ export async function buildApiServer(
         .header('ratelimit-reset', String(rate.resetSeconds))
     }
     setBudgetHeaders(reply, guard.budget(principal))
+  }
+
+  // CORS for the allowed browser origins: credentials travel as bearer headers, never cookies
+  const origins = new Set(init.corsOrigins ?? [])
+  if (origins.size > 0) {
+    app.addHook('onRequest', (req, reply, done) => {
+      const origin = req.headers.origin
+      if (origin === undefined || !(origins.has('*') || origins.has(origin))) return done()
+      void reply
+        .header('access-control-allow-origin', origin)
+        .header('vary', 'origin')
+        .header('access-control-expose-headers', EXPOSED_HEADERS)
+      if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined)
+        return done()
+      // a preflight: answered here, before authentication (browsers send it without credentials)
+      void reply
+        .code(204)
+        .header('access-control-allow-methods', 'GET, HEAD, POST, PUT, PATCH, DELETE')
+        .header('access-control-allow-headers', 'authorization, content-type, idempotency-key, range')
+        .header('access-control-max-age', '600')
+        .send()
+    })
   }
 
   // callback-style hooks: an API key is checked without a promise per request (JWTs are async)

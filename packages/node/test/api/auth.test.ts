@@ -44,44 +44,48 @@ async function setup(): Promise<{
       defaultRateLimitPerMinute: 1000,
     },
   )
-  const app = await buildApiServer({ logger, guard: auth }, { bodyLimit: 4096 }, [
-    keyRoutes({ auth }),
-    orgRoutes({ auth }),
-    (a) => {
-      // spends FTNS: `fail` makes the handler fail after the reservation
-      route(a, {
-        method: 'POST',
-        url: '/api/v1/test/spend',
-        summary: 'spend',
-        tags: ['test'],
-        permission: 'jobs:run',
-        body: z.object({ wei: z.string().regex(/^\d+$/), fail: z.boolean().default(false) }).strict(),
-        responses: { 200: z.object({ ok: z.literal(true) }) },
-        cost: ({ body }) => BigInt(body.wei),
-        handler: ({ body }) => {
-          if (body.fail) throw new PrsmError('NOT_FOUND', 'failed on purpose')
-          return { ok: true as const }
-        },
-      })
-      // spends at most `wei`, really `spent`
-      route(a, {
-        method: 'POST',
-        url: '/api/v1/test/settle',
-        summary: 'settle',
-        tags: ['test'],
-        permission: 'jobs:run',
-        body: z.object({ wei: z.string().regex(/^\d+$/), spent: z.string().regex(/^\d+$/) }).strict(),
-        responses: { 200: z.object({ ok: z.literal(true) }) },
-        cost: ({ body }) => BigInt(body.wei),
-        handler: ({ body, settle }) => {
-          settle(BigInt(body.spent))
-          return { ok: true as const }
-        },
-      })
-      // registered without route(): no declared permission
-      a.get('/api/v1/test/legacy', async () => ({ legacy: true }))
-    },
-  ])
+  const app = await buildApiServer(
+    { logger, guard: auth },
+    { bodyLimit: 4096, corsOrigins: ['https://app.example'] },
+    [
+      keyRoutes({ auth }),
+      orgRoutes({ auth }),
+      (a) => {
+        // spends FTNS: `fail` makes the handler fail after the reservation
+        route(a, {
+          method: 'POST',
+          url: '/api/v1/test/spend',
+          summary: 'spend',
+          tags: ['test'],
+          permission: 'jobs:run',
+          body: z.object({ wei: z.string().regex(/^\d+$/), fail: z.boolean().default(false) }).strict(),
+          responses: { 200: z.object({ ok: z.literal(true) }) },
+          cost: ({ body }) => BigInt(body.wei),
+          handler: ({ body }) => {
+            if (body.fail) throw new PrsmError('NOT_FOUND', 'failed on purpose')
+            return { ok: true as const }
+          },
+        })
+        // spends at most `wei`, really `spent`
+        route(a, {
+          method: 'POST',
+          url: '/api/v1/test/settle',
+          summary: 'settle',
+          tags: ['test'],
+          permission: 'jobs:run',
+          body: z.object({ wei: z.string().regex(/^\d+$/), spent: z.string().regex(/^\d+$/) }).strict(),
+          responses: { 200: z.object({ ok: z.literal(true) }) },
+          cost: ({ body }) => BigInt(body.wei),
+          handler: ({ body, settle }) => {
+            settle(BigInt(body.spent))
+            return { ok: true as const }
+          },
+        })
+        // registered without route(): no declared permission
+        a.get('/api/v1/test/legacy', async () => ({ legacy: true }))
+      },
+    ],
+  )
   return { app, auth, logs, admin: auth.localToken, audit }
 }
 
@@ -454,6 +458,43 @@ describe('API auth: keys, JWTs, roles, limits, budgets', () => {
     auth.close()
     // one minute's allowance (the count of dropped ones goes into the next minute's first event)
     assert.equal(events.filter((t) => t === 'auth.failed').length, 60)
+  })
+
+  it('lets the allowed browser origin call with a bearer key (CORS), and no other origin', async () => {
+    const { key } = await createKey({ name: 'browser', role: 'guest' })
+    const preflight = await s.app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/auth/whoami',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'authorization',
+      },
+    })
+    assert.equal(preflight.statusCode, 204)
+    assert.equal(preflight.headers['access-control-allow-origin'], 'https://app.example')
+    assert.match(String(preflight.headers['access-control-allow-headers']), /authorization/)
+    const call = await s.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/whoami',
+      headers: { ...bearer(key), origin: 'https://app.example' },
+    })
+    assert.equal(call.statusCode, 200)
+    assert.equal(call.headers['access-control-allow-origin'], 'https://app.example')
+    assert.match(String(call.headers['access-control-expose-headers']), /ratelimit-remaining/)
+    const other = await s.app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/auth/whoami',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    })
+    assert.notEqual(other.statusCode, 204)
+    assert.equal(other.headers['access-control-allow-origin'], undefined)
+    const otherCall = await s.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/whoami',
+      headers: { ...bearer(key), origin: 'https://evil.example' },
+    })
+    assert.equal(otherCall.headers['access-control-allow-origin'], undefined)
   })
 
   it('logs one structured line per request with no credential in it', async () => {
