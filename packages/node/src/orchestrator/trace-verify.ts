@@ -126,9 +126,15 @@ export async function verifyTrace(
       verdict.problems.push(...(await inputProblems(spec, record, byStep)))
     }
     if (options.reexecute === false) continue
-    verdict.reexecuted = await reexecute(c, root, record, records, signal)
-    if (verdict.reexecuted === 'mismatch')
-      verdict.problems.push('re-executed here with a different output hash')
+    try {
+      verdict.reexecuted = await reexecute(c, root, record, records, signal)
+      if (verdict.reexecuted === 'mismatch')
+        verdict.problems.push('re-executed here with a different output hash')
+    } catch (err) {
+      // Not re-executable here (program or input unavailable, the program failed): not verified.
+      verdict.reexecuted = 'mismatch'
+      verdict.problems.push(`could not be re-executed here: ${(err as Error).message}`)
+    }
   }
   if (
     outputStep !== undefined &&
@@ -182,13 +188,9 @@ async function reexecute(
     inputs,
     { signal: signal ?? AbortSignal.timeout(60_000), deadline: Date.now() + 60_000 },
   )
-  try {
-    for await (const e of run) {
-      if (e.type !== 'output') continue
-      parts.push('text' in e ? Buffer.from(e.text) : e.bytes)
-    }
-  } catch {
-    return 'mismatch'
+  for await (const e of run) {
+    if (e.type !== 'output') continue
+    parts.push('text' in e ? Buffer.from(e.text) : e.bytes)
   }
   return sha256Hex(Buffer.concat(parts)) === record.outputHash ? 'match' : 'mismatch'
 }
