@@ -13,7 +13,7 @@ import {
   type Trace,
   type TraceStep,
 } from '../../src/orchestrator/trace.ts'
-import { bootstrapAddr, startTestNode, stopAll } from '../helpers.ts'
+import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
 import { addText, MERGE_PROGRAM, SUM_PROGRAM, waitForOffers } from './helpers.ts'
 
 describe('orchestrator on free offers (three nodes)', () => {
@@ -24,7 +24,10 @@ describe('orchestrator on free offers (three nodes)', () => {
   let merge: string
 
   before(async () => {
-    const offers = [{ capability: 'compute:js', price: '0' }]
+    const offers = [
+      { capability: 'compute:js', price: '0' },
+      { capability: 'tool:echo', price: '0' },
+    ]
     a = await startTestNode({ config: { offers } })
     b = await startTestNode({ config: { offers, bootstrap: [bootstrapAddr(a)] } })
     client = await startTestNode({ config: { bootstrap: [bootstrapAddr(a), bootstrapAddr(b)] } })
@@ -190,6 +193,42 @@ describe('orchestrator on free offers (three nodes)', () => {
     assert.ok(c && c.score > 0 && c.score <= 1)
     assert.ok(Number(result.answer) < 2000, 'the step read the compressed text')
     assert.equal((await b.orchestrator.verifyTrace(result.traceCid)).ok, true)
+  })
+
+  it('reroutes a step whose provider stays silent past the step timeout (a tool step)', async () => {
+    await waitForOffers(client, 'tool:echo', [a, b])
+    const first = client.orchestrator.router.rank({
+      capability: 'tool:echo',
+      offers: client.offers.knownOffers('tool:echo'),
+    })[0]?.found.provider
+    const [silent, good] = first === a.peerId ? [a, b] : [b, a]
+    let aborted = false
+    silent.jobs.registerBackend('tool:echo', {
+      name: 'silent',
+      async *run(_step, _inputs, { signal }) {
+        await new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => resolve(), { once: true }),
+        )
+        aborted = true
+        yield* []
+      },
+    })
+    good.jobs.registerBackend('tool:echo', {
+      name: 'echo',
+      async *run(_step, inputs) {
+        yield { type: 'output', text: inputs.map((i) => ('text' in i ? i.text : '')).join('') }
+      },
+    })
+    const run = await client.orchestrator.runWorkflow({
+      version: 1,
+      steps: [{ id: 'say', kind: 'tool', capability: 'tool:echo', timeoutMs: 1_500, inputs: ['hello'] }],
+    })
+    const result = await run.result
+    assert.equal(result.answer, 'hello')
+    assert.equal(result.steps[0]?.provider, good.peerId)
+    const { steps } = await client.orchestrator.trace(result.traceCid)
+    assert.deepEqual(steps[0]?.record.failures, [{ provider: silent.peerId, code: 'JOB_DEADLINE_EXCEEDED' }])
+    await waitFor('the silent backend to be stopped', () => aborted, 10_000)
   })
 
   it('rejects a workflow naming a capability nobody offers, before running anything', async () => {
