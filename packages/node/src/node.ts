@@ -532,9 +532,13 @@ export class PrsmNode {
       auditRoutes({ audit: this.audit, peerId: this.peerId }),
       governanceRoutes({ governance: this.governance, lineage: this.lineage }),
       jobRoutes({
-        jobs: this.jobs,
+        // Jobs run through the API are checked and feed the breakers; open breakers are not picked.
+        jobs: this.safety.observeJobs(this.jobs),
         peerId: this.peerId,
-        findOffers: (capability, options) => this.findOffers(capability, options),
+        findOffers: async (capability, options) =>
+          (await this.findOffers(capability, options)).filter((o) =>
+            this.safety.routable(o.provider, o.offer.capability),
+          ),
       }),
       reputationRoutes({
         jobs: this.jobs,

@@ -4,6 +4,7 @@ import { hasCode, PrsmError } from '@prsm/core'
 import type { Backend, PrsmNode } from '../../src/index.ts'
 import { passThroughSafety } from '../../src/index.ts'
 import type { JobEvent } from '../../src/jobs/job-client.ts'
+import { readRuntimeFile } from '../../src/runtime-file.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
 
 const wordsBackend = (text: string): Backend => ({
@@ -60,7 +61,7 @@ describe('circuit breakers in a network of real nodes', () => {
       safety: passThroughSafety,
     })
     const boot = [bootstrapAddr(provider)]
-    client = await startTestNode({ config: { bootstrap: boot, safety: { breakerMinSamples: 3 } } })
+    client = await startTestNode({ api: true, config: { bootstrap: boot, safety: { breakerMinSamples: 3 } } })
     observer = await startTestNode({ config: { bootstrap: boot, safety: { remoteWeight: 1 } } })
     nodes.push(provider, rogue, client, observer)
     provider.jobs.registerBackend('model:echo', echo)
@@ -182,5 +183,14 @@ describe('circuit breakers in a network of real nodes', () => {
       'one report at weight 0.25 does not open',
     )
     assert.ok(client.audit.query({ category: 'threat_detection' }).some((e) => e.type === 'safety.breaker'))
+    // The jobs API does not pick a provider whose breaker is open (it is the only one offering model:echo).
+    const { apiUrl, token } = await readRuntimeFile(client.dataDir)
+    const res = await fetch(`${apiUrl}/api/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ capability: 'model:echo', inputs: [{ text: 'hello' }] }),
+    })
+    const body = await res.text()
+    assert.match(body, /JOB_NO_OFFER/)
   })
 })
