@@ -553,9 +553,12 @@ export class PrsmNode {
       }),
       traceRoutes({ orchestrator: this.orchestrator }),
       openAiRoutes({
-        jobs: this.jobs,
+        jobs: this.safety.observeJobs(this.jobs),
         peerId: this.peerId,
-        findOffers: (capability, options) => this.findOffers(capability, options),
+        findOffers: async (capability, options) =>
+          (await this.findOffers(capability, options)).filter((o) =>
+            this.safety.routable(o.provider, o.offer.capability),
+          ),
         planner: async (text, options) => {
           const result = await (await this.orchestrator.query(text, options)).result
           return { text: result.answer, cost: BigInt(result.cost.total), id: result.traceCid }
