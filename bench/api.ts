@@ -126,8 +126,9 @@ async function run(target: Target, seconds: number): Promise<Figures> {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 /**
- * The three servers run side by side; ROUNDS rounds each measure bare, fastify and prsm in turn,
- * so a change in the machine's load hits all three alike. Figures are the medians of the rounds.
+ * The three servers run side by side; ROUNDS rounds each measure bare, fastify and prsm in turn
+ * (in a rotating order), so a change in the machine's load hits all three alike. Figures are the
+ * medians of the rounds.
  */
 async function measureAll(): Promise<Record<Kind, Figures>> {
   const kinds: Kind[] = ['bare', 'fastify', 'prsm']
@@ -136,7 +137,11 @@ async function measureAll(): Promise<Record<Kind, Figures>> {
     for (const t of targets) await run(t, 1) // warm-up (JIT, connections)
     const rounds: Record<Kind, Figures[]> = { bare: [], fastify: [], prsm: [] }
     for (let i = 0; i < ROUNDS; i++) {
-      for (const [k, kind] of kinds.entries()) rounds[kind].push(await run(targets[k] as Target, SECONDS))
+      // the order rotates, so no server always runs right after another's load
+      for (let j = 0; j < kinds.length; j++) {
+        const k = (i + j) % kinds.length
+        rounds[kinds[k] as Kind].push(await run(targets[k] as Target, SECONDS))
+      }
     }
     const summary = (fs: Figures[]): Figures => ({
       reqPerSec: median(fs.map((f) => f.reqPerSec)),
