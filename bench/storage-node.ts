@@ -100,7 +100,13 @@ async function handle(cmd: Command): Promise<void> {
     await node.libp2p.dial(multiaddr(cmd.addr))
     const started = performance.now()
     let bytes = 0
-    for await (const chunk of node.storage.cat(cmd.cid)) bytes += chunk.byteLength
+    try {
+      for await (const chunk of node.storage.cat(cmd.cid)) bytes += chunk.byteLength
+    } catch (err) {
+      // which providers failed, and how (timeout, bad-block, dont-have, error)
+      const failures = node.storage.exchange.failures()
+      throw new Error(`${(err as Error).message} after ${bytes} bytes; failures ${JSON.stringify(failures)}`)
+    }
     send({ op: 'fetched', bytes, ms: performance.now() - started })
   } else {
     await node.stop()

@@ -196,7 +196,7 @@ export class BlockExchange {
   readonly #suspect = new Set<string>()
   readonly #failures: ProviderFailure[] = []
   readonly #sessions = new Map<string, Promise<BlockSession>>()
-  #connected: { at: number; peers: Promise<PeerId[]> } | undefined
+  #connected: { at: number; peers: Promise<{ known: PeerId[]; unknown: PeerId[] }> } | undefined
   readonly #forgetConnected = (): void => {
     this.#connected = undefined
   }
@@ -375,28 +375,38 @@ export class BlockExchange {
     }
   }
 
-  /** Connected peers that speak the block protocol, best first (the list is reused for 1 s). */
+  /**
+   * Connected peers that speak the block protocol, best first, then connected peers whose
+   * protocols are not known yet (identify still running right after a dial: asking costs one
+   * failed stream, skipping them would fail a fetch started right after connecting). The list is
+   * reused for 1 s, and forgotten when a peer is identified or a connection closes.
+   */
   async #connectedProviders(): Promise<PeerId[]> {
     const now = Date.now()
     if (this.#connected === undefined || now - this.#connected.at > 1000) {
       this.#connected = { at: now, peers: this.#listConnectedProviders() }
     }
-    const peers = await this.#connected.peers
-    return this.#rank(peers.filter((p) => !this.#c.penalties.isBanned(p)))
+    const { known, unknown } = await this.#connected.peers
+    const ok = (p: PeerId): boolean => !this.#c.penalties.isBanned(p)
+    return [...this.#rank(known.filter(ok)), ...unknown.filter(ok)]
   }
 
-  async #listConnectedProviders(): Promise<PeerId[]> {
+  async #listConnectedProviders(): Promise<{ known: PeerId[]; unknown: PeerId[] }> {
     const { libp2p, penalties } = this.#c
     const seen = new Set<string>()
-    const peers: PeerId[] = []
+    const known: PeerId[] = []
+    const unknown: PeerId[] = []
     for (const conn of libp2p.getConnections()) {
       const id = conn.remotePeer.toString()
       if (seen.has(id) || penalties.isBanned(id)) continue
       seen.add(id)
       const info = await libp2p.peerStore.get(conn.remotePeer).catch(() => undefined)
-      if (info?.protocols.includes(BLOCK_PROTOCOL) === true) peers.push(conn.remotePeer)
+      const protocols = info?.protocols ?? []
+      if (protocols.includes(BLOCK_PROTOCOL)) known.push(conn.remotePeer)
+      else if (protocols.length === 0) unknown.push(conn.remotePeer)
     }
-    return peers
+    if (unknown.length > 0) this.#connected = undefined
+    return { known, unknown }
   }
 
   #rank(peers: PeerId[]): PeerId[] {
