@@ -160,7 +160,7 @@ function requestArbitrary(operation: Operation, mode: 'valid' | 'invalid'): fc.A
  * an offer search for a job). A request still unanswered after this cap is inconclusive, not a
  * failure: it is listed, and after two of them the operation's remaining samples are skipped.
  */
-const ANSWER_TIMEOUT_MS = 1_500
+const ANSWER_TIMEOUT_MS = 2_000
 const PENDING = 'pending'
 
 describe('fuzzing every operation of /openapi.json against a real node on a devnet', () => {
@@ -284,7 +284,7 @@ describe('fuzzing every operation of /openapi.json against a real node on a devn
     for (const [ms, what] of slow.sort((a, b) => b[0] - a[0]).slice(0, 8)) t.diagnostic(`${ms} ms: ${what}`)
     t.diagnostic(`no answer within ${ANSWER_TIMEOUT_MS} ms (network lookups): ${inconclusive.join(', ')}`)
     // the cap may only ever hide a few slow operations, never the API
-    assert.ok(inconclusive.length <= 10, `too many unanswered operations: ${inconclusive.join(', ')}`)
+    assert.ok(inconclusive.length <= 16, `too many unanswered operations: ${inconclusive.join(', ')}`)
     assert.ok(sent >= operations.length * 12)
     // not vacuous: many generated requests got through validation and were answered
     t.diagnostic(`${answered2xx} of ${sent} requests answered 2xx and checked against their schemas`)
