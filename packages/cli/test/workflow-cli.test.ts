@@ -123,8 +123,8 @@ steps:
       JSON.stringify({
         version: 1,
         steps: [
-          { id: 'a', kind: 'compute', capability: 'compute:js', inputs: [{ step: 'b' }] },
-          { id: 'b', kind: 'compute', capability: 'compute:js', inputs: [{ step: 'a' }] },
+          { id: 'a', kind: 'compile', inputs: [{ step: 'b' }] },
+          { id: 'b', kind: 'compile', inputs: [{ step: 'a' }] },
         ],
       }),
     )

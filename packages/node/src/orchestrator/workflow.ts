@@ -174,11 +174,23 @@ export function validateWorkflow(input: unknown, options: ValidateOptions = {}):
   return { workflow, order, parents, output }
 }
 
+/** Capabilities that run a program given by the step (`program`, or `params.program` as a CID). */
+const PROGRAM_CAPABILITIES = new Set(['compute:js', 'compute:wasm'])
+
 function checkCapability(step: WorkflowStep, offered: ReadonlySet<string> | undefined): void {
   if (step.capability === undefined) {
     if (step.kind === 'compile') return
     throw new PrsmError('WORKFLOW_INVALID', `step ${step.id} (${step.kind}) needs a capability`, {
       details: { step: step.id, path: 'capability' },
+    })
+  }
+  if (
+    PROGRAM_CAPABILITIES.has(step.capability) &&
+    step.program === undefined &&
+    typeof step.params.program !== 'string'
+  ) {
+    throw new PrsmError('WORKFLOW_INVALID', `step ${step.id} runs ${step.capability} but names no program`, {
+      details: { step: step.id, path: 'program' },
     })
   }
   const kind = step.capability.slice(0, step.capability.indexOf(':'))

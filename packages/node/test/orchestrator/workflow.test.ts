@@ -7,10 +7,12 @@ import { Router } from '../../src/orchestrator/router.ts'
 import { Budget, royaltiesFor } from '../../src/orchestrator/spending.ts'
 import { parseWorkflow, stepSpecHash, validateWorkflow } from '../../src/orchestrator/workflow.ts'
 
+const PROGRAM = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 const step = (id: string, inputs: unknown[] = [], extra: Record<string, unknown> = {}) => ({
   id,
   kind: 'compute',
   capability: 'compute:js',
+  program: { cid: PROGRAM },
   inputs,
   ...extra,
 })
@@ -85,6 +87,11 @@ describe('workflow validation', () => {
     rejects({ version: 1, steps: [step('a'), { id: 'b', kind: 'dance' }] }, 'WORKFLOW_INVALID', 'b')
     rejects({ version: 1, steps: [step('a'), step('a')] }, 'WORKFLOW_INVALID', 'a')
     rejects({ version: 1, steps: [{ id: 'n', kind: 'infer' }] }, 'WORKFLOW_INVALID', 'n')
+    rejects(
+      { version: 1, steps: [step('a'), { id: 'p', kind: 'compute', capability: 'compute:js' }] },
+      'WORKFLOW_INVALID',
+      'p',
+    )
     assert.throws(
       () => parseWorkflow('version: [1'),
       (e) => hasCode(e, 'WORKFLOW_INVALID'),
