@@ -28,6 +28,7 @@ export function plannerSystemPrompt(offered: ReadonlySet<string>): string {
     'step: {"id": "letters/digits/_-", "kind": "infer"|"tool"|"compute"|"compile", "capability": string,',
     ' "inputs": [string literal | {"step": "<id of an earlier step>"} | {"cid": "<CID>"}], "params": {}}.',
     'infer steps use model:* capabilities (params: {"max_tokens": n, "system": "..."}); independent steps run in parallel;',
+    'compute steps need "program": {"cid": "<CID>"}: use them only with a program CID given in the question;',
     'end with one "compile" step (capability optional, a model:* one for a written synthesis) whose inputs are the steps to merge.',
     `Capabilities available: ${[...offered].sort().join(', ') || '(none)'}.`,
   ].join('\n')
