@@ -215,6 +215,7 @@ export class BlockExchange {
     if (this.#started) return
     this.#started = true
     this.#c.libp2p.addEventListener('peer:identify', this.#forgetConnected)
+    this.#c.libp2p.addEventListener('connection:open', this.#forgetConnected)
     this.#c.libp2p.addEventListener('connection:close', this.#forgetConnected)
     await this.#c.libp2p.handle(
       BLOCK_PROTOCOL,
@@ -232,6 +233,7 @@ export class BlockExchange {
     for (const s of this.#sessions.values()) void s.then((session) => session.close()).catch(() => undefined)
     this.#sessions.clear()
     this.#c.libp2p.removeEventListener('peer:identify', this.#forgetConnected)
+    this.#c.libp2p.removeEventListener('connection:open', this.#forgetConnected)
     this.#c.libp2p.removeEventListener('connection:close', this.#forgetConnected)
     await this.#c.libp2p.unhandle(BLOCK_PROTOCOL)
   }
@@ -378,8 +380,9 @@ export class BlockExchange {
   /**
    * Connected peers that speak the block protocol, best first, then connected peers whose
    * protocols are not known yet (identify still running right after a dial: asking costs one
-   * failed stream, skipping them would fail a fetch started right after connecting). The list is
-   * reused for 1 s, and forgotten when a peer is identified or a connection closes.
+   * failed stream, skipping them would fail a fetch started right after connecting). A list with
+   * known providers only is reused for 1 s, and forgotten when a connection opens or closes or a
+   * peer is identified.
    */
   async #connectedProviders(): Promise<PeerId[]> {
     const now = Date.now()
@@ -405,7 +408,7 @@ export class BlockExchange {
       if (protocols.includes(BLOCK_PROTOCOL)) known.push(conn.remotePeer)
       else if (protocols.length === 0) unknown.push(conn.remotePeer)
     }
-    if (unknown.length > 0) this.#connected = undefined
+    if (unknown.length > 0 || known.length === 0) this.#connected = undefined
     return { known, unknown }
   }
 
