@@ -37,18 +37,20 @@ interface Pending {
 }
 
 /**
- * One long-lived block stream to a peer; requests are pipelined and answered in order. A request
- * whose caller gives up (its own timeout, or a cancelled fetch) is abandoned: the stream stays
- * open and its reply is dropped when it arrives, so one slow block does not fail the others in
- * flight. The stream is closed only when the peer stalls: requests are pending and no reply has
- * come for `stallMs`.
+ * One long-lived block stream to a peer; requests are pipelined and answered in order. Replies
+ * come in order, so a request waiting behind others is not late: the peer is judged by progress
+ * instead — when requests are pending and no reply has come for `stallMs`, the peer has stalled,
+ * the stream is closed and every waiting request fails with a stall (the requester then asks the
+ * next provider). A request whose caller gives up (a cancelled fetch) is abandoned: its reply is
+ * read and dropped when it comes, and the stream stays open for the others.
  */
 class BlockSession {
   readonly #stream: BlockStream
   readonly #lp: ReturnType<typeof lpStream>
   readonly #pending: Pending[] = []
   readonly #stallMs: number
-  /** When the last reply arrived, or when the session last went from idle to busy. */
+  readonly #watchdog: NodeJS.Timeout
+  /** When the last reply arrived, or when a request was sent with none outstanding. */
   #progressAt = Date.now()
   #closed = false
   #writing: Promise<unknown> = Promise.resolve()
@@ -59,11 +61,20 @@ class BlockSession {
     this.#stallMs = stallMs
     this.#lp = lpStream(stream, { maxDataLength: MAX_BLOCK_BYTES + 1 })
     this.onClose = onClose
+    this.#watchdog = setInterval(() => this.#checkStall(), Math.max(25, Math.floor(stallMs / 4)))
+    this.#watchdog.unref()
     void this.#readLoop()
   }
 
   get closed(): boolean {
     return this.#closed
+  }
+
+  #checkStall(): void {
+    if (!this.#pending.some((p) => p.sent)) return
+    if (Date.now() - this.#progressAt >= this.#stallMs) {
+      this.close(new StallError(`peer sent no block for ${this.#stallMs} ms`))
+    }
   }
 
   async #readLoop(): Promise<void> {
@@ -80,33 +91,32 @@ class BlockSession {
     }
   }
 
-  /** Resolves with the peer's reply frame; rejects when `signal` aborts or the session closes. */
-  request(cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+  /**
+   * Resolves with the peer's reply frame; rejects when `signal` aborts (the request is abandoned)
+   * or the session closes ({@link SessionClosedError}, `stalled` when the peer stopped answering).
+   */
+  request(cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new SessionClosedError())
-    if (signal.aborted) return Promise.reject(signal.reason as Error)
+    if (signal?.aborted === true) return Promise.reject(signal.reason as Error)
     return new Promise<Uint8Array>((resolve, reject) => {
       const onAbort = (): void => {
         entry.abandoned = true
-        entry.reject(signal.reason as Error)
-        if (entry.sent && Date.now() - this.#progressAt >= this.#stallMs) {
-          this.close(new Error(`peer sent no block for ${this.#stallMs} ms`))
-        }
+        entry.reject(signal?.reason as Error)
       }
       const entry: Pending = {
         sent: false,
         abandoned: false,
         resolve: (r) => {
-          signal.removeEventListener('abort', onAbort)
+          signal?.removeEventListener('abort', onAbort)
           resolve(r)
         },
         reject: (e) => {
-          signal.removeEventListener('abort', onAbort)
+          signal?.removeEventListener('abort', onAbort)
           reject(e)
         },
       }
-      if (this.#pending.every((p) => p.abandoned)) this.#progressAt = Date.now()
       this.#pending.push(entry)
-      signal.addEventListener('abort', onAbort, { once: true })
+      signal?.addEventListener('abort', onAbort, { once: true })
       this.#writing = this.#writing
         .then(async () => {
           if (this.#closed) return
@@ -115,6 +125,7 @@ class BlockSession {
             this.#pending.splice(this.#pending.indexOf(entry), 1)
             return
           }
+          if (!this.#pending.some((p) => p.sent)) this.#progressAt = Date.now()
           entry.sent = true
           await this.#lp.write(cid.bytes)
         })
@@ -125,6 +136,7 @@ class BlockSession {
   close(err?: Error): void {
     if (this.#closed) return
     this.#closed = true
+    clearInterval(this.#watchdog)
     this.onClose()
     const error = new SessionClosedError(err)
     for (const p of this.#pending.splice(0)) if (!p.abandoned) p.reject(error)
@@ -133,11 +145,18 @@ class BlockSession {
   }
 }
 
+class StallError extends Error {
+  override readonly name = 'StallError'
+}
+
 /** The block stream to a peer closed while a request was waiting on it. */
 class SessionClosedError extends Error {
   override readonly name = 'SessionClosedError'
+  /** The peer stopped answering (no reply for `blockTimeoutMs` with requests pending). */
+  readonly stalled: boolean
   constructor(cause?: Error) {
     super(`block session closed${cause === undefined ? '' : `: ${cause.message}`}`, { cause })
+    this.stalled = cause instanceof StallError
   }
 }
 
@@ -335,7 +354,7 @@ export class BlockExchange {
 
   /** Asks one peer for one block; returns verified bytes, or throws with the failure reason. */
   async fetchFrom(peer: PeerId, cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
-    const signal = AbortSignal.any([
+    const dialSignal = AbortSignal.any([
       AbortSignal.timeout(this.#init.blockTimeoutMs),
       ...(options.signal === undefined ? [] : [options.signal]),
     ])
@@ -343,12 +362,11 @@ export class BlockExchange {
     try {
       let reply: Uint8Array
       try {
-        reply = await (await this.#session(peer, signal)).request(cid, signal)
+        reply = await (await this.#session(peer, dialSignal)).request(cid, options.signal)
       } catch (err) {
-        // the stream closed under this request (another request saw the peer stall, or the
-        // stream broke): ask once more on a fresh stream while this request still has time
-        if (!(err instanceof SessionClosedError) || signal.aborted) throw err
-        reply = await (await this.#session(peer, signal)).request(cid, signal)
+        // the stream broke under this request (not a stall): ask once more on a fresh stream
+        if (!(err instanceof SessionClosedError) || err.stalled || options.signal?.aborted === true) throw err
+        reply = await (await this.#session(peer, dialSignal)).request(cid, options.signal)
       }
       if (reply[0] !== HAVE) {
         failure = 'dont-have'
@@ -366,7 +384,9 @@ export class BlockExchange {
       this.#suspect.delete(peer.toString())
       return block
     } catch (err) {
-      if (failure === 'error' && signal.aborted && options.signal?.aborted !== true) {
+      const stalled = err instanceof SessionClosedError && err.stalled
+      const dialTimedOut = failure === 'error' && dialSignal.aborted && options.signal?.aborted !== true
+      if (stalled || dialTimedOut) {
         // a stalled peer is asked last for later blocks (no penalty: it may only be slow)
         failure = 'timeout'
         this.#suspect.add(peer.toString())
