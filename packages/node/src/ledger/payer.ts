@@ -66,6 +66,24 @@ export interface Payer {
   recover(options?: { signal?: AbortSignal }): Promise<number>
 }
 
+/**
+ * Channel opens in flight per wallet (chain id + address), process-wide: an open reads the
+ * token's permit nonce and signs a permit with it, so two opens at once from one wallet would sign
+ * the same nonce and the second `openWithPermit` would revert. Opens wait for each other.
+ */
+const opening = new Map<string, Promise<unknown>>()
+
+function serialisePerWallet<T>(wallet: string, run: () => Promise<T>): Promise<T> {
+  const previous = opening.get(wallet) ?? Promise.resolve()
+  const next = previous.then(run, run)
+  const tail = next.catch(() => undefined)
+  opening.set(wallet, tail)
+  void tail.then(() => {
+    if (opening.get(wallet) === tail) opening.delete(wallet)
+  })
+  return next
+}
+
 export function createPayer(components: PayerComponents, init: PayerInit = {}): Payer {
   const { chain, journal } = components
   const { addresses, chainId } = chain.deployment
@@ -99,92 +117,101 @@ export function createPayer(components: PayerComponents, init: PayerInit = {}): 
     return journal.payerChannel(channel) ?? updated
   }
 
-  return {
-    async openChannel(options) {
-      if (options.deposit <= 0n) throw new LedgerError('AMOUNT_INVALID', 'deposit must be positive')
-      const payee = getAddress(options.payee)
-      const salt = options.salt ?? (`0x${randomBytes(32).toString('hex')}` as Hex)
-      const block = await chain.publicClient.getBlock({ blockTag: 'latest' })
-      const expiry =
-        block.timestamp +
-        BigInt(options.expirySeconds ?? init.defaultExpirySeconds ?? DEFAULT_CHANNEL_EXPIRY_SECONDS)
-      const [balance, nonce, name] = await Promise.all([
-        chain.publicClient.readContract({
-          address: addresses.token,
-          abi: ftnsTokenAbi,
-          functionName: 'balanceOf',
-          args: [chain.address],
-        }),
-        chain.publicClient.readContract({
-          address: addresses.token,
-          abi: ftnsTokenAbi,
-          functionName: 'nonces',
-          args: [chain.address],
-        }),
-        chain.publicClient.readContract({
-          address: addresses.token,
-          abi: ftnsTokenAbi,
-          functionName: 'name',
-        }),
-      ])
-      if (balance < options.deposit) {
-        throw new LedgerError('WALLET_INSUFFICIENT_FUNDS', undefined, {
-          details: { balance: balance.toString(), needed: options.deposit.toString() },
-        })
-      }
-      const deadline = expiry
-      const permit = parseSignature(
-        await chain.walletClient.signTypedData({
-          domain: { name, version: '1', chainId, verifyingContract: addresses.token },
-          types: {
-            Permit: [
-              { name: 'owner', type: 'address' },
-              { name: 'spender', type: 'address' },
-              { name: 'value', type: 'uint256' },
-              { name: 'nonce', type: 'uint256' },
-              { name: 'deadline', type: 'uint256' },
-            ],
-          },
-          primaryType: 'Permit',
-          message: {
-            owner: chain.address,
-            spender: addresses.channels,
-            value: options.deposit,
-            nonce,
-            deadline,
-          },
-        }),
-      )
-      const id = await chain.publicClient.readContract({
+  const wallet = `${chainId}:${chain.address.toLowerCase()}`
+
+  const openChannel = async (options: OpenChannelOptions) => {
+    options.signal?.throwIfAborted()
+    const payee = getAddress(options.payee)
+    const salt = options.salt ?? (`0x${randomBytes(32).toString('hex')}` as Hex)
+    const block = await chain.publicClient.getBlock({ blockTag: 'latest' })
+    const expiry =
+      block.timestamp +
+      BigInt(options.expirySeconds ?? init.defaultExpirySeconds ?? DEFAULT_CHANNEL_EXPIRY_SECONDS)
+    const [balance, nonce, name] = await Promise.all([
+      chain.publicClient.readContract({
+        address: addresses.token,
+        abi: ftnsTokenAbi,
+        functionName: 'balanceOf',
+        args: [chain.address],
+      }),
+      chain.publicClient.readContract({
+        address: addresses.token,
+        abi: ftnsTokenAbi,
+        functionName: 'nonces',
+        args: [chain.address],
+      }),
+      chain.publicClient.readContract({
+        address: addresses.token,
+        abi: ftnsTokenAbi,
+        functionName: 'name',
+      }),
+    ])
+    if (balance < options.deposit) {
+      throw new LedgerError('WALLET_INSUFFICIENT_FUNDS', undefined, {
+        details: { balance: balance.toString(), needed: options.deposit.toString() },
+      })
+    }
+    const deadline = expiry
+    const permit = parseSignature(
+      await chain.walletClient.signTypedData({
+        domain: { name, version: '1', chainId, verifyingContract: addresses.token },
+        types: {
+          Permit: [
+            { name: 'owner', type: 'address' },
+            { name: 'spender', type: 'address' },
+            { name: 'value', type: 'uint256' },
+            { name: 'nonce', type: 'uint256' },
+            { name: 'deadline', type: 'uint256' },
+          ],
+        },
+        primaryType: 'Permit',
+        message: {
+          owner: chain.address,
+          spender: addresses.channels,
+          value: options.deposit,
+          nonce,
+          deadline,
+        },
+      }),
+    )
+    const id = await chain.publicClient.readContract({
+      address: addresses.channels,
+      abi: paymentChannelsAbi,
+      functionName: 'channelId',
+      args: [chain.address, payee, salt],
+    })
+    const tx = await sendTx(
+      chain,
+      {
         address: addresses.channels,
         abi: paymentChannelsAbi,
-        functionName: 'channelId',
-        args: [chain.address, payee, salt],
-      })
-      const tx = await sendTx(
-        chain,
-        {
-          address: addresses.channels,
-          abi: paymentChannelsAbi,
-          functionName: 'openWithPermit',
-          args: [payee, options.deposit, expiry, salt, deadline, Number(permit.v ?? 27n), permit.r, permit.s],
-        },
-        options.signal ? { signal: options.signal } : {},
-      )
-      const c = await readChannel(id)
-      const record: PayerChannelRecord = {
-        channel: id,
-        payee,
-        deposit: c.deposit,
-        expiry: c.expiry,
-        royaltyCapBps: BigInt(c.royaltyCapBps),
-        cumulativeAmount: 0n,
-        royalties: [],
-        signature: undefined,
-        closed: c.closed,
+        functionName: 'openWithPermit',
+        args: [payee, options.deposit, expiry, salt, deadline, Number(permit.v ?? 27n), permit.r, permit.s],
+      },
+      options.signal ? { signal: options.signal } : {},
+    )
+    const c = await readChannel(id)
+    const record: PayerChannelRecord = {
+      channel: id,
+      payee,
+      deposit: c.deposit,
+      expiry: c.expiry,
+      royaltyCapBps: BigInt(c.royaltyCapBps),
+      cumulativeAmount: 0n,
+      royalties: [],
+      signature: undefined,
+      closed: c.closed,
+    }
+    journal.savePayerChannel(record)
+    return { ...record, tx: { hash: tx.hash, gasUsed: tx.gasUsed } }
+  }
+
+  return {
+    openChannel(options) {
+      if (options.deposit <= 0n) {
+        return Promise.reject(new LedgerError('AMOUNT_INVALID', 'deposit must be positive'))
       }
-      journal.savePayerChannel(record)
-      return { ...record, tx: { hash: tx.hash, gasUsed: tx.gasUsed } }
+      return serialisePerWallet(wallet, () => openChannel(options))
     },
 
     pay(channel, amount, royalties = []) {
