@@ -10,9 +10,7 @@
  * Target: >= 250,000 assessments/s for 1 KB prompts with p99 < 1 ms.
  */
 import { loadavg } from 'node:os'
-import { assessText } from '../packages/node/src/safety/assess/assessor.ts'
-import { type CorpusCase, DEFAULT_CORPUS_DIR, loadCorpus } from '../packages/node/src/safety/eval.ts'
-import { DEFAULT_POLICY } from '../packages/node/src/safety/policy.ts'
+import { assessText, type CorpusCase, DEFAULT_CORPUS_DIR, DEFAULT_POLICY, loadCorpus } from '@prsm/node'
 
 const TARGET_PER_SEC = 250_000
 const TARGET_P99_MS = 1
