@@ -16,6 +16,7 @@ type Command =
   | { op: 'add'; file: string }
   | { op: 'fetch'; cid: string; addr: string }
   | { op: 'profile'; phase: string }
+  | { op: 'cpu'; phase: 'start' | 'end' }
   | { op: 'stop' }
 
 /**
@@ -88,17 +89,31 @@ async function profile(phase: 'start' | string): Promise<void> {
   }
 }
 
+/** CPU time (user + system, all threads) used since `since`, in ms. */
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since)
+  return Math.round((d.user + d.system) / 1000)
+}
+
+/** Marks the start of a phase whose CPU time a later `cpu` command reports. */
+let phaseCpu = process.cpuUsage()
+
 async function handle(cmd: Command): Promise<void> {
-  if (cmd.op === 'profile') {
+  if (cmd.op === 'cpu') {
+    if (cmd.phase === 'start') phaseCpu = process.cpuUsage()
+    send({ op: 'cpu', cpuMs: cpuMs(phaseCpu) })
+  } else if (cmd.op === 'profile') {
     await profile(cmd.phase)
     send({ op: 'profiled' })
   } else if (cmd.op === 'add') {
     const started = performance.now()
+    const cpu = process.cpuUsage()
     const added = await node.storage.add(createReadStream(cmd.file, { highWaterMark: 1024 * 1024 }))
-    send({ op: 'added', ...added, ms: performance.now() - started })
+    send({ op: 'added', ...added, ms: performance.now() - started, cpuMs: cpuMs(cpu) })
   } else if (cmd.op === 'fetch') {
     await node.libp2p.dial(multiaddr(cmd.addr))
     const started = performance.now()
+    const cpu = process.cpuUsage()
     let bytes = 0
     try {
       for await (const chunk of node.storage.cat(cmd.cid)) bytes += chunk.byteLength
@@ -107,7 +122,7 @@ async function handle(cmd: Command): Promise<void> {
       const failures = node.storage.exchange.failures()
       throw new Error(`${(err as Error).message} after ${bytes} bytes; failures ${JSON.stringify(failures)}`)
     }
-    send({ op: 'fetched', bytes, ms: performance.now() - started })
+    send({ op: 'fetched', bytes, ms: performance.now() - started, cpuMs: cpuMs(cpu) })
   } else {
     await node.stop()
     await rm(dataDir, { recursive: true, force: true })

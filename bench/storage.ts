@@ -93,12 +93,21 @@ const added = await a.call({ op: 'add', file })
 await a.call({ op: 'profile', phase: 'add' })
 const cid = String(added.cid)
 await Promise.all([a.call({ op: 'profile', phase: 'start' }), b.call({ op: 'profile', phase: 'start' })])
+await a.call({ op: 'cpu', phase: 'start' })
 const fetched = await b.call({ op: 'fetch', cid, addr: String(readyA.addr) })
+const served = await a.call({ op: 'cpu', phase: 'end' })
 await Promise.all([a.call({ op: 'profile', phase: 'serve' }), b.call({ op: 'profile', phase: 'fetch' })])
 if (fetched.bytes !== size) throw new Error(`fetched ${fetched.bytes} bytes, expected ${size}`)
+/** CPU ms (all threads) per GB handled: independent of how busy the machine is, unlike MB/s. */
+const cpuPerGB = (ms: unknown): number => Math.round(Number(ms) / (size / 1e9))
 const prsm = {
   importMBps: mbps(size, Number(added.ms)),
   transferMBps: mbps(size, Number(fetched.ms)),
+  cpuMsPerGB: {
+    import: cpuPerGB(added.cpuMs),
+    serve: cpuPerGB(served.cpuMs),
+    fetch: cpuPerGB(fetched.cpuMs),
+  },
   rssMB: { provider: mb(a.last?.maxRssBytes), fetcher: mb(fetched.maxRssBytes) } as {
     provider?: number | undefined
     fetcher?: number | undefined
@@ -165,6 +174,9 @@ const rows: Array<[string, string, string]> = [
   ['', 'PRSM', kubo === undefined ? 'Kubo (not built)' : `Kubo ${kubo.version}`],
   ['import MB/s', String(prsm.importMBps), String(kubo?.importMBps ?? '-')],
   ['transfer MB/s', String(prsm.transferMBps), String(kubo?.transferMBps ?? '-')],
+  ['CPU ms/GB import', String(prsm.cpuMsPerGB.import), '-'],
+  ['CPU ms/GB serve', String(prsm.cpuMsPerGB.serve), '-'],
+  ['CPU ms/GB fetch', String(prsm.cpuMsPerGB.fetch), '-'],
   ['peak RSS provider MB', String(prsm.rssMB.provider), String(kubo?.rssMB.provider ?? '-')],
   ['peak RSS fetcher MB', String(prsm.rssMB.fetcher), String(kubo?.rssMB.fetcher ?? '-')],
 ]
