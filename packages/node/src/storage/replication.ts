@@ -9,7 +9,8 @@ import type { FoundOffer, OfferService } from '../market/offers.ts'
 import type { PrsmLibp2p } from '../net/libp2p.ts'
 import type { MessageGate } from '../net/message-gate.ts'
 import { type BlockExchange, toPeerId } from './block-exchange.ts'
-import { readBlock } from './blocks.ts'
+import { dagBlocks } from './dag-blocks.ts'
+import { HeldPins, RELEASE_INTERVAL_MS } from './held-pins.ts'
 import type { ContentStorage } from './storage.ts'
 import { parseCid } from './storage.ts'
 
@@ -28,18 +29,6 @@ export const DEFAULT_PIN_DURATION_MS = 30 * 24 * 3600_000
 export const DEFAULT_PIN_TIMEOUT_MS = 10 * 60_000
 const RECEIPT_MAX_AGE_MS = 10 * 365 * 24 * 3600_000
 const PREFIX = '/prsm/replication/'
-/** Pins this node holds for others: `<HELD>/<cid>/<requester>` → {@link HeldPin}. */
-const HELD = '/prsm/replication-held/'
-/** How often a holder looks for expired pins it holds for others. */
-const RELEASE_INTERVAL_MS = 60_000
-
-/** A pin held for a requester until `expiry`; released then unless the node pinned it itself. */
-interface HeldPin {
-  expiry: number
-  /** The content was already pinned here before the request (never released by expiry). */
-  pinnedBefore: boolean
-}
-
 const cidText = z.string().min(1).max(256)
 
 export const PinReceiptSchema = z
@@ -192,41 +181,6 @@ function pinMessagesOf(registry: MessageRegistry): PinMessages {
   return m
 }
 
-/** Lists every block CID of a DAG held locally (raw leaves are listed from their parents' links). */
-export async function dagBlocks(
-  storage: Pick<ContentStorage, 'helia' | 'localBlocks'>,
-  root: CID,
-  options: { signal?: AbortSignal; limit?: number } = {},
-): Promise<CID[]> {
-  const out: CID[] = []
-  const queue: CID[] = [root]
-  const limit = options.limit ?? 1_000_000
-  while (queue.length > 0 && out.length < limit) {
-    const cid = queue.shift() as CID
-    out.push(cid)
-    if (cid.code === 0x55) continue
-    const codec = await storage.helia.getCodec(cid.code)
-    const bytes = await readBlock(storage.localBlocks, cid, options)
-    const node = codec.decode(bytes) as unknown
-    for (const link of links(node)) queue.push(link)
-  }
-  return out
-}
-
-function* links(node: unknown): Generator<CID> {
-  const asCid = CID.asCID(node)
-  if (asCid !== null) {
-    yield asCid
-    return
-  }
-  if (node instanceof Uint8Array || node === null || typeof node !== 'object') return
-  if (Array.isArray(node)) {
-    for (const v of node) yield* links(v)
-    return
-  }
-  for (const v of Object.values(node)) yield* links(v)
-}
-
 /**
  * Replication service: holder side (serves {@link PIN_PROTOCOL} when this node offers
  * `storage:pin`) and requester side (replicate, receipts, spot checks, re-replication).
@@ -238,7 +192,7 @@ export class ReplicationService {
   readonly #state = new Map<string, ReplicationState>()
   #timer: NodeJS.Timeout | undefined
   #releaseTimer: NodeJS.Timeout | undefined
-  #releasing: Promise<string[]> | undefined
+  readonly #held: HeldPins
   #checking: Promise<SpotCheckResult[]> | undefined
   #started = false
 
@@ -246,6 +200,7 @@ export class ReplicationService {
     this.#c = components
     this.#init = init
     this.#messages = pinMessagesOf(components.registry)
+    this.#held = new HeldPins(components)
   }
 
   async start(): Promise<void> {
@@ -265,7 +220,7 @@ export class ReplicationService {
     )
     this.#timer.unref()
     this.#releaseTimer = setInterval(
-      () => void this.releaseExpired().catch(() => undefined),
+      () => void this.#held.releaseExpired().catch(() => undefined),
       this.#init.releaseIntervalMs ?? RELEASE_INTERVAL_MS,
     )
     this.#releaseTimer.unref()
@@ -280,7 +235,7 @@ export class ReplicationService {
     this.#releaseTimer = undefined
     await this.#c.libp2p.unhandle(PIN_PROTOCOL)
     await this.#checking?.catch(() => undefined)
-    await this.#releasing?.catch(() => undefined)
+    await this.#held.settled()
   }
 
   /** Replication state of every CID this node has asked others to hold. */
@@ -543,14 +498,10 @@ export class ReplicationService {
     if (offer === undefined) throw new PrsmError('PIN_REFUSED', 'this node does not offer storage:pin')
     const cid = parseCid(cidText).toString()
     const signal = AbortSignal.timeout(this.#init.pinTimeoutMs ?? DEFAULT_PIN_TIMEOUT_MS)
-    const key = new Key(`${HELD}${cid}/${from.toString()}`)
-    const held = await this.#heldPin(key)
-    const pinnedBefore = held?.pinnedBefore ?? (await this.#c.storage.helia.pins.isPinned(CID.parse(cid)))
-    await this.#c.storage.pin(cid, { signal })
+    const { expiry } = await this.#held.hold(cid, from, durationMs, async () => {
+      await this.#c.storage.pin(cid, { signal })
+    })
     const stat = await this.#c.storage.stat(cid, { signal })
-    const expiry = Math.max(held?.expiry ?? 0, Date.now() + durationMs)
-    const record: HeldPin = { expiry, pinnedBefore }
-    await this.#c.datastore.put(key, new TextEncoder().encode(JSON.stringify(record)))
     return {
       cid,
       holder: this.#c.libp2p.peerId.toString(),
@@ -561,56 +512,13 @@ export class ReplicationService {
     }
   }
 
-  async #heldPin(key: Key): Promise<HeldPin | undefined> {
-    try {
-      return JSON.parse(new TextDecoder().decode(await this.#c.datastore.get(key))) as HeldPin
-    } catch {
-      return undefined
-    }
-  }
-
   /**
    * Holder side: releases the pins held for others whose receipts have all expired (content the
    * node had pinned itself before is kept). Returns the CIDs unpinned; their blocks go at the
    * next garbage collection.
    */
-  async releaseExpired(now = Date.now()): Promise<string[]> {
-    while (this.#releasing !== undefined) await this.#releasing.catch(() => undefined)
-    const run = this.#releaseExpired(now)
-    this.#releasing = run
-    try {
-      return await run
-    } finally {
-      this.#releasing = undefined
-    }
-  }
-
-  async #releaseExpired(now: number): Promise<string[]> {
-    const byCid = new Map<string, Array<{ key: Key; held: HeldPin }>>()
-    for await (const { key, value } of this.#c.datastore.query({ prefix: HELD })) {
-      const cid = key.toString().slice(HELD.length).split('/')[0] as string
-      let held: HeldPin
-      try {
-        held = JSON.parse(new TextDecoder().decode(value)) as HeldPin
-      } catch {
-        held = { expiry: 0, pinnedBefore: true }
-      }
-      byCid.set(cid, [...(byCid.get(cid) ?? []), { key, held }])
-    }
-    const released: string[] = []
-    for (const [cid, entries] of byCid) {
-      if (entries.some((e) => e.held.expiry > now)) continue
-      for (const e of entries) await Promise.resolve(this.#c.datastore.delete(e.key)).catch(() => undefined)
-      if (entries.some((e) => e.held.pinnedBefore)) continue
-      try {
-        await this.#c.storage.unpin(cid)
-        released.push(cid)
-        this.#c.logger.info({ cid }, 'pin held for others expired: released')
-      } catch (err) {
-        this.#c.logger.debug({ cid, err: (err as Error).message }, 'expired pin was not pinned')
-      }
-    }
-    return released
+  releaseExpired(now = Date.now()): Promise<string[]> {
+    return this.#held.releaseExpired(now)
   }
 
   async #load(): Promise<void> {
