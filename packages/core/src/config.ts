@@ -373,6 +373,14 @@ export const ConfigSchema = z
           .min(1000)
           .default(900_000)
           .describe('Longest deadline this node accepts as a provider; later deadlines are shortened to it.'),
+        paymentGraceMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(30_000)
+          .describe(
+            'Provider: a client whose receipt has stayed unpaid longer than this is refused new priced jobs (JOB_PAYMENT_REQUIRED) until it pays.',
+          ),
         compute: z
           .object({
             memoryBytes: z

@@ -15,6 +15,7 @@ import {
   type JobAccepted,
   type JobInput,
   type JobMessages,
+  type JobPaid,
   type JobReceipt,
   type JobStep,
   JobStepSchema,
@@ -33,7 +34,7 @@ export interface JobClientComponents {
   messages: JobMessages
   gate: Pick<MessageGate, 'receive' | 'maxBytes'>
   ledger: Pick<Ledger, 'enabled' | 'payer'>
-  payments: Pick<PaymentService, 'peerOf'>
+  payments: Pick<PaymentService, 'peerOf' | 'deliver'>
   logger: Logger
 }
 
@@ -46,7 +47,10 @@ export interface RunJobRequest {
   requestId?: string
   step: { kind?: JobStep['kind']; capability: string; params?: JobStep['params'] }
   inputs?: JobInput[]
-  /** The most this job may cost, wei of FTNS. 0 for a free offer (no voucher is sent). */
+  /**
+   * The most this job may cost, wei of FTNS. 0 for a free offer. A priced job is paid after its
+   * receipt: a voucher adding exactly what the receipt charged.
+   */
   maxPrice: bigint
   /** Milliseconds since the epoch (default: now + `jobs.defaultDeadlineMs`). */
   deadline?: number
@@ -62,30 +66,34 @@ export type JobEvent =
    * `signed` is the receipt's signed envelope as received (evidence for third parties).
    */
   | { type: 'receipt'; receipt: JobReceipt; signed: Uint8Array }
+  /**
+   * After a receipt that charged something: the voucher paying it (`amount` = what this request
+   * owed). `acknowledged` when the provider journalled it on the job stream; else it went through
+   * `/prsm/pay` (`error` when that failed too: the charge stays unpaid and a retry pays it).
+   */
+  | {
+      type: 'payment'
+      channel: Hex
+      /** wei, decimal (JSON-safe like the wire's amounts) */
+      amount: string
+      cumulativeAmount: string
+      acknowledged: boolean
+      error?: { code: string; message: string }
+    }
 
 /**
- * The client side of {@link JOB_PROTOCOL}: signs a request (with a voucher for the max price when
- * the job is paid), streams the provider's chunks and ends with its signed receipt, which is
- * checked against the request and the streamed output. A refusal throws a PrsmError with the
- * provider's code. Aborting `signal` sends a cancel and still waits briefly for the receipt.
+ * The client side of {@link JOB_PROTOCOL}: signs a request (naming the paying channel when the job
+ * is priced, with no voucher), streams the provider's chunks and ends with its signed receipt,
+ * which is checked against the request and the streamed output; then pays what the receipt
+ * charged — and only that — with a voucher on the job stream. A refusal throws a PrsmError with
+ * the provider's code. Aborting `signal` sends a cancel and still waits briefly for the receipt.
  */
 export class JobClient {
   readonly #c: JobClientComponents
   readonly #init: JobClientInit
-  /**
-   * Payment per request id, so a retry carries the same voucher (or none) and never pays twice;
-   * `reserved`/`settled` track its max price against the channel's credit.
-   */
-  readonly #vouchers = new Map<
-    string,
-    { channel: Hex; voucher: VoucherJson | undefined; reserved: boolean; settled: boolean }
-  >()
-  /** Per channel: the amount signed in vouchers the provider has not accepted (refused jobs). */
-  readonly #unaccepted = new Map<string, bigint>()
-  /** Per channel: the credit with the provider (vouchered, not charged nor reserved), wei. */
-  readonly #credit = new Map<string, bigint>()
-  /** Per channel: paid jobs accepted whose receipt has not arrived. */
-  readonly #inflight = new Map<string, number>()
+  /** Per request id: its channel, and the voucher that paid it once signed (a retry resends it). */
+  readonly #payments = new Map<string, { channel: Hex; voucher: VoucherJson | undefined }>()
+  /** Per channel: payments are signed and delivered one at a time, so vouchers arrive in order. */
   readonly #locks = new Map<string, Promise<void>>()
 
   constructor(components: JobClientComponents, init: JobClientInit) {
@@ -114,18 +122,14 @@ export class JobClient {
     const step = JobStepSchema.safeParse({ ...input.step, kind, params: input.step.params ?? {} })
     if (!step.success) throw new PrsmError('VALIDATION_FAILED', `invalid job step: ${step.error.message}`)
     const deadline = input.deadline ?? Date.now() + this.#init.defaultDeadlineMs
-    // Paid jobs on one channel are admitted one at a time (signed, then accepted or refused), so
-    // vouchers reach the provider in order; a refused job's amount is reused by the next voucher.
-    const paying = input.maxPrice > 0n ? await this.#payFor(requestId, peer, input) : undefined
-    const voucher = paying?.voucher
+    const channel = input.maxPrice > 0n ? this.#channelFor(requestId, peer, input) : undefined
     const request = {
       requestId,
       step: step.data,
       inputs: input.inputs ?? [],
       maxPrice: input.maxPrice.toString(),
       deadline,
-      ...(voucher === undefined ? {} : { voucher }),
-      ...(paying !== undefined && voucher === undefined ? { channel: paying.channel } : {}),
+      ...(channel === undefined ? {} : { channel }),
     }
     const outer = options.signal
     const timeout = AbortSignal.timeout(Math.max(0, deadline - Date.now()) + RECEIPT_GRACE_MS)
@@ -139,7 +143,6 @@ export class JobClient {
         signal: AbortSignal.any([timeout, ...(outer ? [outer] : [])]),
       })
     } catch (err) {
-      paying?.release()
       if (outer?.aborted) throw new PrsmError('JOB_CANCELLED', undefined, { cause: err })
       throw new PrsmError('PEER_UNREACHABLE', `provider ${peer} not reached: ${(err as Error).message}`, {
         cause: err,
@@ -148,6 +151,7 @@ export class JobClient {
     }
     const lp = lpStream(stream, { maxDataLength: gate.maxBytes })
     let finished = false
+    let closed = false
     const cancel = (): void => {
       if (finished || grace) return
       grace = AbortSignal.timeout(CANCEL_GRACE_MS)
@@ -159,6 +163,7 @@ export class JobClient {
     const hash = createHash('sha256')
     let seq = 0
     let replay = false
+    let owed: bigint | undefined
     try {
       if (outer?.aborted) throw new PrsmError('JOB_CANCELLED')
       await lp.write(await sealEnvelope(this.#c.privateKey, messages.JobRequest, request), {
@@ -193,23 +198,12 @@ export class JobClient {
         switch (envelope.type) {
           case messages.JobError.type: {
             const e = envelope.payload as { code: string; message: string }
-            // The provider's credit is lower than this client reckoned: pay in full from now on.
-            if (
-              paying !== undefined &&
-              (e.code === 'JOB_PAYMENT_REQUIRED' || e.code === 'VOUCHER_UNDERPAID')
-            ) {
-              this.#credit.delete(paying.key)
-            }
-            paying?.release()
             throw wireJobError(e, peer, requestId)
           }
           case messages.JobAccepted.type: {
             const accepted = envelope.payload as JobAccepted
             replay = accepted.replay
-            if (paying !== undefined) {
-              if (!replay) this.#reserve(requestId, paying.key, input.maxPrice)
-              paying.release()
-            }
+            if (accepted.owed !== undefined) owed = BigInt(accepted.owed)
             yield { type: 'accepted', accepted }
             break
           }
@@ -238,9 +232,18 @@ export class JobClient {
               streamedHash: replay ? undefined : hash.digest('hex'),
             })
             finished = true
-            if (paying !== undefined) this.#settle(requestId, paying.key, input.maxPrice, receipt)
             yield { type: 'receipt', receipt, signed: frame.subarray().slice() }
+            // Pay for what was delivered: the receipt's charge, or on a replay what is still owed.
+            const due = replay ? (owed ?? 0n) : BigInt(receipt.charged)
+            if (channel !== undefined && due > 0n) {
+              yield await this.#pay(peer, requestId, channel, due, (bytes) =>
+                lp
+                  .write(bytes, { signal: AbortSignal.timeout(RECEIPT_GRACE_MS) })
+                  .then(() => lp.read({ signal: AbortSignal.timeout(RECEIPT_GRACE_MS) })),
+              )
+            }
             await stream.close({ signal: AbortSignal.timeout(RECEIPT_GRACE_MS) }).catch(() => undefined)
+            closed = true
             return
           }
           default:
@@ -251,28 +254,17 @@ export class JobClient {
       stream.abort(err as Error)
       throw err
     } finally {
-      paying?.release()
-      if (paying !== undefined && !finished) this.#settle(requestId, paying.key, input.maxPrice, undefined)
       outer?.removeEventListener('abort', cancel)
-      if (!finished) {
-        // The consumer stopped early: the provider sees the reset and stops the job.
+      if (!closed) {
+        // The consumer stopped early: the provider sees the reset and stops the job (or, after
+        // the receipt, stops waiting for the payment).
         stream.abort(new Error('job abandoned'))
       }
     }
   }
 
-  /**
-   * The payment of a request, with the channel's admission lock held: the same as before on a
-   * retry; else the client's credit on the channel (what earlier vouchers added beyond what their
-   * jobs were charged) pays first, and a voucher adds the rest of the max price — reusing the
-   * amount of vouchers the provider refused (`#unaccepted`) rather than paying it twice. No voucher
-   * is sent when the credit covers the max price and nothing signed is pending.
-   */
-  async #payFor(
-    requestId: string,
-    peer: PeerId,
-    input: RunJobRequest,
-  ): Promise<{ voucher: VoucherJson | undefined; channel: Hex; key: string; release: () => void }> {
+  /** The paying channel of a priced request: as on an earlier try, as asked, or one to the provider. */
+  #channelFor(requestId: string, peer: PeerId, input: RunJobRequest): Hex {
     const { ledger, payments } = this.#c
     if (!ledger.enabled) {
       throw new PrsmError(
@@ -280,76 +272,110 @@ export class JobClient {
         'a paid job needs a chain (or use --max-price 0 for free offers)',
       )
     }
-    const known = this.#vouchers.get(requestId)
     const channel =
-      known?.channel ??
+      this.#payments.get(requestId)?.channel ??
       input.channel ??
-      ledger.payer.channels().find((c) => payments.peerOf(c.channel) === peer.toString())?.channel
+      ledger.payer
+        .channels()
+        .filter((c) => !c.closed && payments.peerOf(c.channel) === peer.toString())
+        .sort((a, b) => (b.deposit - b.cumulativeAmount > a.deposit - a.cumulativeAmount ? 1 : -1))[0]
+        ?.channel
     if (channel === undefined) {
       throw new PrsmError('CHANNEL_UNKNOWN', `no payment channel to ${peer} is known: open one first`, {
         details: { peer: peer.toString() },
       })
     }
-    const key = channel.toLowerCase()
-    const release = await this.#lock(key)
-    try {
-      if (known !== undefined) return { voucher: known.voucher, channel, key, release }
-      const owed = this.#unaccepted.get(key) ?? 0n
-      const credit = this.#credit.get(key) ?? 0n
-      const needed = input.maxPrice - (credit < input.maxPrice ? credit : input.maxPrice)
-      const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === key)
-      let voucher: VoucherJson | undefined
-      if (owed > 0n && owed >= needed && record?.signature !== undefined) {
-        voucher = voucherToJson({ ...record, signature: record.signature })
-      } else if (needed > 0n) {
-        voucher = voucherToJson(ledger.payer.pay(channel, needed - owed))
-        this.#unaccepted.set(key, needed)
+    if (!this.#payments.has(requestId)) {
+      this.#payments.set(requestId, { channel, voucher: undefined })
+      if (this.#payments.size > MAX_REMEMBERED_VOUCHERS) {
+        const oldest = this.#payments.keys().next().value
+        if (oldest !== undefined) this.#payments.delete(oldest)
       }
-      this.#vouchers.set(requestId, { channel, voucher, reserved: false, settled: false })
-      if (this.#vouchers.size > MAX_REMEMBERED_VOUCHERS) {
-        const oldest = this.#vouchers.keys().next().value
-        if (oldest !== undefined) this.#vouchers.delete(oldest)
-      }
-      return { voucher, channel, key, release }
-    } catch (err) {
-      release()
-      throw err
     }
-  }
-
-  /** The provider accepted a paid job: its voucher is taken and its max price is reserved. */
-  #reserve(requestId: string, key: string, maxPrice: bigint): void {
-    const job = this.#vouchers.get(requestId)
-    if (job === undefined || job.reserved) return
-    job.reserved = true
-    const added = job.voucher === undefined ? 0n : (this.#unaccepted.get(key) ?? 0n)
-    this.#unaccepted.delete(key)
-    this.#credit.set(key, (this.#credit.get(key) ?? 0n) + added - maxPrice)
-    this.#inflight.set(key, (this.#inflight.get(key) ?? 0) + 1)
+    return channel
   }
 
   /**
-   * A paid job ended: what it reserved and was not charged returns to the credit. With no other
-   * job in flight on the channel, the provider's figure in the receipt is adopted.
+   * Pays `amount` for a delivered request, with the channel's lock held: signs a voucher adding it
+   * (or, when this request already signed one, resends the newest voucher signed on the channel,
+   * which covers it: amounts are cumulative, so nothing is signed twice) and sends it as a
+   * `job-payment` frame; the provider answers `job-paid` once it journalled it. When the stream
+   * fails the voucher goes through `/prsm/pay` instead (the provider counts it against its oldest
+   * unpaid charges).
    */
-  #settle(requestId: string, key: string, maxPrice: bigint, receipt: JobReceipt | undefined): void {
-    const job = this.#vouchers.get(requestId)
-    if (job === undefined || !job.reserved || job.settled) return
-    job.settled = true
-    const inflight = (this.#inflight.get(key) ?? 1) - 1
-    if (inflight <= 0) this.#inflight.delete(key)
-    else this.#inflight.set(key, inflight)
-    if (receipt === undefined) return
-    const credit = (this.#credit.get(key) ?? 0n) + maxPrice - BigInt(receipt.charged)
-    this.#credit.set(key, inflight <= 0 && receipt.credit !== undefined ? BigInt(receipt.credit) : credit)
+  async #pay(
+    peer: PeerId,
+    requestId: string,
+    channel: Hex,
+    amount: bigint,
+    exchange: (bytes: Uint8Array) => Promise<{ subarray(): Uint8Array }>,
+  ): Promise<Extract<JobEvent, { type: 'payment' }>> {
+    const { ledger, payments, messages, gate } = this.#c
+    const key = channel.toLowerCase()
+    const release = await this.#lock(key)
+    const known = this.#payments.get(requestId)
+    let voucher: VoucherJson
+    try {
+      const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === key)
+      voucher =
+        known?.voucher !== undefined && record?.signature !== undefined
+          ? voucherToJson({ ...record, signature: record.signature })
+          : voucherToJson(ledger.payer.pay(channel, amount))
+      this.#payments.set(requestId, { channel, voucher })
+    } catch (err) {
+      release()
+      const e = err as PrsmError
+      return {
+        type: 'payment',
+        channel,
+        amount: amount.toString(),
+        cumulativeAmount: '0',
+        acknowledged: false,
+        error: { code: e.code ?? 'INTERNAL', message: e.message },
+      }
+    }
+    const base = {
+      type: 'payment' as const,
+      channel,
+      amount: amount.toString(),
+      cumulativeAmount: String(voucher.cumulativeAmount),
+    }
+    try {
+      const answer = await exchange(
+        await sealEnvelope(this.#c.privateKey, messages.JobPayment, { requestId, voucher }),
+      )
+      const { envelope } = await gate.receive(answer.subarray(), peer)
+      if (envelope.type === messages.JobPaid.type) {
+        if ((envelope.payload as JobPaid).requestId !== requestId) {
+          throw new PrsmError('JOB_RECEIPT_INVALID', 'payment answer for another request id')
+        }
+        return { ...base, acknowledged: true }
+      }
+      if (envelope.type === messages.JobError.type) {
+        const e = envelope.payload as { code: string; message: string }
+        return { ...base, acknowledged: false, error: { code: e.code, message: e.message } }
+      }
+      throw new PrsmError('MESSAGE_UNKNOWN_TYPE', `unexpected ${envelope.type} after a payment`)
+    } catch (err) {
+      // The job stream is gone: the same voucher through the payment protocol.
+      try {
+        const answer = await payments.deliver(peer, voucher, AbortSignal.timeout(RECEIPT_GRACE_MS))
+        if (answer.ok) return { ...base, acknowledged: false }
+        return { ...base, acknowledged: false, error: { code: answer.code, message: answer.message } }
+      } catch (again) {
+        this.#c.logger.debug({ err: (again as Error).message, requestId }, 'job payment not delivered')
+        return {
+          ...base,
+          acknowledged: false,
+          error: { code: 'PEER_UNREACHABLE', message: `payment not delivered: ${(err as Error).message}` },
+        }
+      }
+    } finally {
+      release()
+    }
   }
 
-  /** The client's credit with a provider on a channel, as it reckons it (wei). */
-  credit(channel: Hex): bigint {
-    return this.#credit.get(channel.toLowerCase()) ?? 0n
-  }
-
-  /** Waits for the channel's previous paid admission to finish; resolves with the release. */
+  /** Waits for the channel's previous payment to finish; resolves with the release. */
   async #lock(key: string): Promise<() => void> {
     const previous = this.#locks.get(key) ?? Promise.resolve()
     let open!: () => void
@@ -376,8 +402,11 @@ export async function collectJob(events: AsyncIterable<JobEvent>): Promise<{
   signed: Uint8Array
   output: Uint8Array
   chunks: number
+  /** What this client paid for the receipt after delivery (0 when nothing was owed or paying failed), wei. */
+  paid: bigint
 }> {
   const parts: Uint8Array[] = []
+  let paid = 0n
   let receipt: JobReceipt | undefined
   let signed: Uint8Array = new Uint8Array()
   for await (const e of events) {
@@ -386,7 +415,7 @@ export async function collectJob(events: AsyncIterable<JobEvent>): Promise<{
     else if (e.type === 'receipt') {
       receipt = e.receipt
       signed = e.signed
-    }
+    } else if (e.type === 'payment' && e.error === undefined) paid += BigInt(e.amount)
   }
   if (receipt === undefined) throw new PrsmError('JOB_RECEIPT_INVALID', 'the job ended without a receipt')
   let output: Uint8Array = Buffer.concat(parts)
@@ -395,7 +424,7 @@ export async function collectJob(events: AsyncIterable<JobEvent>): Promise<{
     if (receipt.output.text !== undefined) output = Buffer.from(receipt.output.text)
     else if (receipt.output.bytes !== undefined) output = receipt.output.bytes
   }
-  return { receipt, signed, output, chunks: parts.length }
+  return { receipt, signed, output, chunks: parts.length, paid }
 }
 
 function checkReceipt(

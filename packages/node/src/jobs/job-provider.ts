@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
+import { royaltyTotal } from '@prsm/contracts'
 import { type Config, type MessageType, type Offer, PrsmError, sealEnvelope } from '@prsm/core'
 import type { Logger } from 'pino'
+import type { z } from 'zod'
 import type { Ledger } from '../ledger/ledger.ts'
+import type { VoucherJournal } from '../ledger/voucher-journal.ts'
 import type { OfferService } from '../market/offers.ts'
 import type { MessageGate } from '../net/message-gate.ts'
 import type { ContentStorage } from '../storage/storage.ts'
@@ -20,10 +23,19 @@ import {
 import { resolveInputs } from './job-inputs.ts'
 import { JobQueue } from './job-queue.ts'
 import type { JobStore } from './job-store.ts'
-import { emptyUsage, type JobMessages, type JobReceipt, type JobRequest, type JobUsage } from './messages.ts'
+import {
+  emptyUsage,
+  type JobMessages,
+  type JobPaid,
+  type JobPaymentSchema,
+  type JobReceipt,
+  type JobRequest,
+  type JobUsage,
+} from './messages.ts'
 import { countTokens, loadTokenizer } from './tokens.ts'
 
 type LpStream = ReturnType<typeof lpStream>
+type JobPaymentVoucher = z.output<typeof JobPaymentSchema>['voucher']
 
 export { charge } from './job-accounting.ts'
 
@@ -32,20 +44,28 @@ export const INLINE_OUTPUT_MAX_BYTES = 64 * 1024
 export { DEFAULT_MAX_INPUT_BYTES } from './job-inputs.ts'
 /** Time a client has to send its request after opening the stream. */
 export const REQUEST_READ_TIMEOUT_MS = 10_000
+/** Time a client has, after a priced receipt, to send its payment on the job stream. */
+export const PAYMENT_WAIT_MS = 10_000
+/** Default `jobs.paymentGraceMs`. */
+export const DEFAULT_PAYMENT_GRACE_MS = 30_000
 
 export interface JobProviderComponents {
   privateKey: PrivateKey
   messages: JobMessages
   gate: Pick<MessageGate, 'receive' | 'reject' | 'maxBytes'>
   offers: Pick<OfferService, 'localOffers'>
-  ledger: Pick<Ledger, 'enabled' | 'payee'>
+  ledger: Pick<Ledger, 'enabled' | 'payee'> & {
+    journal: Pick<VoucherJournal, 'newest'>
+    chain: { address: string }
+  }
   storage?: Pick<ContentStorage, 'cat' | 'add'>
   store: JobStore
   logger: Logger
 }
 
 export interface JobProviderInit
-  extends Pick<Config['jobs'], 'maxConcurrent' | 'maxQueue' | 'maxDeadlineMs'> {
+  extends Pick<Config['jobs'], 'maxConcurrent' | 'maxQueue' | 'maxDeadlineMs'>,
+    Partial<Pick<Config['jobs'], 'paymentGraceMs'>> {
   safety?: SafetyHook
 }
 
@@ -53,8 +73,7 @@ interface Admitted {
   offer: Offer
   backend: Backend
   inputs: ResolvedInput[]
-  paid: bigint
-  /** The paying channel of a paid job (its max price is reserved from the client's credit there). */
+  /** The paying channel of a priced job (its max price is reserved against the channel's escrow). */
   channel: string | undefined
   /** Waits for a slot in the queues; resolves with the function that frees it. */
   release: () => Promise<() => void>
@@ -72,10 +91,15 @@ interface Running {
 /**
  * The provider side of {@link JOB_PROTOCOL}. For each request it checks, in order: the request id
  * (a known id gets its stored receipt back, never a second run), the offer it matches, the
- * backend, the max price, the deadline, room in the queue, the inputs, the safety hook and the
- * payment; then it answers `job-accepted`, waits for a slot, streams the backend's output as
- * `job-chunk` frames (the backend is pulled only as fast as the client reads) and ends with a
- * signed `job-receipt`. A refusal is a `job-error` with a stable code and costs nothing.
+ * backend, the max price, the deadline, room in the queue, the inputs, the safety hook and, for
+ * a priced offer, the paying channel (its unspent escrow must cover the max price on top of
+ * everything charged or reserved on it and not yet paid, and the client must have no receipt
+ * unpaid past the grace period); then it answers `job-accepted`, waits for a slot, streams the
+ * backend's output as `job-chunk` frames (the backend is pulled only as fast as the client reads)
+ * and ends with a signed `job-receipt`. Payment comes after delivery: the client answers a
+ * receipt that charges something with a `job-payment` voucher adding `charged`, which is
+ * journalled through the ledger before the `job-paid` acknowledgement. A refusal is a `job-error`
+ * with a stable code and costs nothing.
  */
 export class JobProvider {
   readonly #c: JobProviderComponents
@@ -86,6 +110,8 @@ export class JobProvider {
   readonly #running = new Map<string, Running>()
   readonly #safety: SafetyHook
   readonly #earnings = new Map<string, { jobs: number; charged: bigint; upstreamCost: bigint }>()
+  /** Per channel: the max prices of admitted priced jobs that have no receipt yet, wei. */
+  readonly #reserved = new Map<string, bigint>()
 
   constructor(components: JobProviderComponents, init: JobProviderInit) {
     this.#c = components
@@ -103,9 +129,10 @@ export class JobProvider {
     return [...this.#backends].map(([capability, b]) => ({ capability, backend: b.name }))
   }
 
-  /** A client's credit on a channel: vouchered amounts not charged nor reserved by running jobs, wei. */
-  credit(client: string, channel: string): bigint {
-    return this.#c.store.credit(client, channel)
+  /** What is charged on a channel and not yet paid (every client), wei; counts payments received. */
+  unpaid(channel: string): bigint {
+    this.#sync(channel)
+    return this.#c.store.unpaid(channel).reduce((n, c) => n + c.amount, 0n)
   }
 
   /**
@@ -221,13 +248,20 @@ export class JobProvider {
         receipt = await running.done
       }
       if (receipt instanceof PrsmError) return refuse(receipt)
+      const owed = this.#owed(client, request.requestId)
       await send(messages.JobAccepted, {
         requestId: request.requestId,
         price: receipt.unitPrice,
         unit: receipt.unit,
         replay: true,
+        ...(owed === undefined ? {} : { owed: owed.toString() }),
       })
-      return send(messages.JobReceipt, receipt)
+      await send(messages.JobReceipt, receipt)
+      if (owed !== undefined && owed > 0n) {
+        const frames = this.#listen(lp, from, request.requestId, new AbortController())
+        await this.#collectPayment(client, request.requestId, frames, send)
+      }
+      return
     }
     const startedAt = Date.now()
     store.claim(client, request.requestId, requestHash, startedAt)
@@ -249,12 +283,12 @@ export class JobProvider {
     }
 
     // From here the job is accepted (and paid): it always ends with a stored receipt.
-    const { offer, backend, inputs, paid, channel, release, deadline } = accepted
+    const { offer, backend, inputs, channel, release, deadline } = accepted
     const deadlineTimer = setTimeout(
       () => controller.abort(new PrsmError('JOB_DEADLINE_EXCEEDED')),
       Math.max(0, deadline - Date.now()),
     )
-    const listener = this.#listenForCancel(lp, from, request.requestId, controller)
+    const listener = this.#listen(lp, from, request.requestId, controller)
     // A write that fails means the client went away: the job stops (and is charged as delivered).
     const deliver = async <P>(kind: MessageType<P>, payload: P): Promise<void> => {
       try {
@@ -359,9 +393,20 @@ export class JobProvider {
       bytesOut: outBytes,
     }
     const charged = charge(offer, usage, failure === undefined, BigInt(request.maxPrice))
-    // What the job reserved and did not use goes back to the client's credit on the channel.
-    const credit =
-      channel === undefined ? undefined : store.addCredit(client, channel, BigInt(request.maxPrice) - charged)
+    if (channel !== undefined) {
+      // The reservation becomes what was delivered: a charge the client pays after the receipt.
+      this.#unreserve(channel, BigInt(request.maxPrice))
+      if (charged > 0n) {
+        this.#sync(channel)
+        store.addCharge({
+          client,
+          requestId: request.requestId,
+          channel,
+          amount: charged,
+          chargedAt: finishedAt,
+        })
+      }
+    }
     const inline = concat(out)
     const isText = !sawBytes
     const receipt: JobReceipt = {
@@ -384,8 +429,6 @@ export class JobProvider {
       unitPrice: offer.price,
       unit: offer.unit,
       charged: charged.toString(),
-      paid: paid.toString(),
-      ...(credit === undefined ? {} : { credit: credit.toString() }),
       startedAt,
       finishedAt,
     }
@@ -398,7 +441,6 @@ export class JobProvider {
     })
     this.#running.delete(key)
     settle(receipt)
-    listener.stop()
     this.#c.logger.debug(
       {
         requestId: request.requestId,
@@ -412,8 +454,110 @@ export class JobProvider {
       },
       'job finished',
     )
-    // The client may be gone (cancelled by dropping the stream); the receipt stays retrievable.
-    await send(messages.JobReceipt, receipt)
+    // The client may be gone (cancelled by dropping the stream); the receipt stays retrievable
+    // (and payable: a retry of the request id replays it and takes the payment).
+    try {
+      await send(messages.JobReceipt, receipt)
+      if (channel !== undefined && charged > 0n) {
+        await this.#collectPayment(client, request.requestId, listener, send)
+      }
+    } finally {
+      listener.stop()
+    }
+  }
+
+  /** What a priced request still owes (undefined when it charged nothing on a channel). */
+  #owed(client: string, requestId: string): bigint | undefined {
+    const charged = this.#c.store.charge(client, requestId)
+    if (charged === undefined) return undefined
+    if (charged.paidAt === undefined) this.#sync(charged.channel)
+    return this.#c.store.charge(client, requestId)?.paidAt === undefined ? charged.amount : 0n
+  }
+
+  /**
+   * Waits for the client's `job-payment` after a priced receipt, accepts its voucher through the
+   * ledger (journalled before the answer) and answers `job-paid`, or `job-error` when refused.
+   * A client that sends nothing leaves the charge unpaid (and is refused new work after the grace).
+   */
+  async #collectPayment(
+    client: string,
+    requestId: string,
+    frames: { payment: Promise<JobPaymentVoucher | undefined> },
+    send: <P>(kind: MessageType<P>, payload: P, signal?: AbortSignal) => Promise<void>,
+  ): Promise<void> {
+    const { messages, ledger, store } = this.#c
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const payment = await Promise.race([
+      frames.payment,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), PAYMENT_WAIT_MS)
+      }),
+    ]).finally(() => clearTimeout(timer))
+    if (payment === undefined) return
+    let paid: JobPaid
+    try {
+      const owed = store.charge(client, requestId)
+      if (owed === undefined) throw new PrsmError('JOB_PAYMENT_REQUIRED', 'nothing is owed for this request')
+      if (payment.channel.toLowerCase() !== owed.channel) {
+        throw new PrsmError('JOB_PAYMENT_REQUIRED', 'the voucher is not on the channel of the request', {
+          details: { channel: owed.channel },
+        })
+      }
+      this.#sync(owed.channel)
+      const due = store.charge(client, requestId)?.paidAt === undefined ? owed.amount : 0n
+      const accepted = await ledger.payee.acceptVoucher(payment, {
+        ...(due > 0n ? { minIncrement: due } : {}),
+        signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS),
+      })
+      this.#sync(owed.channel, requestId)
+      paid = {
+        requestId,
+        cumulativeAmount: accepted.cumulativeAmount.toString(),
+        increment: accepted.increment.toString(),
+      }
+    } catch (err) {
+      const e = toPrsmError(err)
+      this.#c.logger.debug({ requestId, client, code: e.code }, 'job payment refused')
+      await send(messages.JobError, { requestId, code: e.code, message: e.message.slice(0, 512) })
+      return
+    }
+    await send(messages.JobPaid, paid)
+  }
+
+  /**
+   * Counts the vouchers accepted on a channel since the last look (through the job stream or
+   * `/prsm/pay`) against its unpaid charges, oldest first (`first`, when given, before the rest):
+   * the provider's net share of the newest voucher (cumulative − royalties) above what was already
+   * counted pays whole charges; what does not cover the next charge waits for more.
+   */
+  #sync(channel: string, first?: string): void {
+    const { store, ledger } = this.#c
+    const newest = ledger.journal.newest(channel.toLowerCase() as `0x${string}`)
+    const net = newest === undefined ? 0n : newest.cumulativeAmount - royaltyTotal(newest.royalties)
+    const accounted = store.accounted(channel)
+    if (accounted === undefined) {
+      // First charge on this channel: earlier payments on it were for something else.
+      store.setAccounted(channel, net)
+      return
+    }
+    let left = net - accounted
+    if (left <= 0n) return
+    const unpaid = store.unpaid(channel)
+    unpaid.sort((a, b) => (a.requestId === first ? -1 : b.requestId === first ? 1 : 0))
+    const now = Date.now()
+    for (const c of unpaid) {
+      if (c.amount > left) break
+      store.markPaid(c.client, c.requestId, now)
+      left -= c.amount
+    }
+    store.setAccounted(channel, net - left)
+  }
+
+  #unreserve(channel: string, amount: bigint): void {
+    const key = channel.toLowerCase()
+    const left = (this.#reserved.get(key) ?? 0n) - amount
+    if (left > 0n) this.#reserved.set(key, left)
+    else this.#reserved.delete(key)
   }
 
   /** The safety hook's verdict on a text output: the (possibly redacted) text, or JOB_REFUSED. */
@@ -453,19 +597,21 @@ export class JobProvider {
     if (price > 0n && !this.#c.ledger.enabled) {
       throw new PrsmError('CHAIN_NOT_CONFIGURED', 'this offer has a price and the provider has no chain')
     }
-    const channel = request.voucher?.channel ?? request.channel
-    if (price > 0n && channel === undefined) throw new PrsmError('JOB_PAYMENT_REQUIRED')
+    const channel = request.channel?.toLowerCase()
+    if (price > 0n && channel === undefined) {
+      throw new PrsmError('JOB_PAYMENT_REQUIRED', 'a priced offer needs the paying channel in the request')
+    }
+    if (price > 0n) this.#checkOverdue(client)
     const release = this.#reserve(capability, offer, signal)
     try {
       const inputs = await resolveInputs(this.#c.storage, request, offer, signal)
       const verdict = await this.#safety.checkRequest({ capability, step: request.step, inputs }, { client })
       if (!verdict.allow) throw new PrsmError('JOB_REFUSED', verdict.reason.slice(0, 256))
-      const paid = price > 0n ? await this.#pay(request, client, channel as string, signal) : 0n
+      if (price > 0n) await this.#reserveEscrow(channel as string, maxPrice, signal)
       return {
         offer,
         backend,
         inputs,
-        paid,
         channel: price > 0n ? channel : undefined,
         release: release.wait,
         deadline,
@@ -476,37 +622,67 @@ export class JobProvider {
     }
   }
 
+  /** JOB_PAYMENT_REQUIRED when the client left a receipt unpaid past the grace period. */
+  #checkOverdue(client: string): void {
+    const { store } = this.#c
+    const grace = this.#init.paymentGraceMs ?? DEFAULT_PAYMENT_GRACE_MS
+    let oldest = store.oldestUnpaid(client)
+    if (oldest === undefined || Date.now() - oldest.chargedAt <= grace) return
+    this.#sync(oldest.channel)
+    oldest = store.oldestUnpaid(client)
+    if (oldest === undefined || Date.now() - oldest.chargedAt <= grace) return
+    throw new PrsmError(
+      'JOB_PAYMENT_REQUIRED',
+      `request ${oldest.requestId} is unpaid since ${new Date(oldest.chargedAt).toISOString()}: pay it (retry that request id) before new work`,
+      {
+        details: {
+          reason: 'overdue',
+          requestId: oldest.requestId,
+          channel: oldest.channel,
+          owed: oldest.amount.toString(),
+        },
+      },
+    )
+  }
+
   /**
-   * Reserves the max price of a paid job: first from the client's credit on the channel (what its
-   * vouchers added beyond what its jobs were charged), the rest from the request's voucher, which
-   * must add at least that much (anything more becomes credit). Resolves with what the voucher
-   * added. The reservation is taken synchronously, so concurrent requests cannot spend one credit
-   * twice; it is given back if the voucher is refused.
+   * Reserves a priced job's max price against the channel's unspent escrow (deposit − the newest
+   * accepted cumulative amount), which must also cover what is charged or reserved there and not
+   * yet paid. Checked and taken without an await in between, so concurrent requests cannot both
+   * count on one escrow.
    */
-  async #pay(request: JobRequest, client: string, channel: string, signal: AbortSignal): Promise<bigint> {
-    const { store, ledger } = this.#c
-    const maxPrice = BigInt(request.maxPrice)
-    const available = store.credit(client, channel)
-    const fromCredit = available < maxPrice ? available : maxPrice
-    const needed = maxPrice - fromCredit
-    if (needed > 0n && request.voucher === undefined) {
-      throw new PrsmError('JOB_PAYMENT_REQUIRED', undefined, {
-        details: { channel, credit: available.toString(), needed: needed.toString() },
-      })
+  async #reserveEscrow(channel: string, maxPrice: bigint, signal: AbortSignal): Promise<void> {
+    const { ledger } = this.#c
+    const check = async (refresh: boolean): Promise<{ ok: boolean; details: Record<string, string> }> => {
+      const state = await ledger.payee.channel(channel as `0x${string}`, { refresh, signal })
+      if (state === undefined) throw new PrsmError('CHANNEL_UNKNOWN', undefined, { details: { channel } })
+      if (state.payee.toLowerCase() !== ledger.chain.address.toLowerCase()) {
+        throw new PrsmError('CHANNEL_WRONG_PAYEE', undefined, { details: { channel } })
+      }
+      if (state.closed) throw new PrsmError('CHANNEL_CLOSED', undefined, { details: { channel } })
+      const newest = ledger.journal.newest(channel as `0x${string}`)?.cumulativeAmount ?? 0n
+      const spent = newest > state.claimed ? newest : state.claimed
+      const outstanding = this.unpaid(channel) + (this.#reserved.get(channel) ?? 0n)
+      const unspent = state.deposit - spent
+      const details = {
+        channel,
+        unspent: unspent.toString(),
+        outstanding: outstanding.toString(),
+        maxPrice: maxPrice.toString(),
+      }
+      return { ok: unspent >= outstanding + maxPrice, details }
     }
-    if (fromCredit > 0n) store.addCredit(client, channel, -fromCredit)
-    try {
-      if (request.voucher === undefined) return 0n
-      const accepted = await ledger.payee.acceptVoucher(request.voucher, {
-        ...(needed > 0n ? { minIncrement: needed } : {}),
-        signal,
-      })
-      if (accepted.increment > needed) store.addCredit(client, channel, accepted.increment - needed)
-      return accepted.increment
-    } catch (err) {
-      if (fromCredit > 0n) store.addCredit(client, channel, fromCredit)
-      throw err
+    let verdict = await check(false)
+    // A top-up since the cached read: look again on chain once.
+    if (!verdict.ok) verdict = await check(true)
+    if (!verdict.ok) {
+      throw new PrsmError(
+        'JOB_PAYMENT_REQUIRED',
+        'the channel has not enough unspent escrow for this job on top of what is owed on it',
+        { details: { ...verdict.details, reason: 'escrow' } },
+      )
     }
+    this.#reserved.set(channel, (this.#reserved.get(channel) ?? 0n) + maxPrice)
   }
 
   /** Takes a place in the capability's and the node's queues at once (JOB_BUSY when full). */
@@ -554,16 +730,28 @@ export class JobProvider {
     }
   }
 
-  /** Reads frames after the request: a `job-cancel` (or the stream failing) aborts the job. */
-  #listenForCancel(lp: LpStream, from: PeerId, requestId: string, controller: AbortController) {
+  /**
+   * Reads frames after the request for as long as the stream lives: a `job-cancel` (or the stream
+   * failing) aborts the job; a `job-payment` (after the receipt) resolves `payment`.
+   */
+  #listen(lp: LpStream, from: PeerId, requestId: string, controller: AbortController) {
+    const { gate, messages } = this.#c
     const stop = new AbortController()
+    let pay!: (voucher: JobPaymentVoucher | undefined) => void
+    const payment = new Promise<JobPaymentVoucher | undefined>((resolve) => {
+      pay = resolve
+    })
     void (async () => {
       try {
         while (!stop.signal.aborted) {
           const frame = await lp.read({ signal: stop.signal })
-          const { envelope } = await this.#c.gate.receive(frame.subarray(), from, this.#c.messages.JobCancel)
-          if (envelope.payload.requestId === requestId) {
+          const { envelope } = await gate.receive(frame.subarray(), from)
+          const payload = envelope.payload as { requestId?: string; voucher?: JobPaymentVoucher }
+          if (payload.requestId !== requestId) continue
+          if (envelope.type === messages.JobCancel.type) {
             controller.abort(new PrsmError('JOB_CANCELLED'))
+          } else if (envelope.type === messages.JobPayment.type) {
+            pay(payload.voucher)
             return
           }
         }
@@ -572,9 +760,13 @@ export class JobProvider {
         const name = (err as Error).name
         // A clean end of the client's writing side is not a cancel; a reset is.
         if (name === 'UnexpectedEOFError') return
-        controller.abort(new PrsmError('JOB_CANCELLED', 'the client closed the stream', { cause: err }))
+        if (!controller.signal.aborted) {
+          controller.abort(new PrsmError('JOB_CANCELLED', 'the client closed the stream', { cause: err }))
+        }
+      } finally {
+        pay(undefined)
       }
     })()
-    return { stop: () => stop.abort() }
+    return { stop: () => stop.abort(), payment }
   }
 }

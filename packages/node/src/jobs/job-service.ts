@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { type Config, type MessageRegistry, PrsmError } from '@prsm/core'
 import type { Logger } from 'pino'
-import type { Hex } from 'viem'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OfferService } from '../market/offers.ts'
 import type { PaymentService } from '../market/payments.ts'
@@ -34,8 +33,8 @@ export interface JobServiceComponents {
   registry: MessageRegistry
   gate: Pick<MessageGate, 'receive' | 'reject' | 'maxBytes'>
   offers: Pick<OfferService, 'localOffers'>
-  ledger: Pick<Ledger, 'enabled' | 'payer' | 'payee'>
-  payments: Pick<PaymentService, 'peerOf'>
+  ledger: Pick<Ledger, 'enabled' | 'payer' | 'payee' | 'journal' | 'chain'>
+  payments: Pick<PaymentService, 'peerOf' | 'deliver'>
   storage?: Pick<ContentStorage, 'cat' | 'add'>
   logger: Logger
 }
@@ -202,14 +201,6 @@ export class JobService {
       request,
       options,
     )
-  }
-
-  /**
-   * Client side: this node's credit with the provider of `channel` (what its vouchers added
-   * beyond what its jobs were charged), spent before any new voucher is signed.
-   */
-  credit(channel: Hex): bigint {
-    return this.#client.credit(channel)
   }
 
   /** Checks a signed evidence record on its own (JOB_EVIDENCE_INVALID when it does not verify). */

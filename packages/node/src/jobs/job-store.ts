@@ -14,6 +14,16 @@ export interface JobStoreInit {
 /** How long receipts are kept for retries by default. */
 export const DEFAULT_RECEIPT_RETENTION_MS = 7 * 24 * 3600_000
 
+/** A priced job's charge: what the client owes for a delivered receipt, and when it paid. */
+export interface StoredCharge {
+  client: string
+  requestId: string
+  channel: string
+  amount: bigint
+  chargedAt: number
+  paidAt: number | undefined
+}
+
 export type StoredJob =
   | { status: 'running'; requestHash: string; startedAt: number }
   | { status: 'interrupted'; requestHash: string; startedAt: number }
@@ -21,8 +31,9 @@ export type StoredJob =
 
 /**
  * The provider's journal of jobs by (client, request id): a request id is claimed before any
- * voucher is accepted or any work starts, and its receipt is stored when the job ends, so a
- * retried request gets the stored receipt instead of running or billing again. Jobs still
+ * work starts, and its receipt is stored when the job ends, so a retried request gets the stored
+ * receipt instead of running or billing again. Priced jobs leave a charge, unpaid until the
+ * client's voucher after delivery covers it (kept across restarts). Jobs still
  * running when the node stopped are marked interrupted at the next start.
  */
 export interface JobStore {
@@ -33,10 +44,21 @@ export interface JobStore {
   finish(client: string, requestId: string, receipt: JobReceipt): void
   /** Releases a claim on a request that was refused before any work or payment. */
   release(client: string, requestId: string): void
-  /** The client's unspent credit on a channel (vouchered amounts not charged), wei. */
-  credit(client: string, channel: string): bigint
-  /** Adds `delta` (may be negative) to the client's credit on a channel; returns the new credit. */
-  addCredit(client: string, channel: string, delta: bigint): bigint
+  /** Records what a finished priced job charged, unpaid until a voucher on `channel` covers it. */
+  addCharge(charge: Omit<StoredCharge, 'paidAt'>): void
+  /** The charge of one request, when it was priced. */
+  charge(client: string, requestId: string): StoredCharge | undefined
+  /** Unpaid charges on a channel (every client), oldest first. */
+  unpaid(channel: string): StoredCharge[]
+  /** The oldest unpaid charge of a client (any channel). */
+  oldestUnpaid(client: string): StoredCharge | undefined
+  markPaid(client: string, requestId: string, at: number): void
+  /**
+   * Per channel: the provider's net share (cumulative amount − royalties) of the newest voucher
+   * already counted against charges; undefined before the first charge on the channel.
+   */
+  accounted(channel: string): bigint | undefined
+  setAccounted(channel: string, amount: bigint): void
   close(): void
 }
 
@@ -63,11 +85,19 @@ export function createJobStore(init: JobStoreInit): JobStore {
       PRIMARY KEY (client, request_id)
     );
     UPDATE jobs SET status = 'interrupted' WHERE status = 'running';
-    CREATE TABLE IF NOT EXISTS credits (
+    CREATE TABLE IF NOT EXISTS charges (
       client TEXT NOT NULL,
+      request_id TEXT NOT NULL,
       channel TEXT NOT NULL,
-      credit TEXT NOT NULL,
-      PRIMARY KEY (client, channel)
+      amount TEXT NOT NULL,
+      charged_at INTEGER NOT NULL,
+      paid_at INTEGER,
+      PRIMARY KEY (client, request_id)
+    );
+    CREATE INDEX IF NOT EXISTS charges_unpaid ON charges (channel, charged_at) WHERE paid_at IS NULL;
+    CREATE TABLE IF NOT EXISTS channel_marks (
+      channel TEXT PRIMARY KEY,
+      accounted TEXT NOT NULL
     );
   `,
   )
@@ -85,15 +115,45 @@ export function createJobStore(init: JobStoreInit): JobStore {
     `UPDATE jobs SET status = 'done', finished_at = ?, receipt = ? WHERE client = ? AND request_id = ?`,
   )
   const remove = db.prepare(`DELETE FROM jobs WHERE client = ? AND request_id = ? AND status = 'running'`)
-  const selectCredit = db.prepare('SELECT credit FROM credits WHERE client = ? AND channel = ?')
-  const upsertCredit = db.prepare(
-    `INSERT INTO credits (client, channel, credit) VALUES (?, ?, ?)
-     ON CONFLICT (client, channel) DO UPDATE SET credit = excluded.credit`,
+  const insertCharge = db.prepare(
+    `INSERT INTO charges (client, request_id, channel, amount, charged_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT DO NOTHING`,
   )
-  const credit = (client: string, channel: string): bigint => {
-    const row = selectCredit.get(client, channel.toLowerCase()) as { credit: string } | undefined
-    return row === undefined ? 0n : BigInt(row.credit)
+  const columns = 'client, request_id, channel, amount, charged_at, paid_at'
+  const selectCharge = db.prepare(`SELECT ${columns} FROM charges WHERE client = ? AND request_id = ?`)
+  const selectUnpaid = db.prepare(
+    `SELECT ${columns} FROM charges WHERE channel = ? AND paid_at IS NULL ORDER BY charged_at, request_id`,
+  )
+  const selectOldest = db.prepare(
+    `SELECT ${columns} FROM charges WHERE client = ? AND paid_at IS NULL ORDER BY charged_at LIMIT 1`,
+  )
+  const updatePaid = db.prepare(
+    'UPDATE charges SET paid_at = ? WHERE client = ? AND request_id = ? AND paid_at IS NULL',
+  )
+  const selectMark = db.prepare('SELECT accounted FROM channel_marks WHERE channel = ?')
+  const upsertMark = db.prepare(
+    `INSERT INTO channel_marks (channel, accounted) VALUES (?, ?)
+     ON CONFLICT (channel) DO UPDATE SET accounted = excluded.accounted`,
+  )
+  type ChargeRow = {
+    client: string
+    request_id: string
+    channel: string
+    amount: string
+    charged_at: number
+    paid_at: number | null
   }
+  const toCharge = (row: ChargeRow | undefined): StoredCharge | undefined =>
+    row === undefined
+      ? undefined
+      : {
+          client: row.client,
+          requestId: row.request_id,
+          channel: row.channel,
+          amount: BigInt(row.amount),
+          chargedAt: row.charged_at,
+          paidAt: row.paid_at ?? undefined,
+        }
 
   return {
     get(client, requestId) {
@@ -116,12 +176,27 @@ export function createJobStore(init: JobStoreInit): JobStore {
     release(client, requestId) {
       remove.run(client, requestId)
     },
-    credit,
-    addCredit(client, channel, delta) {
-      const next = credit(client, channel) + delta
-      if (next < 0n) throw new Error('credit would go negative')
-      upsertCredit.run(client, channel.toLowerCase(), next.toString())
-      return next
+    addCharge(c) {
+      insertCharge.run(c.client, c.requestId, c.channel.toLowerCase(), c.amount.toString(), c.chargedAt)
+    },
+    charge(client, requestId) {
+      return toCharge(selectCharge.get(client, requestId) as ChargeRow | undefined)
+    },
+    unpaid(channel) {
+      return (selectUnpaid.all(channel.toLowerCase()) as ChargeRow[]).map((r) => toCharge(r) as StoredCharge)
+    },
+    oldestUnpaid(client) {
+      return toCharge(selectOldest.get(client) as ChargeRow | undefined)
+    },
+    markPaid(client, requestId, at) {
+      updatePaid.run(at, client, requestId)
+    },
+    accounted(channel) {
+      const row = selectMark.get(channel.toLowerCase()) as { accounted: string } | undefined
+      return row === undefined ? undefined : BigInt(row.accounted)
+    },
+    setAccounted(channel, amount) {
+      upsertMark.run(channel.toLowerCase(), amount.toString())
     },
     close() {
       db.close()

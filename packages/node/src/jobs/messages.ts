@@ -51,11 +51,9 @@ export const JobRequestSchema = z
     /** Milliseconds since the epoch; the provider stops work at this time. */
     deadline: z.number().int().positive(),
     /**
-     * A voucher on a channel to the provider adding what the client's credit there does not cover
-     * of `maxPrice` (absent when the offer is free or the credit covers it all).
+     * Priced jobs: the channel to the provider that will pay for this job after delivery (0x + 64
+     * hex digits). No voucher is sent with the request; its unspent escrow must cover `maxPrice`.
      */
-    voucher: VoucherJsonSchema.optional(),
-    /** The channel whose credit pays, when no voucher is sent (0x + 64 hex digits). */
     channel: z
       .string()
       .regex(/^0x[0-9a-fA-F]{64}$/)
@@ -74,6 +72,8 @@ export const JobAcceptedSchema = z
     unit: z.string().max(16),
     /** True when the provider already has a receipt for this request id (a retry); no chunks follow. */
     replay: z.boolean(),
+    /** On a replay of a priced job: what this request still owes (0 when it was paid), wei. */
+    owed: weiSchema.optional(),
   })
   .strict()
 export type JobAccepted = z.output<typeof JobAcceptedSchema>
@@ -121,18 +121,23 @@ export const JobReceiptSchema = z
     unit: z.string().max(16),
     /** What this job costs the client, wei (≤ maxPrice). */
     charged: weiSchema,
-    /** What the voucher of this request added, wei (0 when unpaid). */
-    paid: weiSchema,
-    /**
-     * Paid jobs: the client's credit with the provider on the paying channel once this job is
-     * settled (everything vouchered minus everything charged and reserved by running jobs), wei.
-     */
-    credit: weiSchema.optional(),
     startedAt: z.number().int().min(0),
     finishedAt: z.number().int().min(0),
   })
   .strict()
 export type JobReceipt = z.output<typeof JobReceiptSchema>
+
+/**
+ * The client's payment for a receipt, sent on the job stream after it: a voucher on the request's
+ * channel whose cumulative amount adds the receipt's `charged`.
+ */
+export const JobPaymentSchema = z.object({ requestId: RequestIdSchema, voucher: VoucherJsonSchema }).strict()
+
+/** The provider journalled the payment's voucher (`cumulativeAmount` is now its newest on the channel). */
+export const JobPaidSchema = z
+  .object({ requestId: RequestIdSchema, cumulativeAmount: weiSchema, increment: weiSchema })
+  .strict()
+export type JobPaid = z.output<typeof JobPaidSchema>
 
 /** A refusal before any work: the request is not run and not charged. */
 export const JobErrorSchema = z
@@ -175,13 +180,21 @@ export function registerJobMessages(registry: MessageRegistry) {
     JobReceipt: registry.register('job-receipt', 1, JobReceiptSchema),
     JobError: registry.register('job-error', 1, JobErrorSchema),
     JobCancel: registry.register('job-cancel', 1, JobCancelSchema),
+    JobPayment: registry.register('job-payment', 1, JobPaymentSchema),
+    JobPaid: registry.register('job-paid', 1, JobPaidSchema),
     JobEvidence: registry.register('job-evidence', 1, JobEvidenceSchema),
   }
 }
 export type JobMessages = ReturnType<typeof registerJobMessages>
 
 /** Provider → client frames after the request, each a separate signed envelope. */
-export const PROVIDER_FRAME_TYPES = ['job-accepted', 'job-chunk', 'job-receipt', 'job-error'] as const
+export const PROVIDER_FRAME_TYPES = [
+  'job-accepted',
+  'job-chunk',
+  'job-receipt',
+  'job-paid',
+  'job-error',
+] as const
 
 export function emptyUsage(): JobUsage {
   return { tokensIn: 0, tokensOut: 0, computeMs: 0, bytesIn: 0, bytesOut: 0 }

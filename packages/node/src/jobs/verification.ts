@@ -16,7 +16,7 @@ export interface VerificationComponents {
     provider: string,
     request: RunJobRequest,
     options: { signal?: AbortSignal },
-  ) => Promise<{ receipt: JobReceipt; signed: Uint8Array; output: Uint8Array }>
+  ) => Promise<{ receipt: JobReceipt; signed: Uint8Array; output: Uint8Array; paid?: bigint }>
   reputation: Pick<ReputationStore, 'recordDisagreement'>
   evidence: Pick<EvidenceStore, 'put'>
   privateKey: PrivateKey
@@ -42,6 +42,8 @@ export interface VerifiedResult {
   agreeing: string[]
   /** Providers that returned a different output, with their receipts. */
   dissenters: Array<{ provider: string; receipt: JobReceipt }>
+  /** What each provider with a receipt was paid after delivery (its receipt's charge), wei. */
+  payments: Array<{ provider: string; amount: bigint }>
   /** Ids of the evidence records stored, one per dissenter. */
   evidence: string[]
   /** Providers whose job failed or was refused (no vote), with the error. */
@@ -145,6 +147,9 @@ export async function runVerified(
     provider: first.provider,
     agreeing: majority.map((v) => v.provider),
     dissenters: dissenters.map((d) => ({ provider: d.provider, receipt: d.receipt })),
+    payments: runs.flatMap((run, i) =>
+      run.status === 'fulfilled' ? [{ provider: providers[i] as string, amount: run.value.paid ?? 0n }] : [],
+    ),
     evidence,
     failed,
   }

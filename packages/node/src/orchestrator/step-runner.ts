@@ -24,6 +24,8 @@ export interface VerifiedResult {
   provider: string
   agreeing: string[]
   dissenters: Array<{ provider: string; receipt?: JobReceipt }>
+  /** What each provider was paid after delivery, wei. */
+  payments?: Array<{ provider: string; amount: bigint }>
   evidence: string[]
 }
 
@@ -95,8 +97,9 @@ export interface StepRunResult {
  * Runs one step on the network: finds offers, routes to the best provider(s), reserves the price
  * (and royalties) in the budget, makes sure a channel with room exists, runs the job, and on a
  * failed or silent provider reroutes to the next best one (at most `maxAttempts` providers).
- * A provider whose job failed before it accepted the voucher is not paid; the reservation is
- * given back.
+ * Providers are paid after delivery, by the job client: a provider killed or silent before its
+ * receipt gets nothing, and a failed receipt is paid only what it charged for delivered output;
+ * the rest of the reservation is given back.
  */
 export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promise<StepRunResult> {
   const exclude = new Set([c.self])
@@ -197,8 +200,7 @@ export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promi
       maxPrice: price,
       deadline: startedAt + r.timeoutMs,
     }
-    // What the vouchers of this attempt add, per provider: measured on the channels (a voucher
-    // may add less than the max price when the provider holds credit from earlier jobs).
+    // k > 1: what the vouchers of this attempt add, per provider, measured on the channels.
     const signedBefore = channels.map((ch) => c.keeper.signed(ch))
     const added = () => channels.map((ch, i) => c.keeper.signed(ch) - (signedBefore[i] ?? 0n))
     try {
@@ -217,7 +219,13 @@ export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promi
         c.router.observe(p, { ok: result.agreeing.includes(p), latencyMs: finishedAt - startedAt })
       const payments = providers.map((provider, i) => ({
         provider,
-        amount: r.redundancy === 1 ? BigInt(result.receipt.paid) : (added()[i] ?? 0n),
+        amount:
+          (result as { paid?: bigint }).paid ??
+          (result as { payments?: Array<{ provider: string; amount: bigint }> }).payments?.find(
+            (x) => x.provider === provider,
+          )?.amount ??
+          added()[i] ??
+          0n,
       }))
       const paid = payments.reduce((n, p) => n + p.amount, 0n)
       const royalties =
@@ -240,10 +248,10 @@ export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promi
     } catch (err) {
       const e = asPrsmError(err, timeout.aborted && !r.signal.aborted)
       if (r.signal.aborted) throw new PrsmError('JOB_CANCELLED', 'the workflow was cancelled', { cause: err })
-      const accepted = (err as { accepted?: boolean }).accepted === true
-      // Refused before the voucher was accepted: nothing was paid (the job client reuses the
-      // amount). Accepted, then failed: the provider keeps what the voucher added (prepaid).
-      const paid = accepted ? added().reduce((n, a) => n + a, 0n) : 0n
+      // Paid after delivery: a failed receipt's charge for delivered output (k = 1: as the job
+      // client paid it; k > 1: measured on the channels); no receipt, no payment.
+      const single = (err as { paid?: bigint }).paid
+      const paid = single ?? added().reduce((n, a) => n + a, 0n)
       r.budget.release(total - paid)
       const failed =
         (e.details?.peer as string | undefined) ??
@@ -288,17 +296,19 @@ async function runOne(
   agreeing: string[]
   receipt: JobReceipt
   signedReceipt?: Uint8Array
+  paid: bigint
 }> {
   const parts: Uint8Array[] = []
-  let accepted = false
+  let paid = 0n
   try {
     // The event loop runs to its end (the job client closes the stream after the receipt):
     // leaving it at the receipt would leave the stream half-open.
     let receipt: JobReceipt | undefined
     let signed: Uint8Array | undefined
     for await (const event of c.jobs.run(provider, request, { signal })) {
-      if (event.type === 'accepted') accepted = true
-      else if (event.type === 'chunk') {
+      if (event.type === 'payment') {
+        if (event.error === undefined) paid += BigInt(event.amount)
+      } else if (event.type === 'chunk') {
         if (event.text !== undefined) {
           parts.push(Buffer.from(event.text))
           r.onEvent({ type: 'chunk', text: event.text })
@@ -330,9 +340,10 @@ async function runOne(
       agreeing: [provider],
       receipt,
       ...(signed === undefined ? {} : { signedReceipt: signed }),
+      paid,
     }
   } catch (err) {
-    throw Object.assign(asPrsmError(err, false), { accepted })
+    throw Object.assign(asPrsmError(err, false), { paid })
   }
 }
 
@@ -349,6 +360,7 @@ async function runMany(
   provider: string
   agreeing: string[]
   receipt: JobReceipt
+  payments?: Array<{ provider: string; amount: bigint }>
 }> {
   if (c.jobs.runVerified !== undefined) {
     try {
@@ -359,9 +371,10 @@ async function runMany(
         provider: v.provider,
         agreeing: v.agreeing,
         receipt: v.receipt,
+        ...(v.payments === undefined ? {} : { payments: v.payments }),
       }
     } catch (err) {
-      throw Object.assign(asPrsmError(err, false), { accepted: true })
+      throw asPrsmError(err, false)
     }
   }
   const settled = await Promise.allSettled(
@@ -377,13 +390,10 @@ async function runMany(
   const best = [...byHash.entries()].sort((a, b) => b[1].length - a[1].length)[0]
   if (best === undefined || best[1].length * 2 <= providers.length) {
     const failed = settled.find((s) => s.status === 'rejected')
-    throw Object.assign(
-      new PrsmError('WORKFLOW_STEP_FAILED', `no majority among ${providers.length} providers`, {
-        ...(failed?.status === 'rejected' ? { cause: failed.reason } : {}),
-        details: { step: r.step },
-      }),
-      { accepted: true },
-    )
+    throw new PrsmError('WORKFLOW_STEP_FAILED', `no majority among ${providers.length} providers`, {
+      ...(failed?.status === 'rejected' ? { cause: failed.reason } : {}),
+      details: { step: r.step },
+    })
   }
   const [hash, agreeing] = best
   const first = agreeing[0] as { output: Uint8Array; provider: string; receipt: JobReceipt }
@@ -396,6 +406,10 @@ async function runMany(
     provider: first.provider,
     agreeing: agreeing.map((a) => a.provider),
     receipt: first.receipt,
+    payments: settled.map((s, i) => ({
+      provider: providers[i] as string,
+      amount: s.status === 'fulfilled' ? s.value.paid : ((s.reason as { paid?: bigint }).paid ?? 0n),
+    })),
   }
 }
 

@@ -18,7 +18,6 @@ const receipt = (requestId: string, finishedAt: number): JobReceipt => ({
   unitPrice: '1',
   unit: 'token',
   charged: '3',
-  paid: '0',
   startedAt: finishedAt - 10,
   finishedAt,
 })

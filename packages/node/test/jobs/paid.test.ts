@@ -6,7 +6,10 @@ import { after, before, describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { type Devnet, FTNS, startDevnet } from '@prsm/contracts'
 import { hasCode } from '@prsm/core'
+import type { Hex } from 'viem'
 import type { PrsmNode } from '../../src/index.ts'
+import type { JobEvent } from '../../src/jobs/job-client.ts'
+import type { JobReceipt } from '../../src/jobs/messages.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
 import { echoBackend, gatedBackend } from './helpers.ts'
 
@@ -18,11 +21,12 @@ describe('paid jobs (two nodes on a devnet)', () => {
   const echo = echoBackend()
   const flaky = gatedBackend(2)
   let chain: { deployment: string; reconcileIntervalMs: number }
-  const startProvider = async (dataDir?: string): Promise<PrsmNode> => {
+  const startProvider = async (dataDir?: string, paymentGraceMs?: number): Promise<PrsmNode> => {
     const node = await startTestNode({
       ...(dataDir === undefined ? {} : { dataDir }),
       config: {
         chain,
+        ...(paymentGraceMs === undefined ? {} : { jobs: { paymentGraceMs } }),
         offers: [
           { capability: 'model:paid', price: '0.001', unit: 'token' },
           { capability: 'model:unbacked', price: '0.001', unit: 'token' },
@@ -34,6 +38,12 @@ describe('paid jobs (two nodes on a devnet)', () => {
     node.jobs.registerBackend('model:flaky', flaky.backend)
     return node
   }
+  /** What the client has signed on its channel to the provider, and what the provider journalled. */
+  const signed = (channel: Hex) =>
+    client.ledger.payer.channels().find((c) => c.channel === channel)?.cumulativeAmount ?? 0n
+  const journalled = (channel: Hex) =>
+    provider.ledger.journal.newest(channel.toLowerCase() as Hex)?.cumulativeAmount ?? 0n
+  const milli = (n: bigint) => (n * FTNS) / 1000n
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'prsm-paid-jobs-'))
@@ -49,48 +59,45 @@ describe('paid jobs (two nodes on a devnet)', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('pays with a voucher for the max price accepted before work; a retry neither runs nor pays again', async () => {
+  it('pays after delivery exactly what the receipt charged; a retry neither runs nor pays again', async () => {
     const opened = await client.payments.openChannel({
       to: provider.peerId,
       deposit: 10n * FTNS,
       expirySeconds: 86_400,
     })
+    const channel = opened.channel
     const request = {
       requestId: 'paid-0001',
       step: { capability: 'model:paid' },
       inputs: [{ text: 'one two three' }],
       maxPrice: FTNS,
     }
-    const first = await client.jobs.request(provider.peerId, request)
-    assert.equal(first.receipt.status, 'ok')
-    assert.equal(first.receipt.paid, FTNS.toString())
+    const events: JobEvent[] = []
+    for await (const e of client.jobs.run(provider.peerId, request)) events.push(e)
+    const receipt = events.find((e) => e.type === 'receipt')?.receipt
+    assert.equal(receipt?.status, 'ok')
     // 0.001 FTNS per token, 3 tokens in and 3 out
-    assert.equal(first.receipt.charged, ((6n * FTNS) / 1000n).toString())
-    const signed = () =>
-      client.ledger.payer.channels().find((c) => c.channel === opened.channel)?.cumulativeAmount
-    assert.equal(signed(), FTNS)
+    assert.equal(receipt?.charged, milli(6n).toString())
+    const payment = events.at(-1)
+    assert.equal(payment?.type, 'payment')
+    assert.equal(payment.type === 'payment' && payment.acknowledged, true)
+    assert.equal(payment.type === 'payment' && payment.amount, milli(6n).toString())
+    assert.equal(signed(channel), milli(6n), 'the voucher adds the charge, not the max price')
+    assert.equal(journalled(channel), milli(6n), 'journalled by the provider before its ack')
+    assert.equal(provider.jobs.provider.unpaid(channel), 0n)
 
     const runs = echo.runs
     const again = await client.jobs.request(provider.peerId, request)
-    assert.deepEqual(again.receipt, first.receipt)
+    assert.deepEqual(again.receipt, receipt)
     assert.equal(echo.runs, runs, 'not run again')
-    assert.equal(signed(), FTNS, 'no second voucher signed')
+    assert.equal(signed(channel), milli(6n), 'no second voucher signed')
 
-    // A max price over the channel's deposit is refused with the ledger's code, before any work.
+    // A max price over the channel's unspent escrow is refused before any work, nothing signed.
     await assert.rejects(
       client.jobs.request(provider.peerId, { ...request, requestId: 'paid-0002', maxPrice: 100n * FTNS }),
-      (err) => hasCode(err, 'CHANNEL_INSUFFICIENT_FUNDS') || hasCode(err, 'VOUCHER_OVER_DEPOSIT'),
+      (err) => hasCode(err, 'JOB_PAYMENT_REQUIRED'),
     )
-    assert.equal(echo.runs, runs)
-
-    // What the first job reserved and was not charged is the client's credit, on both sides.
-    const credit = FTNS - (6n * FTNS) / 1000n
-    assert.equal(first.receipt.credit, credit.toString())
-    assert.equal(client.jobs.credit(opened.channel), credit)
-    assert.equal(provider.jobs.provider.credit(client.peerId, opened.channel), credit)
-
-    // A refused job's voucher is not lost: the next job's voucher reuses its amount. The credit
-    // pays first, so the voucher adds only what it does not cover (0.006 FTNS).
+    // A refusal costs nothing either.
     await assert.rejects(
       client.jobs.request(provider.peerId, {
         ...request,
@@ -99,40 +106,28 @@ describe('paid jobs (two nodes on a devnet)', () => {
       }),
       (err) => hasCode(err, 'JOB_NO_BACKEND'),
     )
-    assert.equal(signed(), FTNS + (6n * FTNS) / 1000n)
-    const next = await client.jobs.request(provider.peerId, { ...request, requestId: 'paid-0004' })
-    assert.equal(next.receipt.status, 'ok')
-    assert.equal(next.receipt.paid, ((6n * FTNS) / 1000n).toString(), 'the voucher added only the shortfall')
-    assert.equal(signed(), FTNS + (6n * FTNS) / 1000n, 'the refused voucher was delivered again')
+    assert.equal(echo.runs, runs)
+    assert.equal(signed(channel), milli(6n))
 
-    // A job the credit covers entirely is paid without any voucher.
-    const cheap = { ...request, maxPrice: FTNS / 10n }
-    const covered = await client.jobs.request(provider.peerId, { ...cheap, requestId: 'paid-0005' })
-    assert.equal(covered.receipt.status, 'ok')
-    assert.equal(covered.receipt.paid, '0')
-    assert.equal(signed(), FTNS + (6n * FTNS) / 1000n, 'no new voucher')
-
-    // Paid jobs started together on one channel are admitted in order: every one is accepted.
+    // Priced jobs started together on one channel: each is paid its own charge, in order.
     const together = await Promise.all(
-      [6, 7, 8].map((i) => client.jobs.request(provider.peerId, { ...request, requestId: `paid-000${i}` })),
+      [4, 5, 6].map((i) => client.jobs.request(provider.peerId, { ...request, requestId: `paid-000${i}` })),
     )
     for (const r of together) assert.equal(r.receipt.status, 'ok')
-
-    // The honest total: everything the client signed is what its jobs were charged plus a credit
-    // both sides agree on (spent by its next jobs) — never more.
-    const receipts = [first, next, covered, ...together].map((r) => r.receipt)
-    const charged = receipts.reduce((n, r) => n + BigInt(r.charged), 0n)
-    const left = provider.jobs.provider.credit(client.peerId, opened.channel)
-    assert.equal(client.jobs.credit(opened.channel), left)
-    assert.equal(signed(), charged + left)
-    assert.ok(left < 3n * FTNS, 'the credit is at most what the jobs in flight together reserved')
+    const charged = [receipt, ...together.map((r) => r.receipt)].reduce(
+      (n, r) => n + BigInt(r?.charged ?? 'x'),
+      0n,
+    )
+    assert.equal(charged, milli(24n))
+    assert.equal(signed(channel), charged, 'everything signed is what the jobs charged')
+    assert.equal(journalled(channel), charged)
+    assert.equal(provider.jobs.provider.unpaid(channel), 0n)
   })
 
-  it('a paid job whose backend fails mid-stream is charged only for the tokens delivered', async () => {
+  it('a paid job whose backend fails mid-stream is paid only for the tokens delivered', async () => {
     const channel = client.ledger.payer.channels()[0]?.channel
     assert.ok(channel)
-    const before = client.jobs.credit(channel)
-    assert.ok(before >= FTNS / 10n, 'the credit left by the first test covers this max price')
+    const before = signed(channel)
     const job = client.jobs.request(provider.peerId, {
       requestId: 'paid-flaky-1',
       step: { capability: 'model:flaky' },
@@ -147,35 +142,55 @@ describe('paid jobs (two nodes on a devnet)', () => {
     assert.equal(Buffer.from(output).toString(), 'part0 part1 ')
     // o200k tokens: prompt 'hello' 1; delivered 'part0 ' 3 + 'part1 ' 3 → 7 × 0.001 FTNS
     assert.deepEqual([receipt.usage.tokensIn, receipt.usage.tokensOut], [1, 6])
-    assert.equal(receipt.charged, ((7n * FTNS) / 1000n).toString())
-    // the unused rest of the max price is credit again, on both sides
-    assert.equal(client.jobs.credit(channel), before - (7n * FTNS) / 1000n)
-    assert.equal(provider.jobs.provider.credit(client.peerId, channel), client.jobs.credit(channel))
+    assert.equal(receipt.charged, milli(7n).toString())
+    assert.equal(signed(channel) - before, milli(7n), 'the voucher added the delivered tokens only')
+    assert.equal(journalled(channel), signed(channel))
   })
 
-  it('a client that reckons more credit than the provider has is refused once, then pays in full', async () => {
+  it('an unpaid receipt survives a restart, blocks new work past the grace period, and is paid once by a retry', async () => {
     const channel = client.ledger.payer.channels()[0]?.channel
     assert.ok(channel)
-    const credit = client.jobs.credit(channel)
-    assert.ok(credit >= FTNS / 10n, 'the client has credit from the first test')
-    // The provider loses its job journal (credits included) across a restart.
+    const before = signed(channel)
+    const request = { step: { capability: 'model:paid' }, inputs: [{ text: 'again' }], maxPrice: FTNS / 10n }
+    // The consumer stops at the receipt: the stream is dropped and nothing is paid.
+    let receipt: JobReceipt | undefined
+    for await (const e of client.jobs.run(provider.peerId, { ...request, requestId: 'unpaid-01' })) {
+      if (e.type === 'receipt') {
+        receipt = e.receipt
+        break
+      }
+    }
+    const charged = BigInt(receipt?.charged ?? 'x')
+    assert.ok(charged > 0n)
+    assert.equal(signed(channel), before, 'no voucher signed')
+    await waitFor(
+      'the provider to record the charge',
+      () => provider.jobs.provider.unpaid(channel) === charged,
+    )
+
+    // The provider restarts with no grace: the charge is still there and refuses new work.
     const dataDir = provider.dataDir
     await provider.stop()
-    rmSync(join(dataDir, 'jobs.db'), { force: true })
-    rmSync(join(dataDir, 'jobs.db-wal'), { force: true })
-    rmSync(join(dataDir, 'jobs.db-shm'), { force: true })
-    provider = await startProvider(dataDir)
-    assert.equal(provider.jobs.provider.credit(client.peerId, channel), 0n)
+    provider = await startProvider(dataDir, 0)
+    assert.equal(provider.jobs.provider.unpaid(channel), charged, 'kept in jobs.db')
     await client.libp2p.dial(multiaddr(bootstrapAddr(provider)))
-    const request = { step: { capability: 'model:paid' }, inputs: [{ text: 'again' }], maxPrice: FTNS / 10n }
     await assert.rejects(
-      client.jobs.request(provider.peerId, { ...request, requestId: 'paid-lost-1' }),
-      (err) => hasCode(err, 'JOB_PAYMENT_REQUIRED'),
+      client.jobs.request(provider.peerId, { ...request, requestId: 'unpaid-02' }),
+      (err) => hasCode(err, 'JOB_PAYMENT_REQUIRED') && /unpaid-01 is unpaid/.test((err as Error).message),
     )
-    assert.equal(client.jobs.credit(channel), 0n, 'the client dropped its figure')
-    const paid = await client.jobs.request(provider.peerId, { ...request, requestId: 'paid-lost-2' })
-    assert.equal(paid.receipt.status, 'ok')
-    assert.equal(paid.receipt.paid, (FTNS / 10n).toString(), 'paid in full by voucher')
-    assert.equal(client.jobs.credit(channel), provider.jobs.provider.credit(client.peerId, channel))
+    // The retry replays the receipt and pays it, once.
+    const runs = echo.runs
+    const retried = await client.jobs.request(provider.peerId, { ...request, requestId: 'unpaid-01' })
+    assert.deepEqual(retried.receipt, receipt)
+    assert.equal(echo.runs, runs)
+    assert.equal(signed(channel) - before, charged)
+    assert.equal(journalled(channel), signed(channel))
+    assert.equal(provider.jobs.provider.unpaid(channel), 0n)
+    await client.jobs.request(provider.peerId, { ...request, requestId: 'unpaid-01' })
+    assert.equal(signed(channel) - before, charged, 'a paid receipt is replayed without a voucher')
+    // Paid up: new work is admitted again.
+    const next = await client.jobs.request(provider.peerId, { ...request, requestId: 'unpaid-03' })
+    assert.equal(next.receipt.status, 'ok')
+    assert.equal(signed(channel) - before, charged + BigInt(next.receipt.charged))
   })
 })

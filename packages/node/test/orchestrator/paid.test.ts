@@ -131,7 +131,12 @@ describe('orchestrator paying providers on a devnet (four nodes)', () => {
     )
 
     // Vouchers are journalled by each paid provider; the royalty rides in s1's provider's voucher.
-    const royalty = (5n * FTNS) / 100n // 10 % of the 0.5 FTNS paid for s1
+    // Paid after delivery: s1 paid what its receipt charged (not its max price), and the 10 %
+    // royalty is taken on that.
+    const s1Cost = rec('s1')?.cost
+    assert.ok(s1Cost && BigInt(s1Cost.charged) > 0n)
+    assert.equal(s1Cost.paid, s1Cost.charged)
+    const royalty = BigInt(s1Cost.paid) / 10n
     assert.deepEqual(result.cost.royalties, [{ creator: manifest.creator, amount: royalty.toString() }])
     assert.equal(BigInt(rec('s1')?.cost.royalties[0]?.amount ?? 0), royalty)
     for (const p of providers) {
@@ -192,12 +197,20 @@ describe('orchestrator paying providers on a devnet (four nodes)', () => {
     assert.ok(signedTotal() - before <= FTNS, 'nothing paid beyond the budget')
   })
 
-  it('reroutes a step whose provider is killed mid-step; the result is still correct and the prepayment is reported', async () => {
+  it('reroutes a step whose provider is killed mid-step; the result is still correct and the killed provider is not paid', async () => {
     const newest = (p: PrsmNode) => {
       const channel = channelTo(p)
       return channel === undefined ? 0n : (p.ledger.journal.newest(channel)?.cumulativeAmount ?? 0n)
     }
-    const before = new Map(providers.map((p) => [p.peerId, newest(p)]))
+    /** What the client has signed on its channel to a provider (what that provider could claim). */
+    const signedTo = (p: PrsmNode) => {
+      const channel = channelTo(p)
+      return channel === undefined
+        ? 0n
+        : (client.ledger.payer.channels().find((c) => c.channel === channel)?.cumulativeAmount ?? 0n)
+    }
+    const journalledBefore = new Map(providers.map((p) => [p.peerId, newest(p)]))
+    const signedBefore = new Map(providers.map((p) => [p.peerId, signedTo(p)]))
     const run = await client.orchestrator.runWorkflow({
       version: 1,
       steps: [
@@ -212,28 +225,41 @@ describe('orchestrator paying providers on a devnet (four nodes)', () => {
       ],
     })
     let killed: PrsmNode | undefined
-    let prepaid = 0n
+    let atKill = 0n
     for await (const e of run) {
       if (e.type === 'step-started' && killed === undefined) {
         killed = providers.find((p) => p.peerId === e.provider) as PrsmNode
-        // the provider took the job (and the voucher for its max price), then dies before answering
+        // the provider took the job (admitted against the channel's escrow, no voucher), then dies
         await waitFor('the job to run', () => killed?.jobs.provider.stats().running === 1, 10_000)
-        prepaid = newest(killed) - (before.get(killed.peerId) ?? 0n)
+        atKill = newest(killed) - (journalledBefore.get(killed.peerId) ?? 0n)
         await killed.stop()
       }
     }
     const result = await run.result
     assert.ok(killed)
     assert.match(result.answer, /"sum":15/)
-    assert.notEqual(result.steps[0]?.provider, killed.peerId, 'rerouted to another provider')
+    const winner = providers.find((p) => p.peerId === result.steps[0]?.provider)
+    assert.ok(winner && winner !== killed, 'rerouted to another provider')
     const trace = await client.orchestrator.trace(result.traceCid)
     const failures = trace.steps[0]?.record.failures ?? []
     assert.equal(failures[0]?.provider, killed.peerId)
-    // Jobs are prepaid (a voucher covering the max price, less the client's credit there, is
-    // accepted before work): the killed provider keeps what that voucher added, which the run
-    // reports as paid to it — nothing more.
-    assert.ok(prepaid <= FTNS / 2n)
-    assert.equal(result.cost.perProvider.find((p) => p.provider === killed?.peerId)?.paid, prepaid.toString())
+    // Paid after delivery: the killed provider received no voucher for the step (nothing it
+    // journalled while it ran, nothing signed to it since), and the run reports nothing paid to it.
+    assert.equal(atKill, 0n, 'no voucher reached the killed provider')
+    assert.equal(signedTo(killed), signedBefore.get(killed.peerId), 'nothing signed to the killed provider')
+    assert.equal(
+      result.cost.perProvider.find((p) => p.provider === killed?.peerId),
+      undefined,
+    )
+    // The rerouted provider got exactly its charge, journalled on its side.
+    const cost = trace.steps[0]?.record.cost
+    const charged = BigInt(cost?.charged ?? 'x')
+    assert.ok(charged > 0n)
+    assert.equal(cost?.paid, cost?.charged, 'the step paid what its receipt charged')
+    const royalties = result.cost.royalties.reduce((n, r) => n + BigInt(r.amount), 0n)
+    const paidWinner = signedTo(winner) - (signedBefore.get(winner.peerId) ?? 0n)
+    assert.equal(paidWinner, charged + royalties, 'the winner got exactly its charge (and royalties)')
+    assert.equal(newest(winner), signedTo(winner))
     providers = providers.filter((p) => p !== killed)
   })
 })
