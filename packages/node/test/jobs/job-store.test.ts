@@ -51,4 +51,48 @@ describe('the job store', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  it('keeps unpaid charges across reopening, oldest first per channel, until marked paid', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'prsm-job-store-'))
+    const path = join(dir, 'jobs.db')
+    const channel = `0x${'Ab'.repeat(32)}`
+    try {
+      let store = createJobStore({ path })
+      assert.equal(store.accounted(channel), undefined)
+      store.setAccounted(channel, 5n)
+      store.addCharge({ client: 'peer-a', requestId: 'req-2', channel, amount: 7n, chargedAt: 2000 })
+      store.addCharge({ client: 'peer-b', requestId: 'req-1', channel, amount: 3n, chargedAt: 1000 })
+      store.addCharge({ client: 'peer-a', requestId: 'req-3', channel, amount: 9n, chargedAt: 3000 })
+      // a second charge for one request is ignored (a request is billed once)
+      store.addCharge({ client: 'peer-a', requestId: 'req-2', channel, amount: 100n, chargedAt: 4000 })
+      store.close()
+
+      store = createJobStore({ path })
+      assert.equal(
+        store.accounted(channel.toUpperCase().replace('0X', '0x')),
+        5n,
+        'channels compare lowercased',
+      )
+      assert.deepEqual(
+        store.unpaid(channel).map((c) => [c.requestId, c.amount]),
+        [
+          ['req-1', 3n],
+          ['req-2', 7n],
+          ['req-3', 9n],
+        ],
+      )
+      assert.equal(store.oldestUnpaid('peer-a')?.requestId, 'req-2')
+      store.markPaid('peer-a', 'req-2', 5000)
+      assert.equal(store.charge('peer-a', 'req-2')?.paidAt, 5000)
+      assert.equal(store.oldestUnpaid('peer-a')?.requestId, 'req-3')
+      assert.deepEqual(
+        store.unpaid(channel).map((c) => c.requestId),
+        ['req-1', 'req-3'],
+      )
+      assert.equal(store.charge('peer-a', 'req-9'), undefined)
+      store.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })
