@@ -135,6 +135,26 @@ describe('paid jobs (two nodes on a devnet)', () => {
       maxPrice: FTNS / 10n,
     })
     await flaky.state.started
+    // While it runs its max price is reserved against the channel's escrow: a job whose max price
+    // would not fit beside it is refused before any work; one that fits runs.
+    const unspent = 10n * FTNS - journalled(channel)
+    const paidJob = { step: { capability: 'model:paid' }, inputs: [{ text: 'fits' }] }
+    const runs = echo.runs
+    await assert.rejects(
+      client.jobs.request(provider.peerId, {
+        ...paidJob,
+        requestId: 'paid-over-1',
+        maxPrice: unspent - FTNS / 10n + 1n,
+      }),
+      (err) => hasCode(err, 'JOB_PAYMENT_REQUIRED'),
+    )
+    assert.equal(echo.runs, runs)
+    const fits = await client.jobs.request(provider.peerId, {
+      ...paidJob,
+      requestId: 'paid-fits-1',
+      maxPrice: unspent - FTNS / 10n,
+    })
+    assert.equal(fits.receipt.status, 'ok')
     flaky.state.fail()
     const { receipt, output } = await job
     assert.equal(receipt.status, 'failed')
@@ -143,7 +163,11 @@ describe('paid jobs (two nodes on a devnet)', () => {
     // o200k tokens: prompt 'hello' 1; delivered 'part0 ' 3 + 'part1 ' 3 → 7 × 0.001 FTNS
     assert.deepEqual([receipt.usage.tokensIn, receipt.usage.tokensOut], [1, 6])
     assert.equal(receipt.charged, milli(7n).toString())
-    assert.equal(signed(channel) - before, milli(7n), 'the voucher added the delivered tokens only')
+    assert.equal(
+      signed(channel) - before - BigInt(fits.receipt.charged),
+      milli(7n),
+      'the voucher added the delivered tokens only',
+    )
     assert.equal(journalled(channel), signed(channel))
   })
 
