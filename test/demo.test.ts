@@ -77,6 +77,25 @@ describe('the main job (npm start)', () => {
     assert.equal(royalty[1], royalty[2])
     assert.ok(Number(royalty[1]) > 0)
     assert.match(stdout, /The API of nwtn was served at http:\/\/127\.0\.0\.1:\d+ during the run\./)
+    // Paid after delivery: what the providers claimed on chain is exactly the run's total (their
+    // receipts' charges plus the royalties riding in their vouchers), and each provider claimed at
+    // least what the breakdown says it was paid.
+    const wei = (ftns: string): bigint => {
+      const [whole = '0', frac = ''] = ftns.split('.')
+      return BigInt(whole) * 10n ** 18n + BigInt(frac.padEnd(18, '0'))
+    }
+    const claimed = [...stdout.matchAll(/^ {2}(\w+) +claimed channel 0x[0-9a-f]+… at ([\d.]+) FTNS/gm)]
+    const paid = [...stdout.matchAll(/^ {2}provider (\w+) +paid +([\d.]+) FTNS/gm)]
+    const total = stdout.match(/^ {2}total +([\d.]+) FTNS of a/m)
+    assert.ok(total && claimed.length >= 3 && paid.length === claimed.length, 'cost and settlement lines')
+    assert.equal(
+      claimed.reduce((n, m) => n + wei(m[2] as string), 0n),
+      wei(total[1] as string),
+    )
+    for (const p of paid) {
+      const c = claimed.find((m) => m[1] === p[1])
+      assert.ok(c && wei(c[2] as string) >= wei(p[2] as string), `${p[1]} claimed what it was paid`)
+    }
   })
 
   it('with a model (OpenAI wire format on loopback standing in for the paid API): an infer step and a model synthesis', {
