@@ -1,5 +1,12 @@
 import { ruleFor, type SafetyAction, type SafetyPolicy } from '../policy.ts'
-import { extractFeatures, type Features, newFeatures } from './features.ts'
+import {
+  extractFeatures,
+  type Features,
+  newFeatures,
+  OBFUSCATION_INVISIBLE,
+  OBFUSCATION_SCRIPT,
+  OBFUSCATION_WIDE,
+} from './features.ts'
 import { scanInjection, scanInjectionText, TRIGGERS } from './injection.ts'
 import { decodeBase64Runs, foldHomoglyphs, foldLeet, stripInvisible } from './obfuscation.ts'
 import { scanEmails, scanNumbers, scanSecrets } from './pii.ts'
@@ -61,16 +68,19 @@ export function scanText(text: string, out: Violation[] = [], depth = 0): Violat
 
   if (f.nonLatin1) {
     let normal = text
-    const invisible = stripInvisible(normal)
+    const invisible = (f.obfuscation & OBFUSCATION_INVISIBLE) !== 0 ? stripInvisible(normal) : undefined
     if (invisible !== undefined) normal = invisible.text
-    const homo = foldHomoglyphs(normal)
+    const homo =
+      (f.obfuscation & (OBFUSCATION_SCRIPT | OBFUSCATION_WIDE)) !== 0 ? foldHomoglyphs(normal) : undefined
     if (homo !== undefined) normal = homo.text
-    for (const n of [invisible, homo]) if (n !== undefined) out.push(n.violation)
+    if (invisible !== undefined) out.push(invisible.violation)
+    if (homo !== undefined) out.push(homo.violation)
     if (normal !== text) addDerived(out, scanText(normal, [], depth + 1))
   }
-  if (f.anyDigit || f.at >= 0 || text.includes('$')) {
+  // Leetspeak needs two letter-digit-letter sandwiches.
+  if (f.leet >= 2) {
     const found: Violation[] = []
-    for (const window of foldLeet(text)) scanInjectionText(window, found)
+    for (const window of foldLeet(text, f.leetFrom)) scanInjectionText(window, found)
     if (addDerived(out, found) > 0) out.push({ category: 'obfuscation', rule: 'leetspeak', severity: 0.5 })
   }
   if (f.tokens > 0) {

@@ -1,96 +1,190 @@
 /**
- * The pre-filter of tier 1. One native regex pass finds trigger phrases (each mapped to the rules
- * it can start) and long unbroken tokens (where keys and base64 live); a few `indexOf` calls and
- * one-shot tests find '@', role markers, PEM armour, digits and characters outside Latin-1. The
- * detectors then run only where these point. The state object is reused between calls.
+ * The pre-filter of tier 1: one pass over the text's UTF-16 code units (copied natively into a
+ * reused Uint16Array) with a 65,536-entry class table. At each word start the lower-cased letters
+ * walk a precompiled trie of trigger phrases (Int32Array transitions); digits, '@', role-marker
+ * openers, PEM armour, case flips, leetspeak sandwiches and obfuscation characters are noted on
+ * the way. The detectors then run only where these point. The state object is reused between
+ * calls, and nothing is allocated on the clean path.
  */
-
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s+')
 
 /** The bit a trigger carries when a key may start at it (provider key prefixes). */
 export const TOKEN_BIT = 1 << 30
 /** The bit a trigger carries when a key may follow it ("private key", "mnemonic"). */
 export const CONTEXT_BIT = 1 << 29
 
-type Trie = Map<string, Trie>
-const END = ''
+// Character classes (CLS). 1..5 are word characters for `\b` ([A-Za-z0-9_]).
+const K_OTHER = 0 // nothing to note (space, most punctuation, scripts obfuscation does not use)
+const K_LOWER = 1 // a-z
+const K_UPPER = 2 // A-Z
+const K_LEET_DIGIT = 3 // 0 1 3 4 5 7 (stand for letters in leetspeak)
+const K_DIGIT = 4 // 2 6 8 9
+const K_UNDERSCORE = 5
+const K_LEET_SIGN = 6 // '@' '$'
+const K_SPECIAL = 7 // '<' '[' '#' '-'
+const K_OBFUSCATION = 8 // invisible, Greek, Cyrillic, full-width Latin, soft hyphen, U+0261
 
-/** Splits an escaped phrase into regex units (`\\s+`, `\\b`, `\\x`, or one character). */
-function units(s: string): string[] {
-  const out: string[] = []
-  for (let i = 0; i < s.length; ) {
-    const two = s.slice(i, i + 2)
-    if (s.startsWith('\\s+', i)) {
-      out.push('\\s+')
-      i += 3
-    } else if (two[0] === '\\') {
-      out.push(two)
-      i += 2
-    } else {
-      out.push(s.charAt(i))
-      i++
-    }
-  }
-  return out
+const CLS = new Uint8Array(65_536)
+for (let c = 97; c <= 122; c++) CLS[c] = K_LOWER
+for (let c = 65; c <= 90; c++) CLS[c] = K_UPPER
+for (let c = 48; c <= 57; c++) CLS[c] = '013457'.includes(String.fromCharCode(c)) ? K_LEET_DIGIT : K_DIGIT
+CLS[95] = K_UNDERSCORE
+CLS[64] = K_LEET_SIGN
+CLS[36] = K_LEET_SIGN
+for (const ch of '<[#-') CLS[ch.charCodeAt(0)] = K_SPECIAL
+
+// Obfuscation characters, split by the check they call for.
+const OBF_INVISIBLE = 1 // zero-width and invisible formatting, soft hyphen (stripInvisible)
+const OBF_SCRIPT = 2 // Greek and Cyrillic (homoglyphs)
+const OBF_WIDE = 4 // full-width Latin letters and digits
+const OBF_OTHER = 8 // U+0261 and full-width punctuation in U+FF10..U+FF5A
+const OBF = new Uint8Array(65_536)
+const range = (from: number, to: number, kind: number): void => {
+  for (let c = from; c <= to; c++) OBF[c] = kind
 }
+range(0x0261, 0x0261, OBF_OTHER)
+range(0x0370, 0x052f, OBF_SCRIPT)
+range(0xff10, 0xff5a, OBF_OTHER)
+range(0xff10, 0xff19, OBF_WIDE)
+range(0xff21, 0xff3a, OBF_WIDE)
+range(0xff41, 0xff5a, OBF_WIDE)
+for (const c of [0x00ad, 0x180e, 0x200b, 0x200c, 0x200d, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xfeff])
+  OBF[c] = OBF_INVISIBLE
+for (let c = 0; c < 65_536; c++) if (OBF[c] !== 0) CLS[c] = K_OBFUSCATION
 
-/** A trie-shaped alternation: the regex engine dispatches on the first letters instead of trying every phrase. */
-function trieSource(phrases: string[]): string {
-  const root: Trie = new Map()
-  for (const p of phrases) {
-    let node = root
-    for (const u of units(p)) {
-      let next = node.get(u)
-      if (next === undefined) {
-        next = new Map()
-        node.set(u, next)
-      }
-      node = next
-    }
-    node.set(END, new Map())
-  }
-  const emit = (node: Trie): string => {
-    const parts: string[] = []
-    let ends = false
-    for (const [u, child] of node) {
-      if (u === END) ends = true
-      else parts.push(u + emit(child))
-    }
-    if (parts.length === 0) return ''
-    if (ends) return `(?:${parts.join('|')})?`
-    return parts.length === 1 ? (parts[0] as string) : `(?:${parts.join('|')})`
-  }
-  return emit(root)
-}
+// `\s` of JavaScript regular expressions.
+const SPACE = new Uint8Array(65_536)
+for (const c of [9, 10, 11, 12, 13, 32, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff])
+  SPACE[c] = 1
+for (let c = 0x2000; c <= 0x200a; c++) SPACE[c] = 1
 
-/** Trigger phrases (a word-start prefix, or a whole word when it ends in `$`) → rule bit masks. */
+/**
+ * Trigger phrases (a word-start prefix, or a whole word when it ends in `$`; a space stands for
+ * any run of whitespace; letters match either case) → rule bit masks, compiled into a trie.
+ * At each word start the trie is walked as far as the text allows and the longest phrase ending
+ * on the way is taken — except that a whole-word phrase added before a longer phrase continuing
+ * with a non-word character ends the walk where its word ends.
+ */
 export class TriggerTable {
   readonly #masks = new Map<string, number>()
-  #re: RegExp | undefined
+  #trie: Trie | undefined
 
   add(phrase: string, mask: number): void {
     const key = phrase.toLowerCase()
+    if (!/^[a-z]/.test(key)) throw new Error(`trigger ${phrase} must start with a letter`)
     this.#masks.set(key, (this.#masks.get(key) ?? 0) | mask)
-    this.#re = undefined
+    this.#trie = undefined
   }
 
-  /** The mask for a matched phrase (whitespace runs count as one space). */
-  lookup(matched: string): number {
-    const key = matched.toLowerCase()
-    return (
-      this.#masks.get(key) ?? this.#masks.get(key.replace(/\s+/g, ' ')) ?? this.#masks.get(`${key}$`) ?? 0
-    )
+  /** The compiled trie. */
+  trie(): Trie {
+    if (this.#trie === undefined) this.#trie = compile(this.#masks)
+    return this.#trie
   }
+}
 
-  /** All trigger phrases, each at a word start. */
-  regex(): RegExp {
-    if (this.#re === undefined) {
-      const alts = [...this.#masks.keys()].map((k) =>
-        k.endsWith('$') ? `${escapeRe(k.slice(0, -1))}\\b` : escapeRe(k),
-      )
-      this.#re = new RegExp(`\\b(${trieSource(alts)})`, 'gi')
+interface Trie {
+  /** Symbol per code unit (0: no phrase goes on with it). Letters of either case share one. */
+  sym: Uint8Array
+  /** Symbols per state (row width of `next`). */
+  width: number
+  /** next[state * width + symbol]: the following state, 0 when none. State 1 is the root. */
+  next: Int32Array
+  /** Mask of the phrase ending at a state (0: none). */
+  end: Int32Array
+  /** Mask of the whole-word phrase ending at a state, taken when the next character is not a word character. */
+  wordEnd: Int32Array
+  /** Per state, the symbols whose transition was added after the state's whole-word end (a boundary there ends the walk first). */
+  afterWordEnd: Uint8Array
+  /** The symbol of whitespace. */
+  space: number
+  /** three[(c0 & 31) << 10 | (c1 & 31) << 5 | (c2 & 31)]: 1 when a phrase may start with these three code units. */
+  three: Uint8Array
+}
+
+function compile(masks: Map<string, number>): Trie {
+  const sym = new Uint8Array(65_536)
+  let symbols = 1
+  const space = symbols++
+  for (let c = 0; c < 65_536; c++) if (SPACE[c] === 1) sym[c] = space
+  for (const key of masks.keys()) {
+    for (const ch of key.replace(/\$$/, '')) {
+      const c = ch.charCodeAt(0)
+      if (ch === ' ' || sym[c] !== 0) continue
+      sym[c] = symbols
+      if (c >= 97 && c <= 122) sym[c - 32] = symbols
+      symbols++
     }
-    return this.#re
+  }
+  // Build with growable arrays, then pack.
+  const next: number[][] = [[], []]
+  const end: number[] = [0, 0]
+  const wordEnd: number[] = [0, 0]
+  const order: Map<number, number>[] = [new Map(), new Map()] // symbol → insertion rank per state
+  const wordEndRank: number[] = [-1, -1]
+  for (const [key, mask] of masks) {
+    const whole = key.endsWith('$')
+    const phrase = whole ? key.slice(0, -1) : key
+    let state = 1
+    for (let i = 0; i < phrase.length; i++) {
+      const s = phrase[i] === ' ' ? space : (sym[phrase.charCodeAt(i)] as number)
+      let to = (next[state] as number[])[s]
+      if (to === undefined) {
+        to = next.length
+        next.push([])
+        end.push(0)
+        wordEnd.push(0)
+        order.push(new Map())
+        wordEndRank.push(-1)
+        ;(next[state] as number[])[s] = to
+        const ranks = order[state] as Map<number, number>
+        ranks.set(s, ranks.size)
+      }
+      state = to
+    }
+    if (whole) {
+      wordEnd[state] = (wordEnd[state] as number) | mask
+      const ranks = order[state] as Map<number, number>
+      if (wordEndRank[state] === -1) wordEndRank[state] = ranks.size
+      ranks.set(-1, ranks.size)
+    } else end[state] = (end[state] as number) | mask
+    if (end[state] !== 0 && wordEnd[state] !== 0) throw new Error(`trigger ${key} both ends and ends a word`)
+  }
+  const width = symbols
+  const packed = new Int32Array(next.length * width)
+  const afterWordEnd = new Uint8Array(next.length * width)
+  for (let state = 0; state < next.length; state++) {
+    const row = next[state] as number[]
+    for (let s = 0; s < row.length; s++)
+      if (row[s] !== undefined) packed[state * width + s] = row[s] as number
+    const rank = wordEndRank[state] as number
+    if (rank < 0) continue
+    for (const [s, r] of order[state] as Map<number, number>)
+      if (s >= 0 && r > rank) afterWordEnd[state * width + s] = 1
+  }
+  // The first three characters of each phrase, each as its low five bits (letters of either
+  // case agree; aliases only add walks, which then fail). Whitespace matches any character there.
+  const three = new Uint8Array(32 * 32 * 32)
+  for (const key of masks.keys()) {
+    const phrase = key.replace(/\$$/, '')
+    const codes: number[][] = []
+    for (let p = 0; p < 3; p++) {
+      const ch = phrase[p]
+      const any = ch === undefined || ch === ' ' || codes.some((c) => c.length === 32)
+      codes.push(any ? Array.from({ length: 32 }, (_, x) => x) : [phrase.charCodeAt(p) & 31])
+    }
+    for (const a of codes[0] as number[])
+      for (const b of codes[1] as number[])
+        for (const c of codes[2] as number[]) three[(a << 10) | (b << 5) | c] = 1
+  }
+  return {
+    three,
+    sym,
+    width,
+    next: packed,
+    end: Int32Array.from(end),
+    wordEnd: Int32Array.from(wordEnd),
+    afterWordEnd,
+    space,
   }
 }
 
@@ -128,7 +222,16 @@ export interface Features {
   dashes: boolean
   /** A character obfuscation uses (invisible, Greek, Cyrillic, full-width Latin, soft hyphen). */
   nonLatin1: boolean
+  /** Which of those: OBF_* bits (invisible 1, Greek/Cyrillic 2, full-width Latin 4, other 8). */
+  obfuscation: number
+  /** Letter, leet character, letter sandwiches ("1gn0r3" has n0r): how many, and where the first starts. */
+  leet: number
+  leetFrom: number
 }
+
+export const OBFUSCATION_INVISIBLE = OBF_INVISIBLE
+export const OBFUSCATION_SCRIPT = OBF_SCRIPT
+export const OBFUSCATION_WIDE = OBF_WIDE
 
 export function newFeatures(): Features {
   return {
@@ -148,21 +251,14 @@ export function newFeatures(): Features {
     tokens: 0,
     dashes: false,
     nonLatin1: false,
+    obfuscation: 0,
+    leet: 0,
+    leetFrom: -1,
   }
 }
 
-// The characters obfuscation uses: soft hyphen, Greek, Cyrillic, invisible formatting, full-width Latin.
-// (All above U+00FF, so a one-byte string is answered without a scan; the soft hyphen, in
-// Latin-1, is looked for with includes.)
-const OBFUSCATION_CHARS =
-  /[\u0261\u0370-\u03ff\u0400-\u052f\u180e\u200b-\u200d\u2060-\u2064\ufeff\uff10-\uff5a]/
-const ANY_DIGIT = /\d/
-const NUMBER_RUN = /\d(?:[ ()./+-]{0,2}\d){5,}/g
-const isDigit = (c: number): boolean => c >= 48 && c <= 57
-const BRACKET_MARKER = /\[(?:\/?inst|system)/i
-
 // Case flipping twice within a few characters: base64 and random key bodies have it, prose
-// (even "JavaScript", "iPhone", "McDonald") rarely does.
+// (even "JavaScript", "iPhone", "McDonald") rarely does. Run from the first lower→upper flip.
 const MIXED_CASE = /[a-z][A-Z][a-z0-9+/]{0,4}[A-Z]/g
 /** Characters after a key-introducing word ("private key:") searched for the key. */
 const CONTEXT_REACH = 160
@@ -190,58 +286,228 @@ function addTokenAt(text: string, pos: number, f: Features): number {
   return e
 }
 
+// The text's code units, copied natively (Buffer.write) into a reused buffer: indexed loads from
+// a typed array are about three times cheaper than charCodeAt on this path.
+const SMALL = 64 * 1024
+let bytes = Buffer.alloc(SMALL * 2)
+let units = new Uint16Array(bytes.buffer, bytes.byteOffset, SMALL)
+
+function load(text: string): Uint16Array {
+  if (text.length + 2 > units.length) {
+    bytes = Buffer.alloc(text.length * 2 + 4)
+    units = new Uint16Array(bytes.buffer, bytes.byteOffset, text.length + 2)
+  }
+  bytes.write(text, 0, 'utf16le')
+  units[text.length] = 0
+  units[text.length + 1] = 0
+  return units
+}
+
+const isWordClass = (k: number): boolean => k >= K_LOWER && k <= K_UNDERSCORE
+const isSep = (c: number): boolean =>
+  c === 32 || c === 40 || c === 41 || c === 46 || c === 47 || c === 43 || c === 45
+
+/** "[inst", "[/inst" or "[system" (letters in either case) at `i` (the '['). */
+function bracketMarker(u: Uint16Array, n: number, i: number): boolean {
+  let j = i + 1
+  if (j < n && u[j] === 47) j++
+  const word = j < n && ((u[j] as number) | 32) === 105 ? 'inst' : j === i + 1 ? 'system' : ''
+  if (word === '' || j + word.length > n) return false
+  for (let k = 0; k < word.length; k++) if (((u[j + k] as number) | 32) !== word.charCodeAt(k)) return false
+  return true
+}
+
+// What a character calls for given the class of the one before it (ACT[prev * K_COUNT + k]).
+const A_NONE = 0
+const A_WORD_START = 1 // a letter after a non-word character
+const A_MIXED = 2 // an upper-case letter after a lower-case one
+const A_LEET = 3 // a letter after a leet digit (a sandwich when a letter stands before that)
+const A_DIGIT = 4
+const A_SPECIAL = 5
+const A_OBFUSCATION = 6
+const A_WORD_START_LEET = 7 // a letter after '@' or '$' (a word start, maybe a sandwich)
+const K_COUNT = 9
+const ACT = new Uint8Array(K_COUNT * K_COUNT)
+for (let a = 0; a < K_COUNT; a++) {
+  for (let k = 0; k < K_COUNT; k++) {
+    let act = A_NONE
+    if (k === K_LOWER || k === K_UPPER) {
+      if (a === K_LEET_SIGN) act = A_WORD_START_LEET
+      else if (!isWordClass(a)) act = A_WORD_START
+      else if (a === K_LEET_DIGIT) act = A_LEET
+      else if (a === K_LOWER && k === K_UPPER) act = A_MIXED
+    } else if (k === K_LEET_DIGIT || k === K_DIGIT) act = A_DIGIT
+    else if (k === K_LEET_SIGN || k === K_SPECIAL) act = A_SPECIAL
+    else if (k === K_OBFUSCATION) act = A_OBFUSCATION
+    ACT[a * K_COUNT + k] = act
+  }
+}
+
+/** 1 when the three code units at `i` may start a trigger phrase (u[n], u[n + 1] are 0 sentinels). */
+const gateAt = (u: Uint16Array, i: number, three: Uint8Array): number =>
+  three[
+    (((u[i] as number) & 31) << 10) | (((u[i + 1] as number) & 31) << 5) | ((u[i + 2] as number) & 31)
+  ] as number
+
+/** The class before the position `skip` returned. */
+let skipped = K_OTHER
+
+/**
+ * The first position from `i` with something to do (or `n`): a word start whose first three
+ * characters can begin a phrase, or any other action. Branch-free per character and free of calls,
+ * so the table pointers stay in registers; the class before it is left in `skipped`.
+ */
+function skip(u: Uint16Array, i: number, n: number, prev: number, three: Uint8Array): number {
+  for (; i < n; i++) {
+    const k = CLS[u[i] as number] as number
+    const act = ACT[prev * K_COUNT + k] as number
+    if (((act & gateAt(u, i, three)) | (act >>> 1)) !== 0) break
+    prev = k
+  }
+  skipped = prev
+  return i
+}
+
 /** Fills `f` for `text` and returns it. */
 export function extractFeatures(text: string, table: TriggerTable, f: Features): Features {
+  const n = text.length
+  const u = load(text)
+  const t = table.trie()
+  const three = t.three
   f.hits = 0
   f.tokens = 0
-  const re = table.regex()
-  re.lastIndex = 0
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    const mask = table.lookup(m[1] as string)
-    if ((mask & TOKEN_BIT) !== 0) addTokenAt(text, m.index, f)
-    if ((mask & CONTEXT_BIT) !== 0) {
-      // The key follows the word: take every long token within reach.
-      const end = Math.min(text.length, m.index + CONTEXT_REACH)
-      for (let p = m.index + m[0].length; p < end; p++) {
-        if (!isSpace(text.charCodeAt(p))) p = addTokenAt(text, p, f)
-      }
-    }
-    const rules = mask & ~(TOKEN_BIT | CONTEXT_BIT)
-    if (rules !== 0 && f.hits < MAX_HITS) {
-      f.hitPos[f.hits] = m.index
-      f.hitMask[f.hits] = rules
-      f.hits++
-    }
-    // Overlapping phrases ("system message update") each count: resume one character on.
-    re.lastIndex = m.index + 1
-  }
-  f.dashes = text.includes('-----BEGIN')
-  MIXED_CASE.lastIndex = 0
-  for (let m = MIXED_CASE.exec(text); m !== null && f.tokens < MAX_TOKENS; m = MIXED_CASE.exec(text)) {
-    MIXED_CASE.lastIndex = Math.max(m.index + 1, addTokenAt(text, m.index, f))
-  }
-  f.at = text.indexOf('@')
-  f.markers =
-    (text.includes('<|') || text.includes('<<') ? MARKER_LT : 0) |
-    (text.includes('[') && BRACKET_MARKER.test(text) ? MARKER_BRACKET : 0) |
-    (text.includes('##') ? MARKER_HASHES : 0)
-  f.nonLatin1 = OBFUSCATION_CHARS.test(text) || text.includes('\u00ad')
-  // The longest run of digits (separators allowed) that could be a number identifying someone.
-  let digits = 0
   f.runs = 0
-  if (ANY_DIGIT.test(text)) {
-    NUMBER_RUN.lastIndex = 0
-    for (let m = NUMBER_RUN.exec(text); m !== null && f.runs < MAX_RUNS; m = NUMBER_RUN.exec(text)) {
-      let n = 0
-      for (let i = 0; i < m[0].length; i++) if (isDigit(m[0].charCodeAt(i))) n++
-      if (n > digits) digits = n
-      f.runStart[f.runs] = m.index
-      f.runEnd[f.runs] = m.index + m[0].length
-      f.runDigits[f.runs] = n
-      f.runs++
+  f.markers = 0
+  f.at = -1
+  f.digits = 0
+  f.anyDigit = false
+  f.dashes = false
+  f.obfuscation = 0
+  f.leet = 0
+  f.leetFrom = -1
+  let mixedFrom = -1
+  let prev = K_OTHER
+  for (let i = skip(u, 0, n, K_OTHER, three); i < n; i = skip(u, i + 1, n, prev, three)) {
+    prev = skipped
+    const c = u[i] as number
+    const k = CLS[c] as number
+    const act = ACT[prev * K_COUNT + k] as number
+    const gate = gateAt(u, i, three)
+    if (act === A_WORD_START || act === A_WORD_START_LEET) {
+      if (gate !== 0) walk(text, u, n, i, t, f)
+      if (act === A_WORD_START_LEET && i >= 2) {
+        const k2 = CLS[u[i - 2] as number]
+        if (k2 === K_LOWER || k2 === K_UPPER) leet(f, i - 2)
+      }
+    } else if (act === A_DIGIT) {
+      // A chain of digits with at most two separators between neighbours, taken whole: a run
+      // when it has 6+ digits. The loop goes on after its last digit.
+      f.anyDigit = true
+      let digits = 1
+      let last = i
+      for (let j = i + 1; j < n; ) {
+        const d = u[j] as number
+        if (d >= 48 && d <= 57) {
+          digits++
+          last = j++
+        } else if (j - last < 3 && isSep(d)) j++
+        else break
+      }
+      if (digits >= 6) run(f, i, last + 1, digits)
+      i = last
+      prev = CLS[u[last] as number] as number
+      continue
+    } else if (act === A_LEET) {
+      if (i >= 2) {
+        const k2 = CLS[u[i - 2] as number]
+        if (k2 === K_LOWER || k2 === K_UPPER) leet(f, i - 2)
+      }
+    } else if (act === A_MIXED) {
+      if (mixedFrom < 0) mixedFrom = i - 1
+    } else if (act === A_OBFUSCATION) {
+      let bits = OBF[c] as number
+      while (i + 1 < n && CLS[u[i + 1] as number] === K_OBFUSCATION) bits |= OBF[u[++i] as number] as number
+      f.obfuscation |= bits
+    } else if (c === 64) {
+      if (f.at < 0) f.at = i
+    } else if (c === 60) {
+      const d = u[i + 1]
+      if (i + 1 < n && (d === 124 || d === 60)) f.markers |= MARKER_LT
+    } else if (c === 91) {
+      if (bracketMarker(u, n, i)) f.markers |= MARKER_BRACKET
+    } else if (c === 35) {
+      if (i + 1 < n && u[i + 1] === 35) f.markers |= MARKER_HASHES
+    } else if (c === 45) {
+      if (!f.dashes && i + 1 < n && u[i + 1] === 45 && text.startsWith('-----BEGIN', i)) f.dashes = true
+    }
+    prev = k
+  }
+  f.nonLatin1 = f.obfuscation !== 0
+  if (mixedFrom >= 0) {
+    MIXED_CASE.lastIndex = mixedFrom
+    for (let m = MIXED_CASE.exec(text); m !== null && f.tokens < MAX_TOKENS; m = MIXED_CASE.exec(text)) {
+      MIXED_CASE.lastIndex = Math.max(m.index + 1, addTokenAt(text, m.index, f))
     }
   }
-  f.digits = digits
-  f.anyDigit = digits > 0 || ANY_DIGIT.test(text)
   return f
+}
+
+/** Walks the trie from the word start `i`; records the phrase taken (see TriggerTable). */
+function walk(text: string, u: Uint16Array, n: number, i: number, t: Trie, f: Features): void {
+  const { sym, width, next, end, wordEnd, afterWordEnd, space } = t
+  let state = next[width + (sym[u[i] as number] as number)] as number
+  let mask = 0
+  let stop = -1
+  let j = i + 1
+  while (state !== 0) {
+    if (end[state] !== 0) {
+      mask = end[state] as number
+      stop = j
+    }
+    const w = wordEnd[state] as number
+    const boundary = w !== 0 && (j >= n || !isWordClass(CLS[u[j] as number] as number))
+    if (boundary) {
+      mask = w
+      stop = j
+    }
+    if (j >= n) break
+    const s = sym[u[j] as number] as number
+    const to = next[state * width + s] as number
+    if (to === 0 || (boundary && afterWordEnd[state * width + s] === 1)) break
+    j++
+    if (s === space) while (j < n && sym[u[j] as number] === space) j++
+    state = to
+  }
+  if (mask !== 0) hit(text, f, i, stop, mask)
+}
+
+function hit(text: string, f: Features, pos: number, stop: number, mask: number): void {
+  if ((mask & TOKEN_BIT) !== 0) addTokenAt(text, pos, f)
+  if ((mask & CONTEXT_BIT) !== 0) {
+    // The key follows the word: take every long token within reach.
+    const end = Math.min(text.length, pos + CONTEXT_REACH)
+    for (let p = stop; p < end; p++) {
+      if (!isSpace(text.charCodeAt(p))) p = addTokenAt(text, p, f)
+    }
+  }
+  const rules = mask & ~(TOKEN_BIT | CONTEXT_BIT)
+  if (rules !== 0 && f.hits < MAX_HITS) {
+    f.hitPos[f.hits] = pos
+    f.hitMask[f.hits] = rules
+    f.hits++
+  }
+}
+
+function run(f: Features, start: number, end: number, digits: number): void {
+  if (f.runs >= MAX_RUNS) return
+  f.runStart[f.runs] = start
+  f.runEnd[f.runs] = end
+  f.runDigits[f.runs] = digits
+  f.runs++
+  if (digits > f.digits) f.digits = digits
+}
+
+function leet(f: Features, from: number): void {
+  if (f.leet === 0) f.leetFrom = from
+  f.leet++
 }

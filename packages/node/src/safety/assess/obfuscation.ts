@@ -161,10 +161,11 @@ const MAX_LEET_WINDOWS = 16
 /**
  * Leetspeak folded back to (lower-case) letters: the stretches around each place where digits sit
  * inside words (hashes and ids have such places too; only these stretches are scanned again).
+ * `from`: where the first such place may start (the pre-filter knows).
  */
-export function foldLeet(text: string): string[] {
+export function foldLeet(text: string, from = 0): string[] {
   const windows: string[] = []
-  LEET_HINTS.lastIndex = 0
+  LEET_HINTS.lastIndex = from
   for (
     let m = LEET_HINTS.exec(text);
     m !== null && windows.length < MAX_LEET_WINDOWS;
