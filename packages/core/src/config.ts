@@ -340,6 +340,21 @@ export const ConfigSchema = z
           .min(1)
           .default(3)
           .describe('Blocks requested from each replica holder per spot check.'),
+        pinPaymentGraceMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(120_000)
+          .describe(
+            'Holder with a chain and a priced storage:pin offer: time a requester has to pay a pin after the receipt; unpaid pins are released and the requester refused (PIN_PAYMENT_REQUIRED).',
+          ),
+        pinChannelDeposit: z
+          .string()
+          .regex(/^\d+(\.\d{1,18})?$/)
+          .default('10')
+          .describe(
+            'Deposit (FTNS) of a payment channel opened automatically to a replica holder that has none with room.',
+          ),
       })
       .strict()
       .prefault({}),

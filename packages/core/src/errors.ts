@@ -88,6 +88,10 @@ export const ERROR_CATALOGUE = {
   MANIFEST_NOT_FOUND: { status: 404, message: 'No manifest was found for this CID or name' },
   REPLICATION_FAILED: { status: 502, message: 'Not enough storage providers accepted to pin the content' },
   PIN_REFUSED: { status: 403, message: 'The storage provider refused the pin request' },
+  PIN_PAYMENT_REQUIRED: {
+    status: 402,
+    message: 'The storage provider refuses pins from this requester: an earlier pin was not paid',
+  },
 
   // jobs between peers (/prsm/job/1.0.0)
   JOB_NO_OFFER: { status: 404, message: 'The provider has no current offer for the requested capability' },

@@ -35,6 +35,7 @@ import { computeJsBackend } from './jobs/sandbox/compute-js.ts'
 import { computeWasmBackend } from './jobs/sandbox/compute-wasm.ts'
 import { deploymentFromConfig, ledgerFromConfig, startNodeLedger } from './ledger/from-config.ts'
 import type { Ledger } from './ledger/ledger.ts'
+import { parseFtns } from './ledger/wallet.ts'
 import { createLogger } from './logger.ts'
 import { type FoundOffer, OfferService } from './market/offers.ts'
 import { PaymentService } from './market/payments.ts'
@@ -362,11 +363,15 @@ export class PrsmNode {
         offers: this.offers,
         storage: this.storage,
         datastore: init.datastore as Datastore,
+        ledger: this.ledger,
+        payments: this.payments,
         logger: logger.child({ part: 'replication' }),
       },
       {
         spotCheckIntervalMs: init.config.storage.spotCheckIntervalMs,
         spotCheckBlocks: init.config.storage.spotCheckBlocks,
+        paymentGraceMs: init.config.storage.pinPaymentGraceMs,
+        channelDeposit: parseFtns(init.config.storage.pinChannelDeposit),
       },
     )
     this.#knownPeers = new KnownPeers(

@@ -75,6 +75,34 @@ export class HeldPins {
     }
   }
 
+  /**
+   * Drops the hold of `requester` on `cid` (its pin went unpaid) and unpins the content unless
+   * another requester's hold is still current or the node had pinned it itself. Returns whether
+   * it was unpinned.
+   */
+  async releaseFor(cid: string, requester: string, now = Date.now()): Promise<boolean> {
+    while (this.#releasing !== undefined) await this.#releasing.catch(() => undefined)
+    const key = new Key(`${PREFIX}${cid}/${requester}`)
+    const own = await this.#get(key)
+    await Promise.resolve(this.#c.datastore.delete(key)).catch(() => undefined)
+    if (own === undefined || own.pinnedBefore) return false
+    for await (const { value } of this.#c.datastore.query({ prefix: `${PREFIX}${cid}/` })) {
+      try {
+        const held = JSON.parse(new TextDecoder().decode(value)) as HeldPin
+        if (held.expiry > now || held.pinnedBefore) return false
+      } catch {
+        return false
+      }
+    }
+    try {
+      await this.#c.storage.unpin(cid)
+      this.#c.logger.info({ cid, requester }, 'pin held for an unpaid requester: released')
+      return true
+    } catch {
+      return false
+    }
+  }
+
   /** Waits for a release in progress (at stop). */
   async settled(): Promise<void> {
     await this.#releasing?.catch(() => undefined)

@@ -1,16 +1,27 @@
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { type MessageRegistry, openEnvelope, PriceUnitSchema, PrsmError, sealEnvelope } from '@prsm/core'
+import { type MessageRegistry, PrsmError, sealEnvelope } from '@prsm/core'
 import { type Datastore, Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
-import { z } from 'zod'
+import type { Ledger } from '../ledger/ledger.ts'
 import type { FoundOffer, OfferService } from '../market/offers.ts'
+import type { PaymentService } from '../market/payments.ts'
 import type { PrsmLibp2p } from '../net/libp2p.ts'
 import type { MessageGate } from '../net/message-gate.ts'
 import { type BlockExchange, toPeerId } from './block-exchange.ts'
 import { dagBlocks } from './dag-blocks.ts'
 import { HeldPins, RELEASE_INTERVAL_MS } from './held-pins.ts'
+import {
+  checkReceipt,
+  PIN_PROTOCOL,
+  type PinMessages,
+  type PinReceipt,
+  pinCharge,
+  pinMessagesOf,
+  verifyPinReceipt,
+} from './pin-messages.ts'
+import { DEFAULT_PIN_PAYMENT_GRACE_MS, PinDues, type PinPaymentRecord, payForPin } from './pin-payment.ts'
 import type { ContentStorage } from './storage.ts'
 import { parseCid } from './storage.ts'
 
@@ -21,52 +32,21 @@ import { parseCid } from './storage.ts'
  * receipts, spot-checks every holder periodically (random blocks of the DAG over the block
  * protocol, verified against their CIDs) and replaces holders that fail.
  */
-export const PIN_PROTOCOL = '/prsm/pin/1.0.0'
+export {
+  PIN_PROTOCOL,
+  type PinReceipt,
+  PinReceiptSchema,
+  pinCharge,
+  registerPinMessages,
+  verifyPinReceipt,
+} from './pin-messages.ts'
+export type { PinPaymentRecord } from './pin-payment.ts'
 export const PIN_CAPABILITY = 'storage:pin'
 /** Default time a replica is held for. */
 export const DEFAULT_PIN_DURATION_MS = 30 * 24 * 3600_000
 /** Time a holder is given to fetch and pin the content before it refuses. */
 export const DEFAULT_PIN_TIMEOUT_MS = 10 * 60_000
-const RECEIPT_MAX_AGE_MS = 10 * 365 * 24 * 3600_000
 const PREFIX = '/prsm/replication/'
-const cidText = z.string().min(1).max(256)
-
-export const PinReceiptSchema = z
-  .object({
-    cid: cidText,
-    holder: z.string().max(128),
-    /** Wei per unit, from the holder's `storage:pin` offer. */
-    price: z.string().regex(/^\d+$/).max(80),
-    unit: PriceUnitSchema,
-    /** Milliseconds since the epoch until which the holder keeps the pin. */
-    expiry: z.number().int().nonnegative(),
-    /** Size of the content in bytes. */
-    size: z.number().int().nonnegative(),
-  })
-  .strict()
-export type PinReceipt = z.output<typeof PinReceiptSchema>
-
-export function registerPinMessages(registry: MessageRegistry) {
-  return {
-    PinRequest: registry.register(
-      'pin-request',
-      1,
-      z
-        .object({
-          cid: cidText,
-          durationMs: z.number().int().positive().max(RECEIPT_MAX_AGE_MS),
-        })
-        .strict(),
-    ),
-    PinReceipt: registry.register('pin-receipt', 1, PinReceiptSchema),
-    PinRefusal: registry.register(
-      'pin-refusal',
-      1,
-      z.object({ cid: cidText, reason: z.string().max(512) }).strict(),
-    ),
-  }
-}
-type PinMessages = ReturnType<typeof registerPinMessages>
 
 /** A replica as the requester records it: the holder's receipt and the last spot check. */
 export interface ReplicaRecord {
@@ -80,6 +60,8 @@ export interface ReplicaRecord {
   receipt: string
   createdAt: number
   lastCheckedAt?: number
+  /** The payment for the term, when the receipt charged one and this node has a chain. */
+  payment?: PinPaymentRecord
 }
 
 export interface ReplicationState {
@@ -109,7 +91,10 @@ export interface ReplicationComponents {
   storage: Pick<ContentStorage, 'pin' | 'unpin' | 'stat' | 'helia' | 'localBlocks'> & {
     readonly exchange: Pick<BlockExchange, 'fetchFrom' | 'failures'>
   }
-  datastore: Pick<Datastore, 'put' | 'get' | 'delete' | 'query'>
+  datastore: Pick<Datastore, 'put' | 'get' | 'delete' | 'query' | 'has'>
+  /** Pays holders (requester) and checks pin payments (holder); without a chain pins are free. */
+  ledger?: Pick<Ledger, 'enabled' | 'payer' | 'payee'>
+  payments?: Pick<PaymentService, 'openChannel' | 'peerOf'>
   logger: Logger
 }
 
@@ -122,63 +107,16 @@ export interface ReplicationInit {
   offerLookupMs?: number
   /** How often expired pins held for others are released (default 60 s). */
   releaseIntervalMs?: number
+  /** Holder: time a requester has to pay a priced pin after the receipt (default 2 min). */
+  paymentGraceMs?: number
+  /** Requester: deposit (wei) of a channel opened to a holder that has none with room. */
+  channelDeposit?: bigint
 }
 
 export interface ReplicateOptions {
   signal?: AbortSignal
   /** How long holders keep the pin (default 30 days). */
   durationMs?: number
-}
-
-/**
- * Verifies a stored receipt: a `pin-receipt` envelope signed by `expected.holder`'s node key for
- * `expected.cid`. Throws MESSAGE_* errors (bad signature, wrong type) or PIN_REFUSED on a
- * mismatch; returns the receipt.
- */
-export async function verifyPinReceipt(
-  bytes: Uint8Array,
-  registry: MessageRegistry,
-  expected: { cid?: string; holder?: string },
-): Promise<PinReceipt> {
-  const messages = pinMessagesOf(registry)
-  const { envelope } = await openEnvelope<PinReceipt>(bytes, {
-    registry,
-    maxBytes: 64 * 1024,
-    maxClockSkewMs: RECEIPT_MAX_AGE_MS,
-    expect: messages.PinReceipt,
-  })
-  checkReceipt(envelope.sender, envelope.payload, expected)
-  return envelope.payload
-}
-
-function checkReceipt(
-  sender: string,
-  receipt: PinReceipt,
-  expected: { cid?: string; holder?: string },
-): void {
-  if (receipt.holder !== sender) {
-    throw new PrsmError('MESSAGE_BAD_SIGNATURE', 'pin receipt not signed by the holder it names', {
-      details: { holder: receipt.holder, sender },
-    })
-  }
-  if (expected.holder !== undefined && sender !== expected.holder) {
-    throw new PrsmError('MESSAGE_BAD_SIGNATURE', 'pin receipt signed by another peer than the one asked', {
-      details: { expected: expected.holder, sender },
-    })
-  }
-  if (expected.cid !== undefined && parseCid(receipt.cid).toString() !== parseCid(expected.cid).toString()) {
-    throw new PrsmError('PIN_REFUSED', `pin receipt is for ${receipt.cid}, not ${expected.cid}`)
-  }
-}
-
-const registered = new WeakMap<MessageRegistry, PinMessages>()
-function pinMessagesOf(registry: MessageRegistry): PinMessages {
-  let m = registered.get(registry)
-  if (m === undefined) {
-    m = registerPinMessages(registry)
-    registered.set(registry, m)
-  }
-  return m
 }
 
 /**
@@ -193,6 +131,7 @@ export class ReplicationService {
   #timer: NodeJS.Timeout | undefined
   #releaseTimer: NodeJS.Timeout | undefined
   readonly #held: HeldPins
+  readonly #dues: PinDues
   #checking: Promise<SpotCheckResult[]> | undefined
   #started = false
 
@@ -201,12 +140,17 @@ export class ReplicationService {
     this.#init = init
     this.#messages = pinMessagesOf(components.registry)
     this.#held = new HeldPins(components)
+    this.#dues = new PinDues(
+      { ...components, held: this.#held },
+      init.paymentGraceMs ?? DEFAULT_PIN_PAYMENT_GRACE_MS,
+    )
   }
 
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
     await this.#load()
+    await this.#dues.start()
     await this.#c.libp2p.handle(
       PIN_PROTOCOL,
       (stream, connection) => this.#serve(stream, connection.remotePeer),
@@ -235,6 +179,7 @@ export class ReplicationService {
     this.#releaseTimer = undefined
     await this.#c.libp2p.unhandle(PIN_PROTOCOL)
     await this.#checking?.catch(() => undefined)
+    await this.#dues.stop()
     await this.#held.settled()
   }
 
@@ -346,8 +291,9 @@ export class ReplicationService {
       await stream.close({ signal }).catch(() => undefined)
       const { envelope } = await this.#c.gate.receive(reply, peer)
       if (envelope.type === this.#messages.PinRefusal.type) {
-        const refusal = envelope.payload as { reason: string }
-        throw new PrsmError('PIN_REFUSED', `${peer} refused to pin ${cid}: ${refusal.reason}`)
+        const refusal = envelope.payload as { reason: string; code?: string }
+        const code = refusal.code === 'PIN_PAYMENT_REQUIRED' ? refusal.code : 'PIN_REFUSED'
+        throw new PrsmError(code, `${peer} refused to pin ${cid}: ${refusal.reason}`)
       }
       if (envelope.type !== this.#messages.PinReceipt.type) {
         throw this.#c.gate.reject(
@@ -361,7 +307,15 @@ export class ReplicationService {
       } catch (err) {
         throw this.#c.gate.reject(peer, err)
       }
+      const due = pinCharge(receipt.price, receipt.unit, receipt.size, request.durationMs)
+      if (receipt.amount !== undefined && BigInt(receipt.amount) !== due) {
+        throw new PrsmError('PIN_REFUSED', `${peer} charges ${receipt.amount} wei, not its price ${due}`, {
+          details: { holder: peer.toString(), charged: receipt.amount, price: due.toString() },
+        })
+      }
+      const payment = await this.#pay(peer, cid, receipt, options)
       return {
+        ...(payment === undefined ? {} : { payment }),
         cid,
         holder: receipt.holder,
         price: receipt.price,
@@ -375,6 +329,27 @@ export class ReplicationService {
       stream.abort(err as Error)
       throw err
     }
+  }
+
+  /** Pays a priced receipt when this node has a chain (after the receipt was verified). */
+  async #pay(
+    peer: PeerId,
+    cid: string,
+    receipt: PinReceipt,
+    options: ReplicateOptions,
+  ): Promise<PinPaymentRecord | undefined> {
+    const { ledger, payments } = this.#c
+    const amount = BigInt(receipt.amount ?? '0')
+    if (amount === 0n || ledger?.enabled !== true || payments === undefined) return undefined
+    const payment = await payForPin({ ...this.#c, ledger, payments }, peer, cid, amount, {
+      deposit: this.#init.channelDeposit ?? 10n ** 19n,
+      timeoutMs: 60_000,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    })
+    if (payment.state === 'failed') {
+      this.#c.logger.warn({ cid, holder: peer.toString(), error: payment.error }, 'pin not paid')
+    }
+    return payment
   }
 
   /**
@@ -469,8 +444,20 @@ export class ReplicationService {
       const bytes = await lp.read({ signal }).catch((err: unknown) => {
         throw this.#c.gate.reject(from, err)
       })
-      const { envelope } = await this.#c.gate.receive(bytes.subarray(), from, this.#messages.PinRequest)
-      const { cid, durationMs } = envelope.payload
+      const { envelope } = await this.#c.gate.receive(bytes.subarray(), from)
+      if (envelope.type === this.#messages.PinPayment.type) {
+        const answer = await this.#dues.answer(envelope.payload as { cid: string; voucher: unknown }, from)
+        await lp.write(await sealEnvelope(this.#c.privateKey, this.#messages.PinPaid, answer), { signal })
+        await stream.close({ signal })
+        return
+      }
+      if (envelope.type !== this.#messages.PinRequest.type) {
+        throw this.#c.gate.reject(
+          from,
+          new PrsmError('MESSAGE_UNKNOWN_TYPE', `unexpected ${envelope.type} on ${PIN_PROTOCOL}`),
+        )
+      }
+      const { cid, durationMs } = envelope.payload as { cid: string; durationMs: number }
       let reply: Uint8Array
       try {
         const receipt = await this.#accept(cid, durationMs, from)
@@ -483,6 +470,7 @@ export class ReplicationService {
         reply = await sealEnvelope(this.#c.privateKey, this.#messages.PinRefusal, {
           cid,
           reason: (err as Error).message.slice(0, 500),
+          ...(err instanceof PrsmError ? { code: err.code } : {}),
         })
       }
       await lp.write(reply, { signal })
@@ -496,12 +484,16 @@ export class ReplicationService {
   async #accept(cidText: string, durationMs: number, from: PeerId): Promise<PinReceipt> {
     const offer = this.#c.offers.localOffers().find((o) => o.offer.capability === PIN_CAPABILITY)
     if (offer === undefined) throw new PrsmError('PIN_REFUSED', 'this node does not offer storage:pin')
+    const priced = this.#dues.enabled && BigInt(offer.offer.price) > 0n
+    if (priced) await this.#dues.checkRequester(from.toString())
     const cid = parseCid(cidText).toString()
     const signal = AbortSignal.timeout(this.#init.pinTimeoutMs ?? DEFAULT_PIN_TIMEOUT_MS)
     const { expiry } = await this.#held.hold(cid, from, durationMs, async () => {
       await this.#c.storage.pin(cid, { signal })
     })
     const stat = await this.#c.storage.stat(cid, { signal })
+    const amount = pinCharge(offer.offer.price, offer.offer.unit, stat.size, durationMs)
+    if (priced && amount > 0n) await this.#dues.expect(cid, from.toString(), amount)
     return {
       cid,
       holder: this.#c.libp2p.peerId.toString(),
@@ -509,6 +501,7 @@ export class ReplicationService {
       unit: offer.offer.unit,
       expiry,
       size: stat.size,
+      amount: amount.toString(),
     }
   }
 
