@@ -70,8 +70,9 @@ export function scanText(text: string, out: Violation[] = [], depth = 0): Violat
     let normal = text
     const invisible = (f.obfuscation & OBFUSCATION_INVISIBLE) !== 0 ? stripInvisible(normal) : undefined
     if (invisible !== undefined) normal = invisible.text
-    const homo =
-      (f.obfuscation & (OBFUSCATION_SCRIPT | OBFUSCATION_WIDE)) !== 0 ? foldHomoglyphs(normal) : undefined
+    const script = (f.obfuscation & OBFUSCATION_SCRIPT) !== 0
+    const wide = (f.obfuscation & OBFUSCATION_WIDE) !== 0
+    const homo = script || wide ? foldHomoglyphs(normal, script, wide) : undefined
     if (homo !== undefined) normal = homo.text
     if (invisible !== undefined) out.push(invisible.violation)
     if (homo !== undefined) out.push(homo.violation)

@@ -119,10 +119,14 @@ export function stripInvisible(text: string): Normalised | undefined {
   }
 }
 
-/** Lookalike letters inside Latin words (or full-width Latin): the folded text and one finding. */
-export function foldHomoglyphs(text: string): Normalised | undefined {
-  const mixed = mixedWord(text)
-  const wide = mixed === undefined ? FULLWIDTH.test(text) : false
+/**
+ * Lookalike letters inside Latin words (or full-width Latin): the folded text and one finding.
+ * `script` / `wide`: whether the text has Greek or Cyrillic letters / full-width Latin at all
+ * (the pre-filter knows; a check that cannot match is skipped).
+ */
+export function foldHomoglyphs(text: string, script = true, wideLatin = true): Normalised | undefined {
+  const mixed = script ? mixedWord(text) : undefined
+  const wide = mixed === undefined && wideLatin ? FULLWIDTH.test(text) : false
   FULLWIDTH.lastIndex = 0
   if (mixed === undefined && !wide) return undefined
   const folded = text
