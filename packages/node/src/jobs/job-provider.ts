@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { royaltyTotal } from '@prsm/contracts'
 import { type Config, type MessageType, type Offer, PrsmError, sealEnvelope } from '@prsm/core'
 import type { Logger } from 'pino'
-import type { z } from 'zod'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { VoucherJournal } from '../ledger/voucher-journal.ts'
 import type { OfferService } from '../market/offers.ts'
@@ -20,14 +18,15 @@ import {
   spillOutput,
   toPrsmError,
 } from './job-accounting.ts'
+import { JobCharges } from './job-charges.ts'
+import { listenToClient, within } from './job-frames.ts'
 import { resolveInputs } from './job-inputs.ts'
 import { JobQueue } from './job-queue.ts'
 import type { JobStore } from './job-store.ts'
 import {
   emptyUsage,
   type JobMessages,
-  type JobPaid,
-  type JobPaymentSchema,
+  type JobPaymentVoucher,
   type JobReceipt,
   type JobRequest,
   type JobUsage,
@@ -35,7 +34,6 @@ import {
 import { countTokens, loadTokenizer } from './tokens.ts'
 
 type LpStream = ReturnType<typeof lpStream>
-type JobPaymentVoucher = z.output<typeof JobPaymentSchema>['voucher']
 
 export { charge } from './job-accounting.ts'
 
@@ -46,8 +44,6 @@ export { DEFAULT_MAX_INPUT_BYTES } from './job-inputs.ts'
 export const REQUEST_READ_TIMEOUT_MS = 10_000
 /** Time a client has, after a priced receipt, to send its payment on the job stream. */
 export const PAYMENT_WAIT_MS = 10_000
-/** Default `jobs.paymentGraceMs`. */
-export const DEFAULT_PAYMENT_GRACE_MS = 30_000
 
 export interface JobProviderComponents {
   privateKey: PrivateKey
@@ -110,14 +106,17 @@ export class JobProvider {
   readonly #running = new Map<string, Running>()
   readonly #safety: SafetyHook
   readonly #earnings = new Map<string, { jobs: number; charged: bigint; upstreamCost: bigint }>()
-  /** Per channel: the max prices of admitted priced jobs that have no receipt yet, wei. */
-  readonly #reserved = new Map<string, bigint>()
+  readonly #charges: JobCharges
 
   constructor(components: JobProviderComponents, init: JobProviderInit) {
     this.#c = components
     this.#init = init
     this.#queue = new JobQueue(init.maxConcurrent, init.maxQueue)
     this.#safety = init.safety ?? { checkRequest: async () => ({ allow: true }) }
+    this.#charges = new JobCharges(
+      { ledger: components.ledger, store: components.store },
+      init.paymentGraceMs === undefined ? {} : { paymentGraceMs: init.paymentGraceMs },
+    )
   }
 
   /** Serves `capability` (which must also be one of the node's offers) with `backend`. */
@@ -131,8 +130,7 @@ export class JobProvider {
 
   /** What is charged on a channel and not yet paid (every client), wei; counts payments received. */
   unpaid(channel: string): bigint {
-    this.#sync(channel)
-    return this.#c.store.unpaid(channel).reduce((n, c) => n + c.amount, 0n)
+    return this.#charges.unpaid(channel)
   }
 
   /**
@@ -248,7 +246,7 @@ export class JobProvider {
         receipt = await running.done
       }
       if (receipt instanceof PrsmError) return refuse(receipt)
-      const owed = this.#owed(client, request.requestId)
+      const owed = this.#charges.owed(client, request.requestId)
       await send(messages.JobAccepted, {
         requestId: request.requestId,
         price: receipt.unitPrice,
@@ -258,7 +256,7 @@ export class JobProvider {
       })
       await send(messages.JobReceipt, receipt)
       if (owed !== undefined && owed > 0n) {
-        const frames = this.#listen(lp, from, request.requestId, new AbortController())
+        const frames = listenToClient(this.#c, lp, from, request.requestId, new AbortController())
         await this.#collectPayment(client, request.requestId, frames, send)
       }
       return
@@ -288,7 +286,7 @@ export class JobProvider {
       () => controller.abort(new PrsmError('JOB_DEADLINE_EXCEEDED')),
       Math.max(0, deadline - Date.now()),
     )
-    const listener = this.#listen(lp, from, request.requestId, controller)
+    const listener = listenToClient(this.#c, lp, from, request.requestId, controller)
     // A write that fails means the client went away: the job stops (and is charged as delivered).
     const deliver = async <P>(kind: MessageType<P>, payload: P): Promise<void> => {
       try {
@@ -393,19 +391,15 @@ export class JobProvider {
       bytesOut: outBytes,
     }
     const charged = charge(offer, usage, failure === undefined, BigInt(request.maxPrice))
+    // The reservation becomes what was delivered: a charge the client pays after the receipt.
     if (channel !== undefined) {
-      // The reservation becomes what was delivered: a charge the client pays after the receipt.
-      this.#unreserve(channel, BigInt(request.maxPrice))
-      if (charged > 0n) {
-        this.#sync(channel)
-        store.addCharge({
-          client,
-          requestId: request.requestId,
-          channel,
-          amount: charged,
-          chargedAt: finishedAt,
-        })
-      }
+      this.#charges.settle({
+        client,
+        requestId: request.requestId,
+        channel,
+        maxPrice: BigInt(request.maxPrice),
+        charged,
+      })
     }
     const inline = concat(out)
     const isText = !sawBytes
@@ -466,14 +460,6 @@ export class JobProvider {
     }
   }
 
-  /** What a priced request still owes (undefined when it charged nothing on a channel). */
-  #owed(client: string, requestId: string): bigint | undefined {
-    const charged = this.#c.store.charge(client, requestId)
-    if (charged === undefined) return undefined
-    if (charged.paidAt === undefined) this.#sync(charged.channel)
-    return this.#c.store.charge(client, requestId)?.paidAt === undefined ? charged.amount : 0n
-  }
-
   /**
    * Waits for the client's `job-payment` after a priced receipt, accepts its voucher through the
    * ledger (journalled before the answer) and answers `job-paid`, or `job-error` when refused.
@@ -485,79 +471,16 @@ export class JobProvider {
     frames: { payment: Promise<JobPaymentVoucher | undefined> },
     send: <P>(kind: MessageType<P>, payload: P, signal?: AbortSignal) => Promise<void>,
   ): Promise<void> {
-    const { messages, ledger, store } = this.#c
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const payment = await Promise.race([
-      frames.payment,
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), PAYMENT_WAIT_MS)
-      }),
-    ]).finally(() => clearTimeout(timer))
+    const { messages } = this.#c
+    const payment = await within(frames.payment, PAYMENT_WAIT_MS)
     if (payment === undefined) return
-    let paid: JobPaid
     try {
-      const owed = store.charge(client, requestId)
-      if (owed === undefined) throw new PrsmError('JOB_PAYMENT_REQUIRED', 'nothing is owed for this request')
-      if (payment.channel.toLowerCase() !== owed.channel) {
-        throw new PrsmError('JOB_PAYMENT_REQUIRED', 'the voucher is not on the channel of the request', {
-          details: { channel: owed.channel },
-        })
-      }
-      this.#sync(owed.channel)
-      const due = store.charge(client, requestId)?.paidAt === undefined ? owed.amount : 0n
-      const accepted = await ledger.payee.acceptVoucher(payment, {
-        ...(due > 0n ? { minIncrement: due } : {}),
-        signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS),
-      })
-      this.#sync(owed.channel, requestId)
-      paid = {
-        requestId,
-        cumulativeAmount: accepted.cumulativeAmount.toString(),
-        increment: accepted.increment.toString(),
-      }
+      await send(messages.JobPaid, await this.#charges.accept(client, requestId, payment))
     } catch (err) {
       const e = toPrsmError(err)
       this.#c.logger.debug({ requestId, client, code: e.code }, 'job payment refused')
       await send(messages.JobError, { requestId, code: e.code, message: e.message.slice(0, 512) })
-      return
     }
-    await send(messages.JobPaid, paid)
-  }
-
-  /**
-   * Counts the vouchers accepted on a channel since the last look (through the job stream or
-   * `/prsm/pay`) against its unpaid charges, oldest first (`first`, when given, before the rest):
-   * the provider's net share of the newest voucher (cumulative − royalties) above what was already
-   * counted pays whole charges; what does not cover the next charge waits for more.
-   */
-  #sync(channel: string, first?: string): void {
-    const { store, ledger } = this.#c
-    const newest = ledger.journal.newest(channel.toLowerCase() as `0x${string}`)
-    const net = newest === undefined ? 0n : newest.cumulativeAmount - royaltyTotal(newest.royalties)
-    const accounted = store.accounted(channel)
-    if (accounted === undefined) {
-      // First charge on this channel: earlier payments on it were for something else.
-      store.setAccounted(channel, net)
-      return
-    }
-    let left = net - accounted
-    if (left <= 0n) return
-    const unpaid = store.unpaid(channel)
-    unpaid.sort((a, b) => (a.requestId === first ? -1 : b.requestId === first ? 1 : 0))
-    const now = Date.now()
-    for (const c of unpaid) {
-      if (c.amount > left) break
-      store.markPaid(c.client, c.requestId, now)
-      left -= c.amount
-    }
-    store.setAccounted(channel, net - left)
-  }
-
-  #unreserve(channel: string, amount: bigint): void {
-    const key = channel.toLowerCase()
-    const left = (this.#reserved.get(key) ?? 0n) - amount
-    if (left > 0n) this.#reserved.set(key, left)
-    else this.#reserved.delete(key)
   }
 
   /** The safety hook's verdict on a text output: the (possibly redacted) text, or JOB_REFUSED. */
@@ -601,13 +524,13 @@ export class JobProvider {
     if (price > 0n && channel === undefined) {
       throw new PrsmError('JOB_PAYMENT_REQUIRED', 'a priced offer needs the paying channel in the request')
     }
-    if (price > 0n) this.#checkOverdue(client)
+    if (price > 0n) this.#charges.checkOverdue(client)
     const release = this.#reserve(capability, offer, signal)
     try {
       const inputs = await resolveInputs(this.#c.storage, request, offer, signal)
       const verdict = await this.#safety.checkRequest({ capability, step: request.step, inputs }, { client })
       if (!verdict.allow) throw new PrsmError('JOB_REFUSED', verdict.reason.slice(0, 256))
-      if (price > 0n) await this.#reserveEscrow(channel as string, maxPrice, signal)
+      if (price > 0n) await this.#charges.reserve(channel as string, maxPrice, signal)
       return {
         offer,
         backend,
@@ -620,69 +543,6 @@ export class JobProvider {
       release.cancel()
       throw err
     }
-  }
-
-  /** JOB_PAYMENT_REQUIRED when the client left a receipt unpaid past the grace period. */
-  #checkOverdue(client: string): void {
-    const { store } = this.#c
-    const grace = this.#init.paymentGraceMs ?? DEFAULT_PAYMENT_GRACE_MS
-    let oldest = store.oldestUnpaid(client)
-    if (oldest === undefined || Date.now() - oldest.chargedAt <= grace) return
-    this.#sync(oldest.channel)
-    oldest = store.oldestUnpaid(client)
-    if (oldest === undefined || Date.now() - oldest.chargedAt <= grace) return
-    throw new PrsmError(
-      'JOB_PAYMENT_REQUIRED',
-      `request ${oldest.requestId} is unpaid since ${new Date(oldest.chargedAt).toISOString()}: pay it (retry that request id) before new work`,
-      {
-        details: {
-          reason: 'overdue',
-          requestId: oldest.requestId,
-          channel: oldest.channel,
-          owed: oldest.amount.toString(),
-        },
-      },
-    )
-  }
-
-  /**
-   * Reserves a priced job's max price against the channel's unspent escrow (deposit − the newest
-   * accepted cumulative amount), which must also cover what is charged or reserved there and not
-   * yet paid. Checked and taken without an await in between, so concurrent requests cannot both
-   * count on one escrow.
-   */
-  async #reserveEscrow(channel: string, maxPrice: bigint, signal: AbortSignal): Promise<void> {
-    const { ledger } = this.#c
-    const check = async (refresh: boolean): Promise<{ ok: boolean; details: Record<string, string> }> => {
-      const state = await ledger.payee.channel(channel as `0x${string}`, { refresh, signal })
-      if (state === undefined) throw new PrsmError('CHANNEL_UNKNOWN', undefined, { details: { channel } })
-      if (state.payee.toLowerCase() !== ledger.chain.address.toLowerCase()) {
-        throw new PrsmError('CHANNEL_WRONG_PAYEE', undefined, { details: { channel } })
-      }
-      if (state.closed) throw new PrsmError('CHANNEL_CLOSED', undefined, { details: { channel } })
-      const newest = ledger.journal.newest(channel as `0x${string}`)?.cumulativeAmount ?? 0n
-      const spent = newest > state.claimed ? newest : state.claimed
-      const outstanding = this.unpaid(channel) + (this.#reserved.get(channel) ?? 0n)
-      const unspent = state.deposit - spent
-      const details = {
-        channel,
-        unspent: unspent.toString(),
-        outstanding: outstanding.toString(),
-        maxPrice: maxPrice.toString(),
-      }
-      return { ok: unspent >= outstanding + maxPrice, details }
-    }
-    let verdict = await check(false)
-    // A top-up since the cached read: look again on chain once.
-    if (!verdict.ok) verdict = await check(true)
-    if (!verdict.ok) {
-      throw new PrsmError(
-        'JOB_PAYMENT_REQUIRED',
-        'the channel has not enough unspent escrow for this job on top of what is owed on it',
-        { details: { ...verdict.details, reason: 'escrow' } },
-      )
-    }
-    this.#reserved.set(channel, (this.#reserved.get(channel) ?? 0n) + maxPrice)
   }
 
   /** Takes a place in the capability's and the node's queues at once (JOB_BUSY when full). */
@@ -728,45 +588,5 @@ export class JobProvider {
         )
       },
     }
-  }
-
-  /**
-   * Reads frames after the request for as long as the stream lives: a `job-cancel` (or the stream
-   * failing) aborts the job; a `job-payment` (after the receipt) resolves `payment`.
-   */
-  #listen(lp: LpStream, from: PeerId, requestId: string, controller: AbortController) {
-    const { gate, messages } = this.#c
-    const stop = new AbortController()
-    let pay!: (voucher: JobPaymentVoucher | undefined) => void
-    const payment = new Promise<JobPaymentVoucher | undefined>((resolve) => {
-      pay = resolve
-    })
-    void (async () => {
-      try {
-        while (!stop.signal.aborted) {
-          const frame = await lp.read({ signal: stop.signal })
-          const { envelope } = await gate.receive(frame.subarray(), from)
-          const payload = envelope.payload as { requestId?: string; voucher?: JobPaymentVoucher }
-          if (payload.requestId !== requestId) continue
-          if (envelope.type === messages.JobCancel.type) {
-            controller.abort(new PrsmError('JOB_CANCELLED'))
-          } else if (envelope.type === messages.JobPayment.type) {
-            pay(payload.voucher)
-            return
-          }
-        }
-      } catch (err) {
-        if (stop.signal.aborted) return
-        const name = (err as Error).name
-        // A clean end of the client's writing side is not a cancel; a reset is.
-        if (name === 'UnexpectedEOFError') return
-        if (!controller.signal.aborted) {
-          controller.abort(new PrsmError('JOB_CANCELLED', 'the client closed the stream', { cause: err }))
-        }
-      } finally {
-        pay(undefined)
-      }
-    })()
-    return { stop: () => stop.abort(), payment }
   }
 }

@@ -132,6 +132,7 @@ export type JobReceipt = z.output<typeof JobReceiptSchema>
  * channel whose cumulative amount adds the receipt's `charged`.
  */
 export const JobPaymentSchema = z.object({ requestId: RequestIdSchema, voucher: VoucherJsonSchema }).strict()
+export type JobPaymentVoucher = z.output<typeof JobPaymentSchema>['voucher']
 
 /** The provider journalled the payment's voucher (`cumulativeAmount` is now its newest on the channel). */
 export const JobPaidSchema = z
