@@ -52,10 +52,41 @@ export interface PinPayerComponents {
 }
 
 /**
- * Requester side: pays `amount` to `holder` for the pin of `cid`. Never throws: the outcome is
- * the returned record (a failed payment leaves the replica unpaid; the holder then drops it).
+ * Requester side: pays holders one payment at a time per holder, so a channel is opened once and
+ * vouchers (cumulative) reach the holder in the order they were signed: a later voucher arriving
+ * first would make the earlier one stale, and its pin would look unpaid.
  */
-export async function payForPin(
+export class PinPayer {
+  readonly #c: PinPayerComponents
+  readonly #queues = new Map<string, Promise<unknown>>()
+
+  constructor(components: PinPayerComponents) {
+    this.#c = components
+  }
+
+  /** Pays `amount` to `holder` for `cid`; never throws (the outcome is the record). */
+  pay(
+    holder: PeerId,
+    cid: string,
+    amount: bigint,
+    options: { deposit: bigint; timeoutMs: number; signal?: AbortSignal },
+  ): Promise<PinPaymentRecord> {
+    const key = holder.toString()
+    const run = () => payForPin(this.#c, holder, cid, amount, options)
+    const next = (this.#queues.get(key) ?? Promise.resolve()).then(run, run)
+    this.#queues.set(key, next)
+    void next.then(() => {
+      if (this.#queues.get(key) === next) this.#queues.delete(key)
+    })
+    return next
+  }
+}
+
+/**
+ * Pays `amount` to `holder` for the pin of `cid`. Never throws: the outcome is the returned
+ * record (a failed payment leaves the replica unpaid; the holder then drops it).
+ */
+async function payForPin(
   c: PinPayerComponents,
   holder: PeerId,
   cid: string,

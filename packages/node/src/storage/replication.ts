@@ -21,7 +21,7 @@ import {
   pinMessagesOf,
   verifyPinReceipt,
 } from './pin-messages.ts'
-import { DEFAULT_PIN_PAYMENT_GRACE_MS, PinDues, type PinPaymentRecord, payForPin } from './pin-payment.ts'
+import { DEFAULT_PIN_PAYMENT_GRACE_MS, PinDues, PinPayer, type PinPaymentRecord } from './pin-payment.ts'
 import type { ContentStorage } from './storage.ts'
 import { parseCid } from './storage.ts'
 
@@ -132,6 +132,7 @@ export class ReplicationService {
   #releaseTimer: NodeJS.Timeout | undefined
   readonly #held: HeldPins
   readonly #dues: PinDues
+  #payer: PinPayer | undefined
   #checking: Promise<SpotCheckResult[]> | undefined
   #started = false
 
@@ -341,7 +342,8 @@ export class ReplicationService {
     const { ledger, payments } = this.#c
     const amount = BigInt(receipt.amount ?? '0')
     if (amount === 0n || ledger?.enabled !== true || payments === undefined) return undefined
-    const payment = await payForPin({ ...this.#c, ledger, payments }, peer, cid, amount, {
+    this.#payer ??= new PinPayer({ ...this.#c, ledger, payments })
+    const payment = await this.#payer.pay(peer, cid, amount, {
       deposit: this.#init.channelDeposit ?? 10n ** 19n,
       timeoutMs: 60_000,
       ...(options.signal === undefined ? {} : { signal: options.signal }),

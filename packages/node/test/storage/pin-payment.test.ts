@@ -97,6 +97,30 @@ describe('payment for pins (requester and three priced holders on a devnet)', ()
     assert.ok(requester.replication.get(cid).holders.every((h) => h.payment?.state === 'paid'))
   })
 
+  it('pins asked of one holder at once are each paid on the one channel opened before', async () => {
+    const cheap = holders[0] as PrsmNode
+    const price = FTNS / 1000n / 1024n
+    const channel = requester.replication.get(cid).holders.find((h) => h.holder === cheap.peerId)?.payment
+      ?.channel as Hex
+    const before = cheap.ledger.journal.newest(channel.toLowerCase() as Hex)?.cumulativeAmount ?? 0n
+    const files = await Promise.all(
+      [0, 1, 2].map(async () => (await requester.storage.add(chunks(randomBytes(MiB)))).cid),
+    )
+    const records = await Promise.all(files.map((c) => requester.replication.requestPin(cheap.peerId, c)))
+    for (const r of records) {
+      assert.equal(r.payment?.state, 'paid', JSON.stringify(r.payment))
+      assert.equal(r.payment?.channel, channel, 'the channel opened before has room: no new one')
+    }
+    assert.deepEqual(
+      records.map((r) => BigInt(r.payment?.cumulativeAmount ?? 0)).sort((a, b) => (a < b ? -1 : 1)),
+      [before + price, before + 2n * price, before + 3n * price],
+    )
+    assert.equal(
+      cheap.ledger.journal.newest(channel.toLowerCase() as Hex)?.cumulativeAmount,
+      before + 3n * price,
+    )
+  })
+
   it('a requester that does not pay loses the pin after the grace period and is refused from then on', async () => {
     const dear = holders[2] as PrsmNode
     const { cid: unpaid } = await requester.storage.add(chunks(randomBytes(MiB)))
