@@ -100,6 +100,11 @@ export class ChannelKeeper {
   readonly #c: ChannelKeeperComponents
   readonly #init: ChannelKeeperInit
   #lock: Promise<unknown> = Promise.resolve()
+  /**
+   * Per channel: room held by steps in flight. Jobs are paid after delivery, so what they may
+   * still cost is not yet signed; providers admit a job only if the escrow covers it beside them.
+   */
+  readonly #held = new Map<Hex, bigint>()
 
   constructor(components: ChannelKeeperComponents, init: ChannelKeeperInit) {
     this.#c = components
@@ -118,7 +123,8 @@ export class ChannelKeeper {
   }
 
   /**
-   * A channel to `provider` with at least `room` wei left (opening or topping up as needed).
+   * A channel to `provider` with at least `room` wei left beside what steps in flight hold on it
+   * (opening or topping up as needed); the room is held until `release(channel, room)`.
    * Serialised for the whole wallet: two opens at once would sign permits with the same nonce.
    */
   ensure(provider: string, room: bigint, options: { signal?: AbortSignal } = {}): Promise<Hex> {
@@ -132,15 +138,20 @@ export class ChannelKeeper {
     if (!ledger.enabled) {
       throw new PrsmError('CHAIN_NOT_CONFIGURED', 'paying a provider needs a chain (or use free offers)')
     }
+    const left = (c: { channel: Hex; deposit: bigint; cumulativeAmount: bigint }) =>
+      c.deposit - c.cumulativeAmount - (this.#held.get(c.channel) ?? 0n)
     const open = ledger.payer
       .channels()
       .filter((c) => !c.closed && payments.peerOf(c.channel) === provider)
-      .sort((a, b) => (b.deposit - b.cumulativeAmount > a.deposit - a.cumulativeAmount ? 1 : -1))
+      .sort((a, b) => (left(b) > left(a) ? 1 : -1))
     const best = open[0]
-    if (best !== undefined && best.deposit - best.cumulativeAmount >= room) return best.channel
+    if (best !== undefined && left(best) >= room) return this.#hold(best.channel, room)
     if (best !== undefined) {
-      await ledger.payer.topUp(best.channel, room > this.#init.deposit ? room : this.#init.deposit, options)
-      return best.channel
+      // At least the configured deposit, more when the room missing is larger.
+      let amount = this.#init.deposit
+      if (room - left(best) > amount) amount = room - left(best)
+      await ledger.payer.topUp(best.channel, amount, options)
+      return this.#hold(best.channel, room)
     }
     const opened = await payments.openChannel({
       to: provider,
@@ -148,7 +159,19 @@ export class ChannelKeeper {
       ...(this.#init.expirySeconds === undefined ? {} : { expirySeconds: this.#init.expirySeconds }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     })
-    return opened.channel
+    return this.#hold(opened.channel, room)
+  }
+
+  /** Gives back room held by `ensure` (the step ended: its payment, if any, is signed by now). */
+  release(channel: Hex, room: bigint): void {
+    const left = (this.#held.get(channel) ?? 0n) - room
+    if (left > 0n) this.#held.set(channel, left)
+    else this.#held.delete(channel)
+  }
+
+  #hold(channel: Hex, room: bigint): Hex {
+    this.#held.set(channel, (this.#held.get(channel) ?? 0n) + room)
+    return channel
   }
 
   /**

@@ -160,11 +160,20 @@ export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promi
           : Promise.resolve(undefined),
       ),
     )
+    // The room each channel holds for this attempt, given back when it ends.
+    const releaseRoom = (): void => {
+      opened.forEach((o, i) => {
+        if (o.status === 'fulfilled' && o.value !== undefined) {
+          c.keeper.release(o.value, (paying[i] ?? 0n) + royaltyReserve)
+        }
+      })
+    }
     const unpayable = opened.flatMap((o, i) =>
       o.status === 'rejected' ? [{ provider: providers[i] as string, err: o.reason }] : [],
     )
     if (unpayable.length > 0) {
       r.budget.release(total)
+      releaseRoom()
       for (const end of ends) end()
       const fatal = unpayable.find(
         ({ err }) => STEP_FATAL.has((err as { code?: string })?.code ?? '') || r.signal.aborted,
@@ -271,6 +280,7 @@ export async function runStep(c: StepRunnerComponents, r: StepRunRequest): Promi
       })
       if (e.code === 'BUDGET_EXCEEDED') throw e
     } finally {
+      releaseRoom()
       for (const end of ends) end()
     }
   }
