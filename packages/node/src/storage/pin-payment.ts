@@ -227,10 +227,20 @@ export class PinDues {
     })
   }
 
+  async #owed(key: Key): Promise<Owed | undefined> {
+    try {
+      return JSON.parse(new TextDecoder().decode(await this.#c.datastore.get(key))) as Owed
+    } catch {
+      return undefined
+    }
+  }
+
   /** Records that `requester` owes `amount` for the pin of `cid`, due within the grace period. */
   async expect(cid: string, requester: string, amount: bigint): Promise<void> {
-    const due = Date.now() + this.#graceMs
-    const owed: Owed = { amount: amount.toString(), due }
+    // a repeated request while one is unpaid adds to it and does not move the due time
+    const earlier = await this.#owed(owedKey(cid, requester))
+    const due = earlier?.due ?? Date.now() + this.#graceMs
+    const owed: Owed = { amount: (amount + BigInt(earlier?.amount ?? '0')).toString(), due }
     await this.#c.datastore.put(owedKey(cid, requester), new TextEncoder().encode(JSON.stringify(owed)))
     this.#schedule(cid, requester, due)
   }
@@ -254,12 +264,9 @@ export class PinDues {
     voucher: unknown,
   ): Promise<{ channel: Hex; cumulativeAmount: bigint }> {
     const key = owedKey(cid, requester)
-    let owed: Owed
-    try {
-      owed = JSON.parse(new TextDecoder().decode(await this.#c.datastore.get(key))) as Owed
-    } catch {
+    const owed = await this.#owed(key)
+    if (owed === undefined)
       throw new PrsmError('PIN_REFUSED', `no payment is due from ${requester} for ${cid}`)
-    }
     const { ledger } = this.#c
     if (ledger?.enabled !== true) throw new PrsmError('CHAIN_NOT_CONFIGURED', 'this node takes no payments')
     const accepted = await ledger.payee.acceptVoucher(voucher, { minIncrement: BigInt(owed.amount) })
@@ -294,12 +301,8 @@ export class PinDues {
   /** The grace period is over and the pin is still unpaid: release it and record the debt. */
   async #expire(cid: string, requester: string): Promise<void> {
     const key = owedKey(cid, requester)
-    let owed: Owed
-    try {
-      owed = JSON.parse(new TextDecoder().decode(await this.#c.datastore.get(key))) as Owed
-    } catch {
-      return // paid meanwhile
-    }
+    const owed = await this.#owed(key)
+    if (owed === undefined) return // paid meanwhile
     const debtKey = new Key(`${DEBT}${requester}`)
     let debt = { amount: '0', cids: [] as string[] }
     try {

@@ -503,7 +503,7 @@ export class ReplicationService {
       unit: offer.offer.unit,
       expiry,
       size: stat.size,
-      amount: amount.toString(),
+      ...(priced && amount > 0n ? { amount: amount.toString() } : {}),
     }
   }
 

@@ -50,6 +50,9 @@ describe('replication: paid pins with receipts, spot checks and re-replication',
         holder: record.holder,
       })
       assert.equal(receipt.cid, cid)
+      // no chain: the price is quoted but nothing is charged or paid
+      assert.equal(receipt.amount, undefined)
+      assert.equal(record.payment, undefined)
       assert.equal(await holder.storage.helia.pins.isPinned(CID.parse(cid)), true)
     }
     // the three cheapest accepted: the most expensive provider holds nothing
