@@ -97,8 +97,8 @@ interface Trie {
   afterWordEnd: Uint8Array
   /** The symbol of whitespace. */
   space: number
-  /** three[(c0 & 31) << 10 | (c1 & 31) << 5 | (c2 & 31)]: 1 when a phrase may start with these three code units. */
-  three: Uint8Array
+  /** Bit (c2 & 31) of three[(c0 & 31) << 5 | (c1 & 31)]: set when a phrase may start with these three code units (a 4 KB bitset). */
+  three: Int32Array
 }
 
 function compile(masks: Map<string, number>): Trie {
@@ -163,7 +163,7 @@ function compile(masks: Map<string, number>): Trie {
   }
   // The first three characters of each phrase, each as its low five bits (letters of either
   // case agree; aliases only add walks, which then fail). Whitespace matches any character there.
-  const three = new Uint8Array(32 * 32 * 32)
+  const three = new Int32Array(32 * 32)
   for (const key of masks.keys()) {
     const phrase = key.replace(/\$$/, '')
     const codes: number[][] = []
@@ -174,7 +174,7 @@ function compile(masks: Map<string, number>): Trie {
     }
     for (const a of codes[0] as number[])
       for (const b of codes[1] as number[])
-        for (const c of codes[2] as number[]) three[(a << 10) | (b << 5) | c] = 1
+        for (const c of codes[2] as number[]) three[(a << 5) | b] = (three[(a << 5) | b] as number) | (1 << c)
   }
   return {
     three,
@@ -344,10 +344,10 @@ for (let a = 0; a < K_COUNT; a++) {
 }
 
 /** 1 when the three code units at `i` may start a trigger phrase (u[n], u[n + 1] are 0 sentinels). */
-const gateAt = (u: Uint16Array, i: number, three: Uint8Array): number =>
-  three[
-    (((u[i] as number) & 31) << 10) | (((u[i + 1] as number) & 31) << 5) | ((u[i + 2] as number) & 31)
-  ] as number
+const gateAt = (u: Uint16Array, i: number, three: Int32Array): number =>
+  ((three[(((u[i] as number) & 31) << 5) | ((u[i + 1] as number) & 31)] as number) >>>
+    ((u[i + 2] as number) & 31)) &
+  1
 
 /** The class before the position `skip` returned. */
 let skipped = K_OTHER
@@ -357,7 +357,7 @@ let skipped = K_OTHER
  * characters can begin a phrase, or any other action. Branch-free per character and free of calls,
  * so the table pointers stay in registers; the class before it is left in `skipped`.
  */
-function skip(u: Uint16Array, i: number, n: number, prev: number, three: Uint8Array): number {
+function skip(u: Uint16Array, i: number, n: number, prev: number, three: Int32Array): number {
   for (; i < n; i++) {
     const k = CLS[u[i] as number] as number
     const act = ACT[prev * K_COUNT + k] as number
