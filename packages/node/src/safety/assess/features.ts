@@ -354,14 +354,14 @@ let skipped = K_OTHER
 
 /**
  * The first position from `i` with something to do (or `n`): a word start whose first three
- * characters can begin a phrase, or any other action. Branch-free per character and free of calls,
- * so the table pointers stay in registers; the class before it is left in `skipped`.
+ * characters can begin a phrase, or any other action. Free of calls, so the table pointers stay
+ * in registers; the gate is only read at word starts. The class before it is left in `skipped`.
  */
 function skip(u: Uint16Array, i: number, n: number, prev: number, three: Int32Array): number {
   for (; i < n; i++) {
     const k = CLS[u[i] as number] as number
     const act = ACT[prev * K_COUNT + k] as number
-    if (((act & gateAt(u, i, three)) | (act >>> 1)) !== 0) break
+    if (act !== 0 && (act !== A_WORD_START || gateAt(u, i, three) !== 0)) break
     prev = k
   }
   skipped = prev
