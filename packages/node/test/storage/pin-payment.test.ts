@@ -15,6 +15,20 @@ import { PIN_PROTOCOL, verifyPinReceipt } from '../../src/storage/replication.ts
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
 import { chunks, MiB } from './bytes.ts'
 
+/** A raw signed pin request from `from` to `to`; returns the verified receipt (nothing is paid). */
+async function requestWithoutPaying(from: PrsmNode, to: PrsmNode, cid: string) {
+  const stream = await from.libp2p.dialProtocol(to.libp2p.peerId, PIN_PROTOCOL)
+  const lp = lpStream(stream)
+  const PinRequest: MessageType<unknown> = { type: 'pin-request', version: 1 }
+  await lp.write(await sealEnvelope(from.identity.nodeKey, PinRequest, { cid, durationMs: 30 * 86_400_000 }))
+  const receipt = await verifyPinReceipt((await lp.read()).subarray(), from.registry, {
+    cid,
+    holder: to.peerId,
+  })
+  await stream.close()
+  return receipt
+}
+
 describe('payment for pins (requester and three priced holders on a devnet)', () => {
   let dir: string
   let devnet: Devnet
@@ -125,20 +139,7 @@ describe('payment for pins (requester and three priced holders on a devnet)', ()
     const dear = holders[2] as PrsmNode
     const { cid: unpaid } = await requester.storage.add(chunks(randomBytes(MiB)))
     // a raw signed pin request, answered with a receipt, and no payment after it
-    const stream = await requester.libp2p.dialProtocol(dear.libp2p.peerId, PIN_PROTOCOL)
-    const lp = lpStream(stream)
-    const PinRequest: MessageType<unknown> = { type: 'pin-request', version: 1 }
-    await lp.write(
-      await sealEnvelope(requester.identity.nodeKey, PinRequest, {
-        cid: unpaid,
-        durationMs: 30 * 86_400_000,
-      }),
-    )
-    const receipt = await verifyPinReceipt((await lp.read()).subarray(), requester.registry, {
-      cid: unpaid,
-      holder: dear.peerId,
-    })
-    await stream.close()
+    const receipt = await requestWithoutPaying(requester, dear, unpaid)
     const owed = (3n * FTNS) / 1000n / 1024n
     assert.equal(receipt.amount, owed.toString())
     assert.equal(await dear.storage.helia.pins.isPinned(CID.parse(unpaid)), true)
@@ -162,5 +163,38 @@ describe('payment for pins (requester and three priced holders on a devnet)', ()
     assert.equal(record.payment?.amount, owed.toString())
     assert.equal(record.payment?.channel, opened.channel)
     assert.equal(dear.ledger.journal.newest(opened.channel.toLowerCase() as Hex)?.cumulativeAmount, owed)
+  })
+
+  it('a holder that restarts still releases an unpaid pin when the grace ends', async () => {
+    const config = {
+      chain: { deployment: devnet.deploymentFile as string, reconcileIntervalMs: 600_000 },
+      bootstrap: [bootstrapAddr(requester)],
+      offers: [{ capability: 'storage:pin', price: '0.004', unit: 'gib-month' as const }],
+      storage: { pinPaymentGraceMs: 6_000 },
+    }
+    let restarted = await startTestNode({ config, datastore: 'fs' })
+    const dataDir = restarted.dataDir
+    const asker = holders[1] as PrsmNode
+    try {
+      const { cid: unpaid } = await asker.storage.add(chunks(randomBytes(MiB)))
+      await asker.libp2p.dial(restarted.libp2p.getMultiaddrs())
+      const receipt = await requestWithoutPaying(asker, restarted, unpaid)
+      assert.equal(receipt.amount, ((4n * FTNS) / 1000n / 1024n).toString())
+      // stopped well within the grace: only the re-armed owed record can release it
+      assert.equal(await restarted.storage.helia.pins.isPinned(CID.parse(unpaid)), true)
+      await restarted.stop()
+      restarted = await startTestNode({ config, dataDir, datastore: 'fs' })
+      await waitFor(
+        'the unpaid pin to be released after the restart',
+        async () => !(await restarted.storage.helia.pins.isPinned(CID.parse(unpaid))),
+        20_000,
+      )
+      await asker.libp2p.dial(restarted.libp2p.getMultiaddrs())
+      await assert.rejects(asker.replication.requestPin(restarted.peerId, unpaid), (err) =>
+        hasCode(err, 'PIN_PAYMENT_REQUIRED'),
+      )
+    } finally {
+      await stopAll([restarted])
+    }
   })
 })
