@@ -375,7 +375,17 @@ export class PrsmNode {
       },
     )
     this.#knownPeers = new KnownPeers(
-      { libp2p, logger },
+      {
+        libp2p,
+        logger,
+        discover: async ({ signal }) => {
+          for await (const _ of libp2p.services.dht.getClosestPeers(libp2p.peerId.toMultihash().bytes, {
+            signal,
+          })) {
+            // the lookup itself connects to the peers it finds and fills the routing table
+          }
+        },
+      },
       {
         bootstrap: init.config.bootstrap,
         minPeers: init.config.connections.minPeers,

@@ -28,6 +28,27 @@ export const OFFERS_FETCH_PROTOCOL = '/prsm/offers/fetch/1.0.0'
 export const JOB_PROTOCOL = '/prsm/job/1.0.0'
 const MAX_OFFERS_PER_LIST = 64
 
+/** How long a DHT search for offers runs at least before the offers already known are returned. */
+const FIND_OFFERS_GRACE_MS = 250
+
+/** Waits for `promise` or for `signal` to abort, whichever comes first (a late rejection is ignored). */
+async function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  promise.catch(() => undefined)
+  if (signal.aborted) return
+  let onAbort: (() => void) | undefined
+  await Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      onAbort = () => resolve()
+      signal.addEventListener('abort', onAbort, { once: true })
+    }),
+  ])
+  if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+}
+
 export function registerOfferMessages(registry: MessageRegistry) {
   return {
     Offer: registry.register('offer', 1, OfferSchema),
@@ -291,18 +312,31 @@ export class OfferService {
   async findOffers(capability: string, options: FindOffersOptions = {}): Promise<FoundOffer[]> {
     CapabilitySchema.parse(capability)
     if (!this.#init.dht || options.dht === false) return this.knownOffers(capability)
+    // The search ends at the time allowed, or once another node's offer is known (from the DHT
+    // or from gossip) and the DHT had a moment to answer: a Kad query can run on for seconds
+    // after the providers it found have answered.
+    const found = new AbortController()
     const signal = AbortSignal.any([
       AbortSignal.timeout(options.timeoutMs ?? 5_000),
+      found.signal,
       ...(options.signal === undefined ? [] : [options.signal]),
     ])
-    await this.#firstPeer(signal)
-    // A young node's routing table fills over its first seconds: while nothing is found, look
-    // again until the time allowed runs out.
-    while (!signal.aborted) {
-      await this.#searchDht(capability, signal)
-      const found = this.knownOffers(capability)
-      if (found.some((f) => f.source !== 'local')) return found
-      await new Promise((resolve) => setTimeout(resolve, 250))
+    const hasRemote = (): boolean => this.knownOffers(capability).some((f) => f.source !== 'local')
+    const started = Date.now()
+    const watch = setInterval(() => {
+      if (Date.now() - started >= FIND_OFFERS_GRACE_MS && hasRemote()) found.abort()
+    }, 50)
+    try {
+      await untilAborted(this.#firstPeer(signal), signal)
+      // A young node's routing table fills over its first seconds: while nothing is found, look
+      // again until the time allowed runs out.
+      while (!signal.aborted) {
+        await untilAborted(this.#searchDht(capability, signal), signal)
+        if (hasRemote()) break
+        await untilAborted(new Promise((resolve) => setTimeout(resolve, 250)), signal)
+      }
+    } finally {
+      clearInterval(watch)
     }
     return this.knownOffers(capability)
   }

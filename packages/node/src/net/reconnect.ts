@@ -12,7 +12,16 @@ export interface KnownPeersComponents {
     'peerId' | 'peerStore' | 'dial' | 'getPeers' | 'addEventListener' | 'removeEventListener'
   >
   logger: Logger
+  /**
+   * Looks for more peers (a DHT lookup of the node's own key). Run a few times in the first
+   * half-minute: the DHT's own first self-lookup runs once, early, and a peer that joined the
+   * bootstrap node moments later would otherwise stay unknown for minutes.
+   */
+  discover?: (options: { signal: AbortSignal }) => Promise<void>
 }
+
+/** When, after start, the node looks for more peers through `discover` (ms). */
+export const DISCOVERY_SCHEDULE_MS = [1_500, 4_000, 8_000, 15_000, 30_000] as const
 
 export interface KnownPeersInit {
   /** Bootstrap multiaddrs, re-dialled while the node has fewer than `minPeers` peers. */
@@ -50,6 +59,7 @@ export class KnownPeers {
 
   readonly #init: KnownPeersInit
   #timer: NodeJS.Timeout | undefined
+  readonly #discoveries: NodeJS.Timeout[] = []
 
   constructor(components: KnownPeersComponents, init: KnownPeersInit) {
     this.#c = components
@@ -63,10 +73,24 @@ export class KnownPeers {
     void this.reconnect(this.#init.reconnect).catch(() => undefined)
     this.#timer = setInterval(() => void this.#maintain(), this.#init.intervalMs ?? 10_000)
     this.#timer.unref()
+    const { discover } = this.#c
+    if (discover !== undefined) {
+      for (const delay of DISCOVERY_SCHEDULE_MS) {
+        const timer = setTimeout(() => {
+          if (this.#c.libp2p.getPeers().length === 0) return
+          discover({ signal: AbortSignal.timeout(10_000) }).catch((err: Error) => {
+            this.#c.logger.debug({ err: err.message }, 'peer discovery lookup failed')
+          })
+        }, delay)
+        timer.unref()
+        this.#discoveries.push(timer)
+      }
+    }
   }
 
   stop(): void {
     clearInterval(this.#timer)
+    for (const timer of this.#discoveries.splice(0)) clearTimeout(timer)
     this.#c.libp2p.removeEventListener('peer:connect', this.#onConnect)
   }
 
