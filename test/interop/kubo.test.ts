@@ -7,16 +7,22 @@
  * Run with `npm run test:interop`.
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { buffer as collect } from 'node:stream/consumers'
 import { after, before, describe, it } from 'node:test'
 import { loadConfig } from '@prsm/core'
 import { createLogger, initIdentity, loadIdentity, PrsmNode } from '@prsm/node'
 import { MemoryDatastore } from 'datastore-core'
-import { chunks, collect, digest, MiB } from '../../packages/node/test/storage/bytes.ts'
 import { ensureKubo, goVersion, KUBO_ADD, KUBO_VERSION, Kubo } from './kubo.ts'
+
+// (the root project cannot import packages/node/test helpers: another TypeScript project)
+const MiB = 1024 * 1024
+const chunks = (data: Uint8Array): AsyncIterable<Uint8Array> => Readable.from([data])
+const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 async function startPrsmNode(storage: { chunkSize?: number } = {}): Promise<PrsmNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'prsm-interop-'))

@@ -30,7 +30,10 @@ export const PARAMETERS = {
     description:
       'sha2-256 digest (as uint256) of the safety policy document; its raw or dag-json CIDv1 names the document (0 = the default policy)',
   },
-} as const satisfies Record<string, { unit: 'bps' | 'wei' | 'seconds' | 'count' | 'digest'; description: string }>
+} as const satisfies Record<
+  string,
+  { unit: 'bps' | 'wei' | 'seconds' | 'count' | 'digest'; description: string }
+>
 
 export type ParameterName = keyof typeof PARAMETERS
 export type NetworkParameters = Record<ParameterName, bigint>

@@ -51,7 +51,10 @@ describe('tier 1 detectors', () => {
     assert.deepEqual(rules('NI number AB 12 34 56 C'), ['pii/uk-nino'])
     assert.deepEqual(rules('released 2024-11-05, build 10.2.3.4500'), [])
     // Computed numbers are not phone or card numbers.
-    assert.deepEqual(rules('pi 3.14159265358979, e 2.718281828459045, ratio 0.0123456789, t 1700000000000'), [])
+    assert.deepEqual(
+      rules('pi 3.14159265358979, e 2.718281828459045, ratio 0.0123456789, t 1700000000000'),
+      [],
+    )
     assert.deepEqual(
       rules('tx 0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060 is pending'),
       [],
