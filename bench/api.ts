@@ -56,7 +56,7 @@ async function serve(kind: Kind): Promise<void> {
     process.exit(0)
   })
   const { default: pino } = await import('pino')
-  const { ApiAuth, createApiServer, nodeRoutes } = await import('@prsm/node')
+  const { ApiAuth, createApiServer, createLogger, nodeRoutes } = await import('@prsm/node')
   const auth = new ApiAuth(
     {},
     { path: join(dir, 'api-keys.db'), signingSecret: randomBytes(32), issuer: 'bench' },
@@ -65,8 +65,14 @@ async function serve(kind: Kind): Promise<void> {
   // a user key with a limit high enough never to trip during the run (the check still runs)
   const { key } = auth.createKey(admin, { name: 'bench', role: 'user', rateLimitPerMinute: 1_000_000_000 })
   const app = await createApiServer(
-    // the request log is written (to /dev/null) as a node would write it to its log
-    { logger: pino({ level: 'info' }, pino.destination('/dev/null')), guard: auth },
+    // the request log is written (to /dev/null) by the node's own logger, redaction included
+    {
+      logger: createLogger({
+        level: process.env.BENCH_API_LOG_LEVEL ?? 'info',
+        destination: pino.destination('/dev/null'),
+      }),
+      guard: auth,
+    },
     { host: '127.0.0.1', port: 0 },
     [nodeRoutes({ status: () => ({}), peers: () => [], findOffers: async () => [] })],
   )
