@@ -1,54 +1,12 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
-import { type ConfigInput, loadConfig } from '@prsm/core'
-import { createLogger, initIdentity, loadIdentity, PrsmNode } from '@prsm/node'
+import type { ConfigInput } from '@prsm/core'
+import type { PrsmNode } from '@prsm/node'
+import { prsm, startNode as startNodeIn } from './prsm-runner.ts'
 
-const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
-const execFileP = promisify(execFile)
-
-async function prsm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PRSM_')))
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [BIN, ...args], {
-      env: clean,
-      timeout: 90_000,
-    })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
-
-async function startNode(config: ConfigInput, api: boolean): Promise<PrsmNode> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'prsm-workflow-cli-'))
-  await initIdentity(dataDir, { password: null })
-  const { config: loaded } = loadConfig({
-    flags: {
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      logLevel: 'silent',
-      connections: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
-      gossip: { ipColocationWhitelist: ['127.0.0.1'] },
-      api: { port: 0 },
-      ...(config as object),
-    },
-  })
-  const node = await PrsmNode.create({
-    config: loaded,
-    identity: await loadIdentity(dataDir, null),
-    dataDir,
-    logger: createLogger({ level: 'silent' }),
-    api,
-  })
-  await node.start()
-  return node
-}
+const startNode = (config: ConfigInput, api: boolean) => startNodeIn(config, api, 'prsm-workflow-cli-')
 
 describe('prsm workflow run / trace show / trace verify / query', () => {
   let provider: PrsmNode
