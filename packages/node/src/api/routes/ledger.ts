@@ -444,6 +444,15 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       },
     })
 
+    /** A payer channel as it stands after one of its transactions. */
+    const afterTx = (id: string, txHash: Hex) => {
+      const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === id.toLowerCase())
+      return {
+        ...(record ? payerChannelJson(record, payments.peerOf(record.channel)) : { channel: id }),
+        txHash,
+      }
+    }
+
     route(app, {
       method: 'POST',
       url: '/api/v1/channels/:id/topup',
@@ -458,11 +467,7 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
       handler: async ({ body, params }) => {
         const { id } = params
         const tx = await ledger.payer.topUp(id as Hex, body.amount)
-        const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === id.toLowerCase())
-        return {
-          ...(record ? payerChannelJson(record, payments.peerOf(record.channel)) : { channel: id }),
-          txHash: tx.hash,
-        }
+        return afterTx(id, tx.hash)
       },
     })
 
@@ -480,11 +485,7 @@ export function ledgerRoutes(components: LedgerRoutesComponents): ApiRoutes {
         const { id } = params
         const block = await ledger.chain.publicClient.getBlock({ blockTag: 'latest' })
         const tx = await ledger.payer.extend(id as Hex, block.timestamp + BigInt(body.expirySeconds))
-        const record = ledger.payer.channels().find((c) => c.channel.toLowerCase() === id.toLowerCase())
-        return {
-          ...(record ? payerChannelJson(record, payments.peerOf(record.channel)) : { channel: id }),
-          txHash: tx.hash,
-        }
+        return afterTx(id, tx.hash)
       },
     })
 
