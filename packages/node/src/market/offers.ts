@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -327,13 +328,13 @@ export class OfferService {
       if (Date.now() - started >= FIND_OFFERS_GRACE_MS && hasRemote()) found.abort()
     }, 50)
     try {
-      await untilAborted(this.#firstPeer(signal), signal)
+      await this.#firstPeer(signal)
       // A young node's routing table fills over its first seconds: while nothing is found, look
       // again until the time allowed runs out.
       while (!signal.aborted) {
         await untilAborted(this.#searchDht(capability, signal), signal)
         if (hasRemote()) break
-        await untilAborted(new Promise((resolve) => setTimeout(resolve, 250)), signal)
+        await sleep(250, undefined, { signal }).catch(() => undefined)
       }
     } finally {
       clearInterval(watch)
