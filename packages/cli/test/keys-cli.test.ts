@@ -1,30 +1,11 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { loadConfig } from '@prsm/core'
 import { createLogger, initIdentity, loadIdentity, PrsmNode } from '@prsm/node'
-
-const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
-const execFileP = promisify(execFile)
-
-async function prsm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PRSM_')))
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [BIN, ...args], {
-      env: clean,
-      timeout: 60_000,
-    })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+import { prsm } from './prsm-runner.ts'
 
 describe('prsm keys against a running node (token file auth)', () => {
   let dir: string
