@@ -398,8 +398,8 @@ export class BlockExchange {
   }
 
   /**
-   * Connected peers that speak the block protocol, best first, then connected peers whose
-   * protocols are not known yet (identify still running right after a dial: asking costs one
+   * Connected peers that speak the block protocol, best first, then connected peers not identified
+   * yet (identify still running right after a dial: asking costs one
    * failed stream, skipping them would fail a fetch started right after connecting). A list with
    * known providers only is reused for 1 s, and forgotten when a connection opens or closes or a
    * peer is identified.
@@ -426,7 +426,9 @@ export class BlockExchange {
       const info = await libp2p.peerStore.get(conn.remotePeer).catch(() => undefined)
       const protocols = info?.protocols ?? []
       if (protocols.includes(BLOCK_PROTOCOL)) known.push(conn.remotePeer)
-      else if (protocols.length === 0) unknown.push(conn.remotePeer)
+      // identify records the agent version; before it has, the protocol list holds at most the
+      // protocols of streams already negotiated (identify's own), not what the peer speaks
+      else if (info?.metadata.has('AgentVersion') !== true) unknown.push(conn.remotePeer)
     }
     if (unknown.length > 0 || known.length === 0) this.#connected = undefined
     return { known, unknown }
