@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 /** Below this, libp2p-noise's WebAssembly ChaCha20-Poly1305 is faster than Node's (its own rule). */
 const SMALL = 1200
@@ -37,8 +38,12 @@ export const noiseCrypto: ICryptoInterface = {
       plaintext instanceof Uint8Array
         ? [cipher.update(plaintext)]
         : [...plaintext].map((b) => cipher.update(b))
-    parts.push(cipher.final(), cipher.getAuthTag())
-    return Buffer.concat(parts)
+    const final = cipher.final()
+    if (final.byteLength > 0) parts.push(final)
+    parts.push(cipher.getAuthTag())
+    // the pieces as a list: Noise appends them to its output list, so joining them here would only
+    // copy (and allocate) every byte once more
+    return new Uint8ArrayList(...parts)
   },
   chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst) {
     if (ciphertext.byteLength < SMALL) {
@@ -54,7 +59,8 @@ export const noiseCrypto: ICryptoInterface = {
       return final.byteLength > 0 ? Buffer.concat([out, final]) : out
     }
     const parts = [...ciphertext.sublist(0, length)].map((b) => decipher.update(b))
-    parts.push(decipher.final())
-    return Buffer.concat(parts)
+    const final = decipher.final()
+    if (final.byteLength > 0) parts.push(final)
+    return new Uint8ArrayList(...parts)
   },
 }

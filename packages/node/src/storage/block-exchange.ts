@@ -7,7 +7,14 @@ import { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
 import type { PrsmLibp2p } from '../net/libp2p.ts'
 import type { PeerPenalties } from '../net/penalties.ts'
-import { blockMatches, MAX_BLOCK_BYTES, readBlock } from './blocks.ts'
+import {
+  type BlockBytes,
+  blockBytes,
+  blockMatches,
+  blockPartsMatch,
+  MAX_BLOCK_BYTES,
+  readBlock,
+} from './blocks.ts'
 import { FastFsBlockstore } from './fs-blockstore.ts'
 
 /**
@@ -26,9 +33,11 @@ const SESSION_IDLE_MS = 30_000
 const SERVE_AHEAD = 8
 
 type BlockStream = Parameters<Parameters<PrsmLibp2p['handle']>[1]>[0]
+/** A reply frame as read off the stream: the pieces it arrived in. */
+type Uint8ArrayList = Awaited<ReturnType<ReturnType<typeof lpStream>['read']>>
 
 interface Pending {
-  resolve: (reply: Uint8Array) => void
+  resolve: (reply: Uint8ArrayList) => void
   reject: (err: Error) => void
   /** The request was written to the stream (its reply will come). */
   sent: boolean
@@ -84,7 +93,9 @@ class BlockSession {
         this.#progressAt = Date.now()
         const next = this.#pending.shift()
         if (next?.sent !== true) throw new Error('unrequested block reply')
-        if (!next.abandoned) next.resolve(reply.subarray())
+        // the frame as it arrived (pieces of at most 64 KiB): verified, stored and streamed piecewise,
+        // never joined into one buffer
+        if (!next.abandoned) next.resolve(reply)
       }
     } catch (err) {
       this.close(err as Error)
@@ -95,10 +106,10 @@ class BlockSession {
    * Resolves with the peer's reply frame; rejects when `signal` aborts (the request is abandoned)
    * or the session closes ({@link SessionClosedError}, `stalled` when the peer stopped answering).
    */
-  request(cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
+  request(cid: CID, signal?: AbortSignal): Promise<Uint8ArrayList> {
     if (this.#closed) return Promise.reject(new SessionClosedError())
     if (signal?.aborted === true) return Promise.reject(signal.reason as Error)
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<Uint8ArrayList>((resolve, reject) => {
       const onAbort = (): void => {
         entry.abandoned = true
         entry.reject(signal?.reason as Error)
@@ -354,13 +365,18 @@ export class BlockExchange {
 
   /** Asks one peer for one block; returns verified bytes, or throws with the failure reason. */
   async fetchFrom(peer: PeerId, cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    return (await this.#fetchParts(peer, cid, options)).subarray()
+  }
+
+  /** {@link fetchFrom}, the block as the pieces it arrived in (no copy into one buffer). */
+  async #fetchParts(peer: PeerId, cid: CID, options: { signal?: AbortSignal }): Promise<Uint8ArrayList> {
     const dialSignal = AbortSignal.any([
       AbortSignal.timeout(this.#init.blockTimeoutMs),
       ...(options.signal === undefined ? [] : [options.signal]),
     ])
     let failure: ProviderFailure['reason'] = 'error'
     try {
-      let reply: Uint8Array
+      let reply: Uint8ArrayList
       try {
         reply = await (await this.#session(peer, dialSignal)).request(cid, options.signal)
       } catch (err) {
@@ -368,12 +384,12 @@ export class BlockExchange {
         if (!(err instanceof SessionClosedError) || err.stalled || options.signal?.aborted === true) throw err
         reply = await (await this.#session(peer, dialSignal)).request(cid, options.signal)
       }
-      if (reply[0] !== HAVE) {
+      if (reply.byteLength === 0 || reply.get(0) !== HAVE) {
         failure = 'dont-have'
         throw new PrsmError('CONTENT_NOT_FOUND', `${peer} does not have ${cid}`)
       }
-      const block = reply.subarray(1)
-      if (!(await blockMatches(cid, block))) {
+      const block = reply.sublist(1)
+      if (!blockPartsMatch(cid, block)) {
         failure = 'bad-block'
         this.#suspect.add(peer.toString())
         this.#c.penalties.penalise(peer, 'CONTENT_BAD_BLOCK')
@@ -445,15 +461,23 @@ export class BlockExchange {
    * fallbacks. Throws `CONTENT_NOT_FOUND` when nobody served a valid block.
    */
   async retrieve(cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    return blockBytes(await this.retrieveParts(cid, options))
+  }
+
+  /**
+   * {@link retrieve}, the verified block as the pieces it arrived in (a 1 MiB block comes in 64 KiB
+   * pieces; joining them would copy every byte once more).
+   */
+  async retrieveParts(cid: CID, options: { signal?: AbortSignal } = {}): Promise<BlockBytes> {
     const signal = options.signal ?? AbortSignal.timeout(60_000)
     const tried = new Set<string>([this.#c.libp2p.peerId.toString()])
-    const tryPeers = async (peers: PeerId[]): Promise<Uint8Array | undefined> => {
+    const tryPeers = async (peers: PeerId[]): Promise<Uint8ArrayList | undefined> => {
       for (const peer of peers) {
         signal.throwIfAborted()
         if (tried.has(peer.toString()) || this.#c.penalties.isBanned(peer)) continue
         tried.add(peer.toString())
         try {
-          return await this.fetchFrom(peer, cid, { signal })
+          return await this.#fetchParts(peer, cid, { signal })
         } catch {
           // try the next provider
         }

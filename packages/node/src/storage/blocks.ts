@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -39,8 +40,42 @@ export async function blockMatches(cid: CID, bytes: Uint8Array): Promise<boolean
   if (code === sha256.code) digest = (await sha256.digest(bytes)).digest
   else if (code === identity.code) digest = identity.digest(bytes).digest
   else return false
-  const expected = cid.multihash.digest
-  if (digest.byteLength !== expected.byteLength) return false
-  for (let i = 0; i < digest.byteLength; i++) if (digest[i] !== expected[i]) return false
+  return equalBytes(digest, cid.multihash.digest)
+}
+
+/**
+ * A block held as the pieces it arrived in (the stream's `Uint8ArrayList`: a 1 MiB block comes in
+ * 64 KiB pieces), so that it is hashed, written and streamed without being copied into one buffer.
+ */
+export interface BlockPieces extends Iterable<Uint8Array> {
+  readonly byteLength: number
+  /** The pieces joined into one buffer (a copy when there is more than one). */
+  subarray(): Uint8Array
+}
+
+/** A block's bytes: one buffer, or pieces. */
+export type BlockBytes = Uint8Array | BlockPieces
+
+/** The block in one buffer. */
+export function blockBytes(block: BlockBytes): Uint8Array {
+  return block instanceof Uint8Array ? block : block.subarray()
+}
+
+/** {@link blockMatches} for a block held as pieces (hashed piece by piece, never joined). */
+export function blockPartsMatch(cid: CID, parts: BlockPieces): boolean {
+  const code = cid.multihash.code
+  let digest: Uint8Array
+  if (code === sha256.code) {
+    const hash = createHash('sha256')
+    for (const part of parts) hash.update(part)
+    digest = hash.digest()
+  } else if (code === identity.code) digest = parts.subarray()
+  else return false
+  return equalBytes(digest, cid.multihash.digest)
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
   return true
 }

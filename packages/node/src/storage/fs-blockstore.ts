@@ -34,6 +34,41 @@ export class FastFsBlockstore extends FsBlockstore {
 
   override async put(key: CID, val: Uint8Array, options?: AbortOptions): Promise<CID> {
     options?.signal?.throwIfAborted()
+    await this.#write(key, (tmp) => writeFile(tmp, val))
+    return key
+  }
+
+  /**
+   * `put` for a block held in pieces (as it came off the network): one vectored write, without
+   * joining the pieces into one buffer first.
+   */
+  async putParts(key: CID, parts: readonly Uint8Array[], options?: AbortOptions): Promise<CID> {
+    options?.signal?.throwIfAborted()
+    await this.#write(key, async (tmp) => {
+      const fh = await open(tmp, 'w')
+      try {
+        let rest = parts.filter((p) => p.byteLength > 0)
+        while (rest.length > 0) {
+          let { bytesWritten } = await fh.writev(rest as Uint8Array[])
+          if (bytesWritten === 0) throw new Error(`no progress writing block ${key}`)
+          // a short write (rare on a regular file): carry on after the bytes written
+          while (rest.length > 0 && bytesWritten >= (rest[0] as Uint8Array).byteLength) {
+            bytesWritten -= (rest[0] as Uint8Array).byteLength
+            rest = rest.slice(1)
+          }
+          if (rest.length > 0 && bytesWritten > 0) {
+            rest = [(rest[0] as Uint8Array).subarray(bytesWritten), ...rest.slice(1)]
+          }
+        }
+      } finally {
+        await fh.close()
+      }
+    })
+    return key
+  }
+
+  /** Writes a block through `write` into a temporary file renamed over the block's name. */
+  async #write(key: CID, write: (tmp: string) => Promise<void>): Promise<void> {
     const { dir, file } = this.#paths(key)
     const tmp = `${file}.${process.pid}.${this.#tmp++}.tmp`
     if (!this.#dirs.has(dir)) {
@@ -41,7 +76,7 @@ export class FastFsBlockstore extends FsBlockstore {
       this.#dirs.add(dir)
     }
     try {
-      await writeFile(tmp, val)
+      await write(tmp)
       await rename(tmp, file)
     } catch (err) {
       await unlink(tmp).catch(() => undefined)
@@ -50,13 +85,12 @@ export class FastFsBlockstore extends FsBlockstore {
         this.#dirs.delete(dir)
         await mkdir(dir, { recursive: true })
         this.#dirs.add(dir)
-        await writeFile(tmp, val)
+        await write(tmp)
         await rename(tmp, file)
-        return key
+        return
       }
       throw err
     }
-    return key
   }
 
   /**

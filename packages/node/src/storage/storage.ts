@@ -11,12 +11,14 @@ import type { Blockstore } from 'interface-blockstore'
 import { type Datastore, Key } from 'interface-datastore'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { CID } from 'multiformats/cid'
+import { identity } from 'multiformats/hashes/identity'
 import type { Logger } from 'pino'
 import type { PrsmLibp2p } from '../net/libp2p.ts'
 import type { PeerPenalties } from '../net/penalties.ts'
 import { BlockExchange } from './block-exchange.ts'
-import { readBlock } from './blocks.ts'
+import { type BlockBytes, blockBytes, readBlock } from './blocks.ts'
 import { httpFallbacks } from './fallback-http.ts'
+import { readUnixFsFile } from './file-reader.ts'
 import { FastFsBlockstore } from './fs-blockstore.ts'
 import { UsageCounters } from './usage.ts'
 
@@ -183,6 +185,7 @@ export class ContentStorage {
     )
     this.#exchange = exchange
     const local = blockstore
+    const fetchMissing = (cid: CID, options?: AbortOptions) => this.#fetchMissing(cid, options)
     this.#blocks = {
       has: (cid, options) => local.has(cid, options),
       put: (cid, bytes, options) => local.put(cid, bytes, options),
@@ -191,9 +194,8 @@ export class ContentStorage {
           yield* local.get(cid, options)
           return
         }
-        const block = await exchange.retrieve(cid, options)
-        await local.put(cid, block, options)
-        yield block
+        const block = await fetchMissing(cid, options)
+        yield blockBytes(block)
       },
     }
     const Helia = await loadHelia()
@@ -249,6 +251,32 @@ export class ContentStorage {
     this.#bitswapHost = undefined
     this.#fs = undefined
     this.#blocks = undefined
+  }
+
+  /** Fetches a block this node does not hold (verified by the block exchange) and stores it. */
+  async #fetchMissing(cid: CID, options: AbortOptions = {}): Promise<BlockBytes> {
+    const block = await this.exchange.retrieveParts(cid, options)
+    const local = this.localBlocks
+    if (local instanceof FastFsBlockstore && !(block instanceof Uint8Array)) {
+      await local.putParts(cid, [...block], options)
+    } else await local.put(cid, blockBytes(block), options)
+    return block
+  }
+
+  /** A verified block: from the local store, else from the network (and then stored). */
+  async #loadBlock(cid: CID, signal: AbortSignal): Promise<BlockBytes> {
+    if (cid.multihash.code === identity.code) return cid.multihash.digest
+    const local = this.localBlocks
+    if (local instanceof FastFsBlockstore) {
+      try {
+        return await local.getBytes(cid, { signal })
+      } catch (err) {
+        if ((err as Error).name !== 'NotFoundError') throw err
+      }
+    } else if (await local.has(cid, { signal })) {
+      return readBlock(local, cid, { signal })
+    }
+    return this.#fetchMissing(cid, { signal })
   }
 
   get #net(): Pick<Blockstore, 'get' | 'put' | 'has'> {
@@ -328,6 +356,29 @@ export class ContentStorage {
     let bytes = 0
     const held = await this.helia.pins.isPinned(cid)
     try {
+      // A whole file is streamed by the node's own reader (blocks read ahead in order, streamed in
+      // the pieces they arrived in); ranges and anything that is not a plain file go through the
+      // UnixFS exporter.
+      if (options.offset === undefined && options.length === undefined) {
+        const signal = options.signal ?? new AbortController().signal
+        const reader = readUnixFsFile(
+          cid,
+          await this.#loadBlock(cid, signal),
+          (c, s) => this.#loadBlock(c, s),
+          {
+            readAhead: this.#init.fetchConcurrency,
+            signal,
+          },
+        )
+        if (reader !== undefined) {
+          for await (const chunk of reader) {
+            bytes += chunk.byteLength
+            options.onProgress?.(bytes)
+            yield chunk
+          }
+          return
+        }
+      }
       for await (const chunk of this.#unixfs.cat(cid, {
         ...(options.offset === undefined ? {} : { offset: options.offset }),
         ...(options.length === undefined ? {} : { length: options.length }),
