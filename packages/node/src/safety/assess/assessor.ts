@@ -5,6 +5,7 @@ import {
   newFeatures,
   OBFUSCATION_INVISIBLE,
   OBFUSCATION_SCRIPT,
+  OBFUSCATION_TOUCHES_LATIN,
   OBFUSCATION_WIDE,
 } from './features.ts'
 import { scanInjection, scanInjectionText, TRIGGERS } from './injection.ts'
@@ -70,7 +71,11 @@ export function scanText(text: string, out: Violation[] = [], depth = 0): Violat
     let normal = text
     const invisible = (f.obfuscation & OBFUSCATION_INVISIBLE) !== 0 ? stripInvisible(normal) : undefined
     if (invisible !== undefined) normal = invisible.text
-    const script = (f.obfuscation & OBFUSCATION_SCRIPT) !== 0
+    // A lookalike inside a Latin word needs a Greek or Cyrillic letter touching a Latin one: in
+    // the text as it is, or once invisible characters between them are gone.
+    const script =
+      (f.obfuscation & OBFUSCATION_SCRIPT) !== 0 &&
+      (invisible !== undefined || (f.obfuscation & OBFUSCATION_TOUCHES_LATIN) !== 0)
     const wide = (f.obfuscation & OBFUSCATION_WIDE) !== 0
     const homo = script || wide ? foldHomoglyphs(normal, script, wide) : undefined
     if (homo !== undefined) normal = homo.text

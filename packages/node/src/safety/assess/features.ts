@@ -20,8 +20,9 @@ const K_LEET_DIGIT = 3 // 0 1 3 4 5 7 (stand for letters in leetspeak)
 const K_DIGIT = 4 // 2 6 8 9
 const K_UNDERSCORE = 5
 const K_LEET_SIGN = 6 // '@' '$'
-const K_SPECIAL = 7 // '<' '[' '#' '-'
+const K_SPECIAL = 7 // '<' '['
 const K_OBFUSCATION = 8 // invisible, Greek, Cyrillic, full-width Latin, soft hyphen, U+0261
+const K_PAIR = 9 // '#' '-': only a pair of them ("##", "--") calls for a look
 
 const CLS = new Uint8Array(65_536)
 for (let c = 97; c <= 122; c++) CLS[c] = K_LOWER
@@ -30,13 +31,17 @@ for (let c = 48; c <= 57; c++) CLS[c] = '013457'.includes(String.fromCharCode(c)
 CLS[95] = K_UNDERSCORE
 CLS[64] = K_LEET_SIGN
 CLS[36] = K_LEET_SIGN
-for (const ch of '<[#-') CLS[ch.charCodeAt(0)] = K_SPECIAL
+for (const ch of '<[') CLS[ch.charCodeAt(0)] = K_SPECIAL
+for (const ch of '#-') CLS[ch.charCodeAt(0)] = K_PAIR
 
 // Obfuscation characters, split by the check they call for.
 const OBF_INVISIBLE = 1 // zero-width and invisible formatting, soft hyphen (stripInvisible)
 const OBF_SCRIPT = 2 // Greek and Cyrillic (homoglyphs)
 const OBF_WIDE = 4 // full-width Latin letters and digits
 const OBF_OTHER = 8 // U+0261 and full-width punctuation in U+FF10..U+FF5A
+// Not a class: a Greek or Cyrillic code unit with an ASCII letter right before or after it (a
+// word mixing scripts, what the homoglyph check looks for; words wholly in those scripts have none).
+const OBF_TOUCHES_LATIN = 16
 const OBF = new Uint8Array(65_536)
 const range = (from: number, to: number, kind: number): void => {
   for (let c = from; c <= to; c++) OBF[c] = kind
@@ -56,6 +61,25 @@ const SPACE = new Uint8Array(65_536)
 for (const c of [9, 10, 11, 12, 13, 32, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff])
   SPACE[c] = 1
 for (let c = 0x2000; c <= 0x200a; c++) SPACE[c] = 1
+
+/**
+ * The gate's five-bit code of a code unit: letters 1..26 in either case, whitespace 0, digits 27,
+ * '-' 28, '_' 29, "'" 30, anything else 31.
+ */
+const GCODE = new Uint8Array(65_536).fill(31)
+for (let c = 0; c < 26; c++) {
+  GCODE[97 + c] = c + 1
+  GCODE[65 + c] = c + 1
+}
+for (let c = 0; c < 65_536; c++) if (SPACE[c] === 1) GCODE[c] = 0
+for (let c = 48; c <= 57; c++) GCODE[c] = 27
+GCODE[45] = 28
+GCODE[95] = 29
+GCODE[39] = 30
+/** Index into a half of the gate of three gate codes; 0 is always clear. */
+const gateIndex = (g0: number, g1: number, g2: number): number => 1 + ((g0 << 10) | (g1 << 5) | g2)
+/** Where the gate's second half (second to fifth code units) starts. */
+const GATE2 = 1 + 32 * 32 * 32
 
 /**
  * Trigger phrases (a word-start prefix, or a whole word when it ends in `$`; a space stands for
@@ -97,8 +121,12 @@ interface Trie {
   afterWordEnd: Uint8Array
   /** The symbol of whitespace. */
   space: number
-  /** Bit (c2 & 31) of three[(c0 & 31) << 5 | (c1 & 31)]: set when a phrase may start with these three code units (a 4 KB bitset). */
-  three: Int32Array
+  /**
+   * The five-letter gate, two bitsets of 128 KB: bit (c3 & 31) of gate[gateIndex(c0, c1, c2)] is
+   * set when a phrase may start with the code units c0..c3, and bit (c4 & 31) of
+   * gate[GATE2 + gateIndex(c1, c2, c3)] when its second to fifth may be c1..c4.
+   */
+  gate: Int32Array
 }
 
 function compile(masks: Map<string, number>): Trie {
@@ -161,23 +189,42 @@ function compile(masks: Map<string, number>): Trie {
     for (const [s, r] of order[state] as Map<number, number>)
       if (s >= 0 && r > rank) afterWordEnd[state * width + s] = 1
   }
-  // The first three characters of each phrase, each as its low five bits (letters of either
-  // case agree; aliases only add walks, which then fail). Whitespace matches any character there.
-  const three = new Int32Array(32 * 32)
+  // The first five characters of each phrase as gate codes (letters of either case agree; codes
+  // shared by several characters only add walks, which then fail). A phrase's space stands for a
+  // run of any whitespace, so from it on a position may also hold whitespace or any phrase
+  // character up to there; past the phrase's end any character matches.
+  const gate = new Int32Array(2 * GATE2)
+  const ANY = Array.from({ length: 32 }, (_, x) => x)
+  const blank = [0]
   for (const key of masks.keys()) {
     const phrase = key.replace(/\$$/, '')
+    const firstSpace = phrase.indexOf(' ')
     const codes: number[][] = []
-    for (let p = 0; p < 3; p++) {
-      const ch = phrase[p]
-      const any = ch === undefined || ch === ' ' || codes.some((c) => c.length === 32)
-      codes.push(any ? Array.from({ length: 32 }, (_, x) => x) : [phrase.charCodeAt(p) & 31])
+    for (let p = 0; p < 5; p++) {
+      const set = new Set<number>()
+      const shift = firstSpace >= 0 && p > firstSpace ? p - firstSpace : 0
+      for (let r = 0; r <= shift; r++) {
+        const ch = phrase[p - r]
+        if (ch === undefined) for (const x of ANY) set.add(x)
+        else if (ch === ' ') for (const x of blank) set.add(x)
+        else set.add(GCODE[phrase.charCodeAt(p - r)] as number)
+      }
+      if (firstSpace >= 0 && p > firstSpace) for (const x of blank) set.add(x)
+      codes.push([...set])
     }
-    for (const a of codes[0] as number[])
-      for (const b of codes[1] as number[])
-        for (const c of codes[2] as number[]) three[(a << 5) | b] = (three[(a << 5) | b] as number) | (1 << c)
+    for (const [base, from] of [
+      [0, 0],
+      [GATE2, 1],
+    ] as const)
+      for (const a of codes[from] as number[])
+        for (const b of codes[from + 1] as number[])
+          for (const c of codes[from + 2] as number[]) {
+            const at = base + gateIndex(a, b, c)
+            for (const d of codes[from + 3] as number[]) gate[at] = (gate[at] as number) | (1 << d)
+          }
   }
   return {
-    three,
+    gate,
     sym,
     width,
     next: packed,
@@ -222,7 +269,7 @@ export interface Features {
   dashes: boolean
   /** A character obfuscation uses (invisible, Greek, Cyrillic, full-width Latin, soft hyphen). */
   nonLatin1: boolean
-  /** Which of those: OBF_* bits (invisible 1, Greek/Cyrillic 2, full-width Latin 4, other 8). */
+  /** Which of those: OBF_* bits (invisible 1, Greek/Cyrillic 2, full-width Latin 4, other 8), and 16 when a Greek or Cyrillic code unit touches an ASCII letter. */
   obfuscation: number
   /** Letter, leet character, letter sandwiches ("1gn0r3" has n0r): how many, and where the first starts. */
   leet: number
@@ -232,6 +279,7 @@ export interface Features {
 export const OBFUSCATION_INVISIBLE = OBF_INVISIBLE
 export const OBFUSCATION_SCRIPT = OBF_SCRIPT
 export const OBFUSCATION_WIDE = OBF_WIDE
+export const OBFUSCATION_TOUCHES_LATIN = OBF_TOUCHES_LATIN
 
 export function newFeatures(): Features {
   return {
@@ -293,16 +341,19 @@ let bytes = Buffer.alloc(SMALL * 2)
 let units = new Uint16Array(bytes.buffer, bytes.byteOffset, SMALL)
 
 function load(text: string): Uint16Array {
-  if (text.length + 2 > units.length) {
-    bytes = Buffer.alloc(text.length * 2 + 4)
-    units = new Uint16Array(bytes.buffer, bytes.byteOffset, text.length + 2)
+  if (text.length + 4 > units.length) {
+    bytes = Buffer.alloc(text.length * 2 + 8)
+    units = new Uint16Array(bytes.buffer, bytes.byteOffset, text.length + 4)
   }
   bytes.write(text, 0, 'utf16le')
   units[text.length] = 0
   units[text.length + 1] = 0
+  units[text.length + 2] = 0
+  units[text.length + 3] = 0
   return units
 }
 
+const isAsciiLetter = (c: number): boolean => (c | 32) >= 97 && (c | 32) <= 122
 const isWordClass = (k: number): boolean => k >= K_LOWER && k <= K_UNDERSCORE
 const isSep = (c: number): boolean =>
   c === 32 || c === 40 || c === 41 || c === 46 || c === 47 || c === 43 || c === 45
@@ -326,7 +377,8 @@ const A_DIGIT = 4
 const A_SPECIAL = 5
 const A_OBFUSCATION = 6
 const A_WORD_START_LEET = 7 // a letter after '@' or '$' (a word start, maybe a sandwich)
-const K_COUNT = 9
+const A_PAIR = 8 // the second of "##", "--" (or "#-", "-#": looked at and let go)
+const K_COUNT = 10
 const ACT = new Uint8Array(K_COUNT * K_COUNT)
 for (let a = 0; a < K_COUNT; a++) {
   for (let k = 0; k < K_COUNT; k++) {
@@ -339,29 +391,61 @@ for (let a = 0; a < K_COUNT; a++) {
     } else if (k === K_LEET_DIGIT || k === K_DIGIT) act = A_DIGIT
     else if (k === K_LEET_SIGN || k === K_SPECIAL) act = A_SPECIAL
     else if (k === K_OBFUSCATION) act = A_OBFUSCATION
+    else if (k === K_PAIR && a === K_PAIR) act = A_PAIR
     ACT[a * K_COUNT + k] = act
   }
 }
+/**
+ * Whether the skip loop stops (EVENT[prev * K_COUNT + k]): GATED for a word start (it stops when
+ * the four-letter gate lets the word in), STOP for every other action. EVENT_AFTER_MIXED is the
+ * same once a mixed-case place is known (only the first one is kept).
+ */
+const STOP = 1
+const GATED = 0x80
+const EVENT = new Uint8Array(K_COUNT * K_COUNT)
+const EVENT_AFTER_MIXED = new Uint8Array(K_COUNT * K_COUNT)
+for (let x = 0; x < K_COUNT * K_COUNT; x++) {
+  const act = ACT[x] as number
+  EVENT[x] = act === A_NONE ? 0 : act === A_WORD_START ? GATED : STOP
+  EVENT_AFTER_MIXED[x] = act === A_MIXED ? 0 : (EVENT[x] as number)
+}
 
-/** 1 when the three code units at `i` may start a trigger phrase (u[n], u[n + 1] are 0 sentinels). */
-const gateAt = (u: Uint16Array, i: number, three: Int32Array): number =>
-  ((three[(((u[i] as number) & 31) << 5) | ((u[i + 1] as number) & 31)] as number) >>>
-    ((u[i + 2] as number) & 31)) &
-  1
+/**
+ * True when a phrase may start at `i`: the five-letter gate (two lookups, no branch between them;
+ * u[n..n + 3] are 0 sentinels).
+ */
+const gateOpen = (u: Uint16Array, i: number, gate: Int32Array): boolean => {
+  const g1 = GCODE[u[i + 1] as number] as number
+  const g2 = GCODE[u[i + 2] as number] as number
+  const g3 = GCODE[u[i + 3] as number] as number
+  const a = (gate[gateIndex(GCODE[u[i] as number] as number, g1, g2)] as number) >>> g3
+  const b = (gate[GATE2 + gateIndex(g1, g2, g3)] as number) >>> (GCODE[u[i + 4] as number] as number)
+  return (a & b & 1) !== 0
+}
 
 /** The class before the position `skip` returned. */
 let skipped = K_OTHER
 
 /**
- * The first position from `i` with something to do (or `n`): a word start whose first three
- * characters can begin a phrase, or any other action. Free of calls, so the table pointers stay
- * in registers; the gate is only read at word starts. The class before it is left in `skipped`.
+ * The first position from `i` with something to do (or `n`): a word start whose first four
+ * characters can begin a phrase, or any other action. Branch-free but for the one exit test:
+ * the gate is read at every position (at index 0, always clear, where no word starts), so the
+ * many word starts that no phrase begins with cost no mispredicted branch. Free of calls, so the
+ * table pointers stay in registers. The class before it is left in `skipped`.
  */
-function skip(u: Uint16Array, i: number, n: number, prev: number, three: Int32Array): number {
+function skip(
+  u: Uint16Array,
+  i: number,
+  n: number,
+  prev: number,
+  gate: Int32Array,
+  event: Uint8Array,
+): number {
   for (; i < n; i++) {
-    const k = CLS[u[i] as number] as number
-    const act = ACT[prev * K_COUNT + k] as number
-    if (act !== 0 && (act !== A_WORD_START || gateAt(u, i, three) !== 0)) break
+    const c0 = u[i] as number
+    const k = CLS[c0] as number
+    const e = event[prev * K_COUNT + k] as number
+    if (e !== 0 && (e === STOP || gateOpen(u, i, gate))) break
     prev = k
   }
   skipped = prev
@@ -373,7 +457,7 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
   const n = text.length
   const u = load(text)
   const t = table.trie()
-  const three = t.three
+  const gate = t.gate
   f.hits = 0
   f.tokens = 0
   f.runs = 0
@@ -386,16 +470,19 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
   f.leet = 0
   f.leetFrom = -1
   let mixedFrom = -1
+  let event = EVENT
   let prev = K_OTHER
-  for (let i = skip(u, 0, n, K_OTHER, three); i < n; i = skip(u, i + 1, n, prev, three)) {
+  for (let i = skip(u, 0, n, K_OTHER, gate, event); i < n; i = skip(u, i + 1, n, prev, gate, event)) {
     prev = skipped
     const c = u[i] as number
     const k = CLS[c] as number
     const act = ACT[prev * K_COUNT + k] as number
-    const gate = gateAt(u, i, three)
-    if (act === A_WORD_START || act === A_WORD_START_LEET) {
-      if (gate !== 0) walk(text, u, n, i, t, f)
-      if (act === A_WORD_START_LEET && i >= 2) {
+    if (act === A_WORD_START) {
+      // The gate let it in.
+      walk(text, u, n, i, t, f)
+    } else if (act === A_WORD_START_LEET) {
+      if (gateOpen(u, i, gate)) walk(text, u, n, i, t, f)
+      if (i >= 2) {
         const k2 = CLS[u[i - 2] as number]
         if (k2 === K_LOWER || k2 === K_UPPER) leet(f, i - 2)
       }
@@ -423,11 +510,21 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
         if (k2 === K_LOWER || k2 === K_UPPER) leet(f, i - 2)
       }
     } else if (act === A_MIXED) {
-      if (mixedFrom < 0) mixedFrom = i - 1
+      mixedFrom = i - 1
+      event = EVENT_AFTER_MIXED
     } else if (act === A_OBFUSCATION) {
+      // The run of such characters; only its ends can touch a letter.
       let bits = OBF[c] as number
+      if (bits === OBF_SCRIPT && i > 0 && isAsciiLetter(u[i - 1] as number)) bits |= OBF_TOUCHES_LATIN
       while (i + 1 < n && CLS[u[i + 1] as number] === K_OBFUSCATION) bits |= OBF[u[++i] as number] as number
+      if (OBF[u[i] as number] === OBF_SCRIPT && isAsciiLetter(u[i + 1] as number)) bits |= OBF_TOUCHES_LATIN
       f.obfuscation |= bits
+    } else if (act === A_PAIR) {
+      // The second of two: "##" is a role marker, "--" may open a PEM header.
+      const p = u[i - 1] as number
+      if (c === 35) {
+        if (p === 35) f.markers |= MARKER_HASHES
+      } else if (p === 45 && !f.dashes && text.startsWith('-----BEGIN', i - 1)) f.dashes = true
     } else if (c === 64) {
       if (f.at < 0) f.at = i
     } else if (c === 60) {
@@ -435,10 +532,6 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
       if (i + 1 < n && (d === 124 || d === 60)) f.markers |= MARKER_LT
     } else if (c === 91) {
       if (bracketMarker(u, n, i)) f.markers |= MARKER_BRACKET
-    } else if (c === 35) {
-      if (i + 1 < n && u[i + 1] === 35) f.markers |= MARKER_HASHES
-    } else if (c === 45) {
-      if (!f.dashes && i + 1 < n && u[i + 1] === 45 && text.startsWith('-----BEGIN', i)) f.dashes = true
     }
     prev = k
   }
