@@ -55,8 +55,9 @@ async function serve(kind: Kind): Promise<void> {
     rmSync(dir, { recursive: true, force: true })
     process.exit(0)
   })
-  const { default: pino } = await import('pino')
-  const { ApiAuth, createApiServer, createLogger, nodeRoutes } = await import('@prsm/node')
+  const { ApiAuth, BufferedDestination, createApiServer, createLogger, nodeRoutes } = await import(
+    '@prsm/node'
+  )
   const auth = new ApiAuth(
     {},
     { path: join(dir, 'api-keys.db'), signingSecret: randomBytes(32), issuer: 'bench' },
@@ -65,11 +66,12 @@ async function serve(kind: Kind): Promise<void> {
   // a user key with a limit high enough never to trip during the run (the check still runs)
   const { key } = auth.createKey(admin, { name: 'bench', role: 'user', rateLimitPerMinute: 1_000_000_000 })
   const app = await createApiServer(
-    // the request log is written (to /dev/null) by the node's own logger, redaction included
+    // the request log is written by the node's own logger (redaction included) through the same
+    // buffered destination as the node's stdout log, here to /dev/null
     {
       logger: createLogger({
         level: process.env.BENCH_API_LOG_LEVEL ?? 'info',
-        destination: pino.destination('/dev/null'),
+        destination: new BufferedDestination('/dev/null'),
       }),
       guard: auth,
     },

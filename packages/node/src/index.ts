@@ -61,7 +61,15 @@ export { ReputationStore } from './jobs/reputation.ts'
 export { WASM_ABI } from './jobs/sandbox/compute-wasm.ts'
 export type { VerifiedOptions, VerifiedResult } from './jobs/verification.ts'
 export { hashStep, runVerified } from './jobs/verification.ts'
-export { createLogger, redactSecrets, SECRET_FIELDS } from './logger.ts'
+export {
+  type AccessEntry,
+  type AccessLogWriter,
+  accessLogWriter,
+  BufferedDestination,
+  createLogger,
+  redactSecrets,
+  SECRET_FIELDS,
+} from './logger.ts'
 export type { FindOffersOptions, FoundOffer } from './market/offers.ts'
 export {
   JOB_PROTOCOL,

@@ -50,16 +50,116 @@ export function redactSecrets<T>(value: T, depth = 0): T {
   return (out ?? value) as T
 }
 
+/** Where a line waits before it is written, at most. */
+export const LOG_BUFFER_BYTES = 4096
+export const LOG_BUFFER_MS = 100
+
+/** What pino records on a destination marked with `needsMetadataGsym` before each write. */
+interface LineMetadata {
+  lastLevel: number
+  lastTime: string
+  lastMsg: string
+  lastObj: object
+  lastLogger: Logger
+}
+
+/** Lines at this level or above (error, fatal) are written at once, with everything before them. */
+const WRITE_AT_ONCE_LEVEL = 50
+
+/** Buffered destinations holding lines: written out synchronously when the process exits. */
+const pending = new Set<BufferedDestination>()
+let exitHookInstalled = false
+
+function flushAllOnExit(): void {
+  for (const destination of pending) destination.flushSync()
+}
+
+/**
+ * A log destination that collects lines in memory and writes them in batches: one synchronous
+ * `write` (sonic-boom, which retries a full pipe) when `maxBytes` are waiting or the oldest line has
+ * waited `maxDelayMs`, instead of one system call per line. Error and fatal lines are written at
+ * once, together with every line before them, and whatever is waiting is written when the process
+ * exits (`exit` event: a normal shutdown, `process.exit()`, an uncaught exception) or when
+ * `flush()`/`flushSync()` is called (the node's stop does). What a hard crash (SIGKILL, out of
+ * memory, power loss) can lose: the lines of the last `maxDelayMs`, at most about `maxBytes`.
+ */
+export class BufferedDestination implements DestinationStream, LineMetadata {
+  /** pino records the level of each line here before writing it (multistream uses the same). */
+  readonly [pino.symbols.needsMetadataGsym] = true as const
+  lastLevel = 0
+  lastTime = ''
+  lastMsg = ''
+  lastObj: object = {}
+  lastLogger = undefined as unknown as Logger
+  readonly #out: ReturnType<typeof pino.destination>
+  readonly #maxBytes: number
+  readonly #maxDelayMs: number
+  #lines: string[] = []
+  #length = 0
+  #timer: NodeJS.Timeout | undefined
+
+  /** `target`: a file descriptor (default stdout) or a file path (appended to). */
+  constructor(target: number | string = 1, options: { maxBytes?: number; maxDelayMs?: number } = {}) {
+    this.#out = pino.destination({ dest: target, sync: true })
+    this.#maxBytes = options.maxBytes ?? LOG_BUFFER_BYTES
+    this.#maxDelayMs = options.maxDelayMs ?? LOG_BUFFER_MS
+    if (!exitHookInstalled) {
+      exitHookInstalled = true
+      process.on('exit', flushAllOnExit)
+    }
+  }
+
+  write(line: string): boolean {
+    this.#lines.push(line)
+    this.#length += line.length
+    if (this.lastLevel >= WRITE_AT_ONCE_LEVEL || this.#length >= this.#maxBytes) this.flushSync()
+    else if (this.#timer === undefined) {
+      pending.add(this)
+      this.#timer = setTimeout(() => this.flushSync(), this.#maxDelayMs)
+      this.#timer.unref()
+    }
+    return true
+  }
+
+  /** Writes every waiting line now (synchronously). */
+  flushSync(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    pending.delete(this)
+    if (this.#lines.length === 0) return
+    const text = this.#lines.length === 1 ? (this.#lines[0] as string) : this.#lines.join('')
+    this.#lines = []
+    this.#length = 0
+    this.#out.write(text)
+  }
+
+  /** pino's `logger.flush(cb)`: the waiting lines are written before `cb` runs. */
+  flush(cb?: (err?: Error) => void): void {
+    try {
+      this.flushSync()
+    } catch (err) {
+      cb?.(err as Error)
+      return
+    }
+    cb?.()
+  }
+}
+
 export interface LoggerInit {
   level: string
-  /** Defaults to stdout. */
+  /** Defaults to stdout through a {@link BufferedDestination}. */
   destination?: DestinationStream
   name?: string
 }
 
+/** Loggers made by {@link createLogger}: their children inherit from them (prototype chain). */
+const roots = new WeakSet<object>()
+
 /** The node's structured logger (pino, JSON lines) with secret redaction. */
 export function createLogger(init: LoggerInit): Logger {
-  return pino(
+  const logger = pino(
     {
       name: init.name ?? 'prsm',
       level: init.level,
@@ -68,6 +168,119 @@ export function createLogger(init: LoggerInit): Logger {
       serializers: Object.fromEntries([...SECRET_FIELDS].map((field) => [field, () => CENSOR])),
       base: { pid: process.pid },
     },
-    init.destination ?? pino.destination(1),
+    init.destination ?? new BufferedDestination(1),
   )
+  roots.add(logger)
+  return logger
+}
+
+/** One API request as the access log records it: never headers, query strings or bodies. */
+export interface AccessEntry {
+  reqId: string
+  method: string
+  /** The route pattern (`/api/v1/content/:cid`), null when no route matched. */
+  route: string | null
+  status: number
+  ms: number
+  /** The caller's key id and role (absent for public routes). */
+  key: string | undefined
+  role: string | undefined
+}
+
+/** Writes one access line; `direct` tells whether lines are built directly (else `logger.info`). */
+export type AccessLogWriter = ((entry: AccessEntry) => void) & { readonly direct: boolean }
+
+/** pino's symbols the fast line reads (all in `pino.symbols`; a pino without one gets `logger.info`). */
+const SYMBOLS = pino.symbols as unknown as Record<string, symbol | undefined>
+const sym = (name: string): symbol => SYMBOLS[name] as symbol
+const LINE_SYMBOLS = [
+  'lsCacheSym',
+  'timeSym',
+  'timeSliceIndexSym',
+  'chindingsSym',
+  'streamSym',
+  'messageKeySym',
+  'endSym',
+  'needsMetadataGsym',
+  'formattersSym',
+  'serializersSym',
+  'stringifiersSym',
+  'mixinSym',
+  'hooksSym',
+  'msgPrefixSym',
+  'nestedKeySym',
+]
+/** What a child logger may override: the fast line is only written while none of these differ from the root's. */
+const SHAPE_SYMBOLS = [
+  'serializersSym',
+  'stringifiersSym',
+  'mixinSym',
+  'hooksSym',
+  'msgPrefixSym',
+  'messageKeySym',
+  'nestedKeySym',
+  'endSym',
+  'timeSym',
+]
+
+function rootOf(logger: Logger): Logger | undefined {
+  for (let o: object | null = logger; o !== null; o = Object.getPrototypeOf(o)) {
+    if (roots.has(o)) return o as Logger
+  }
+  return undefined
+}
+
+const str = JSON.stringify
+
+/**
+ * Writes info-level `msg` lines for {@link AccessEntry} objects through `logger`. For a logger from
+ * {@link createLogger} (or a child that changes only bindings and level) the line is built directly
+ * from its fixed fields: they hold no secret, so the redaction walk and pino's generic serialisation
+ * would not change them. The line is the one `logger.info(entry, msg)` writes (same level, time,
+ * bindings, fields and message; the logger test compares them). Any other logger gets `logger.info`.
+ */
+export function accessLogWriter(logger: Logger, msg: string): AccessLogWriter {
+  const root = rootOf(logger)
+  const generic = Object.assign((entry: AccessEntry): void => logger.info(entry, msg), { direct: false })
+  if (root === undefined || LINE_SYMBOLS.some((name) => SYMBOLS[name] === undefined)) return generic
+  const l = logger as unknown as Record<symbol, unknown>
+  const r = root as unknown as Record<symbol, unknown>
+  if (SHAPE_SYMBOLS.some((name) => l[sym(name)] !== r[sym(name)])) return generic
+  // a child gets its own formatters object: what counts are the level and log formatters in it
+  const formatters = (o: Record<symbol, unknown>) => o[sym('formattersSym')] as Record<string, unknown>
+  if (['level', 'log'].some((f) => formatters(l)[f] !== formatters(r)[f])) return generic
+  const hooks = l[sym('hooksSym')] as { streamWrite?: unknown; logMethod?: unknown } | undefined
+  if (l[sym('mixinSym')] || l[sym('nestedKeySym')] || l[sym('msgPrefixSym')]) return generic
+  if (hooks?.streamWrite !== undefined || hooks?.logMethod !== undefined) return generic
+  const msgPart = `,${str(l[sym('messageKeySym')])}:${str(msg)}${l[sym('endSym')]}`
+  const level = logger.levels.values.info as number
+  const [lsCache, timeOf, timeSlice, chindings, streamOf, needsMetadata] = [
+    'lsCacheSym',
+    'timeSym',
+    'timeSliceIndexSym',
+    'chindingsSym',
+    'streamSym',
+    'needsMetadataGsym',
+  ].map(sym) as [symbol, symbol, symbol, symbol, symbol, symbol]
+  const direct = (entry: AccessEntry): void => {
+    if (!logger.isLevelEnabled('info')) return
+    const time = (l[timeOf] as () => string)()
+    const line =
+      `${(l[lsCache] as Record<number, string>)[level]}${time}${l[chindings]}` +
+      `,"reqId":${str(entry.reqId)},"method":${str(entry.method)},"route":${entry.route === null ? 'null' : str(entry.route)}` +
+      `,"status":${entry.status},"ms":${entry.ms}` +
+      (entry.key === undefined ? '' : `,"key":${str(entry.key)}`) +
+      (entry.role === undefined ? '' : `,"role":${str(entry.role)}`) +
+      msgPart
+    const stream = l[streamOf] as DestinationStream & Partial<LineMetadata> & Record<symbol, unknown>
+    if (stream[needsMetadata] === true) {
+      stream.lastLevel = level
+      stream.lastObj = entry
+      stream.lastMsg = msg
+      stream.lastTime = time.slice(l[timeSlice] as number)
+      stream.lastLogger = logger
+    }
+    stream.write(line)
+  }
+  return Object.assign(direct, { direct: true })
 }

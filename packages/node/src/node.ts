@@ -527,6 +527,7 @@ export class PrsmNode {
     })
     await this.audit.stop()
     this.logger.info({ peerId: this.peerId }, 'node stopped')
+    this.logger.flush() // buffered log lines are written before stop() resolves
   }
 
   /** Every area's API routes; an area added to the node adds its routes here. */

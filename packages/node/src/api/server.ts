@@ -2,6 +2,7 @@ import { PrsmError } from '@prsm/core'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { z } from 'zod'
+import { accessLogWriter } from '../logger.ts'
 import { allows } from './auth/permissions.ts'
 import type { Principal } from './auth/principal.ts'
 import { docsUiRoutes } from './docs-ui.ts'
@@ -143,6 +144,7 @@ export async function buildApiServer(
   routes: ApiRoutes[],
 ): Promise<FastifyInstance> {
   const { logger, guard } = components
+  const logAccess = accessLogWriter(logger, 'api request')
   const app = Fastify({
     logger: false,
     bodyLimit: init.bodyLimit ?? 1024 * 1024,
@@ -301,18 +303,15 @@ export async function buildApiServer(
       guard.release(req.principal, reserved)
     }
     // structured request log: no headers, no query string, no bodies (keys and tokens stay out)
-    logger.info(
-      {
-        reqId: req.id,
-        method: req.method,
-        route: routeOf(req).url ?? null,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-        key: req.principal?.keyId,
-        role: req.principal?.role,
-      },
-      'api request',
-    )
+    logAccess({
+      reqId: req.id,
+      method: req.method,
+      route: routeOf(req).url ?? null,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+      key: req.principal?.keyId,
+      role: req.principal?.role,
+    })
     done()
   })
 

@@ -4,7 +4,6 @@ import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { PrsmError } from '@prsm/core'
 import type { FastifyInstance } from 'fastify'
-import pino from 'pino'
 import { z } from 'zod'
 import { ApiAuth } from '../../src/api/auth/api-auth.ts'
 import { hashKey, newKeySecret } from '../../src/api/auth/key-store.ts'
@@ -12,6 +11,7 @@ import { route } from '../../src/api/route.ts'
 import { keyRoutes } from '../../src/api/routes/keys.ts'
 import { orgRoutes } from '../../src/api/routes/orgs.ts'
 import { buildApiServer } from '../../src/api/server.ts'
+import { createLogger } from '../../src/logger.ts'
 
 const FTNS = 10n ** 18n
 
@@ -25,15 +25,16 @@ async function setup(): Promise<{
 }> {
   const logs: string[] = []
   const audit: Array<{ type: string; outcome: string }> = []
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
+  // the node's own logger (redaction, direct access lines)
+  const logger = createLogger({
+    level: 'info',
+    destination: new Writable({
       write(chunk, _enc, cb) {
         logs.push(String(chunk))
         cb()
       },
     }),
-  )
+  })
   const auth = new ApiAuth(
     { audit: { append: (e) => audit.push({ type: e.type, outcome: e.outcome }) } },
     {
@@ -504,7 +505,26 @@ describe('API auth: keys, JWTs, roles, limits, budgets', () => {
     ).json().token as string
     await s.app.inject({ method: 'GET', url: `/api/v1/auth/whoami?secret=${key}`, headers: bearer(jwt) })
     const text = s.logs.join('')
-    assert.ok(text.includes('"route":"/api/v1/auth/whoami"'))
+    const line = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .findLast((l) => l.msg === 'api request')
+    const { time, pid, reqId, ms, ...fixed } = line
+    assert.deepEqual(fixed, {
+      level: 30,
+      name: 'prsm',
+      method: 'GET',
+      route: '/api/v1/auth/whoami',
+      status: 200,
+      key: key.slice(5, 17),
+      role: 'user',
+      msg: 'api request',
+    })
+    assert.equal(typeof time, 'number')
+    assert.equal(pid, process.pid)
+    assert.equal(typeof reqId, 'string')
+    assert.equal(typeof ms, 'number')
     for (const secret of [key, jwt, s.admin, key.slice(18)]) assert.ok(!text.includes(secret))
   })
 })
