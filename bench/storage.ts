@@ -10,7 +10,8 @@
  *                                    # CPU profiles of the add, serve and fetch phases
  *   PRSM_BENCH_MEMORY=1 npm run bench:storage -- 256   # peak heap/external figures of both nodes
  *   PRSM_BENCH_NODE_ARGS='--max-semi-space-size=16' npm run bench:storage
- *                                    # extra Node flags for the two node processes
+ *                                    # extra Node flags for the two node processes (after the
+ *                                    # flags `prsm node start` uses, which they override)
  *
  * MB are 10^6 bytes.
  */
@@ -20,6 +21,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { NODE_START_FLAGS } from '@prsm/cli/runtime-flags'
 import { KUBO_ADD, KUBO_BIN, KUBO_VERSION, Kubo } from '../test/interop/kubo.ts'
 
 const MiB = 1024 * 1024
@@ -53,8 +55,10 @@ class Child {
   constructor() {
     this.proc = fork(join(import.meta.dirname, 'storage-node.ts'), [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // the V8 flags `prsm node start` runs a node with, then any given for the bench
       execArgv: [
         ...process.execArgv,
+        ...NODE_START_FLAGS,
         ...(process.env.PRSM_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       ],
     })
