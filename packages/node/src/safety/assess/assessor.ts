@@ -2,6 +2,7 @@ import { ruleFor, type SafetyAction, type SafetyPolicy } from '../policy.ts'
 import {
   extractFeatures,
   type Features,
+  MAX_LEET,
   newFeatures,
   OBFUSCATION_INVISIBLE,
   OBFUSCATION_SCRIPT,
@@ -9,7 +10,7 @@ import {
   OBFUSCATION_WIDE,
 } from './features.ts'
 import { scanInjection, scanInjectionText, TRIGGERS } from './injection.ts'
-import { decodeBase64Runs, foldHomoglyphs, foldLeet, stripInvisible } from './obfuscation.ts'
+import { decodeBase64Runs, foldHomoglyphs, foldLeet, foldLeetAt, stripInvisible } from './obfuscation.ts'
 import { scanEmails, scanNumbers, scanSecrets } from './pii.ts'
 import type { SafetyCategory, Violation } from './violation.ts'
 
@@ -86,7 +87,8 @@ export function scanText(text: string, out: Violation[] = [], depth = 0): Violat
   // Leetspeak needs two letter-digit-letter sandwiches.
   if (f.leet >= 2) {
     const found: Violation[] = []
-    for (const window of foldLeet(text, f.leetFrom)) scanInjectionText(window, found)
+    const windows = f.leet <= MAX_LEET ? foldLeetAt(text, f.leetPos, f.leet) : foldLeet(text, f.leetFrom)
+    for (const window of windows) scanInjectionText(window, found)
     if (addDerived(out, found) > 0) out.push({ category: 'obfuscation', rule: 'leetspeak', severity: 0.5 })
   }
   if (f.tokens > 0) {

@@ -242,6 +242,8 @@ export const MARKER_HASHES = 4 // "##"
 const MAX_HITS = 256
 const MAX_TOKENS = 64
 const MAX_RUNS = 64
+/** Leetspeak sandwiches whose places are kept (past this, the assessor finds them again itself). */
+export const MAX_LEET = 256
 
 export interface Features {
   /** Positions and rule masks of trigger phrases, in text order. */
@@ -274,6 +276,8 @@ export interface Features {
   /** Letter, leet character, letter sandwiches ("1gn0r3" has n0r): how many, and where the first starts. */
   leet: number
   leetFrom: number
+  /** Where the sandwiches start, in text order: all of them while `leet` <= MAX_LEET. */
+  leetPos: Int32Array
 }
 
 export const OBFUSCATION_INVISIBLE = OBF_INVISIBLE
@@ -302,6 +306,7 @@ export function newFeatures(): Features {
     obfuscation: 0,
     leet: 0,
     leetFrom: -1,
+    leetPos: new Int32Array(MAX_LEET),
   }
 }
 
@@ -602,5 +607,6 @@ function run(f: Features, start: number, end: number, digits: number): void {
 
 function leet(f: Features, from: number): void {
   if (f.leet === 0) f.leetFrom = from
+  if (f.leet < MAX_LEET) f.leetPos[f.leet] = from
   f.leet++
 }

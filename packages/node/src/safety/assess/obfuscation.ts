@@ -155,7 +155,6 @@ const LEET: Record<string, string> = {
   '@': 'a',
   $: 's',
 }
-const LEET_CLASS = /[013457@$]/g
 
 const LEET_HINTS = new RegExp(LEET_HINT.source, 'gi')
 /** Characters around a leetspeak hint that are folded and scanned again. */
@@ -177,15 +176,53 @@ export function foldLeet(text: string, from = 0): string[] {
   ) {
     const start = Math.max(0, m.index - LEET_REACH)
     const end = Math.min(text.length, m.index + m[0].length + LEET_REACH)
-    windows.push(
-      text
-        .slice(start, end)
-        .toLowerCase()
-        .replace(LEET_CLASS, (c) => LEET[c] ?? c),
-    )
+    windows.push(foldWindow(text, start, end))
     LEET_HINTS.lastIndex = end
   }
   return windows
+}
+
+/**
+ * foldLeet given where every letter-leet-letter sandwich starts (in text order; the pre-filter
+ * notes them), without a regular expression: a hint is the first sandwich from the last window's
+ * end with another one starting 3 to 43 characters after it (LEET_HINT), and ends where the
+ * nearest such one ends.
+ */
+export function foldLeetAt(text: string, sandwiches: Int32Array, count: number): string[] {
+  const windows: string[] = []
+  let after = 0
+  let b = 0
+  for (let a = 0; a < count && windows.length < MAX_LEET_WINDOWS; a++) {
+    const first = sandwiches[a] as number
+    if (first < after) continue
+    if (b <= a) b = a + 1
+    while (b < count && (sandwiches[b] as number) < first + 3) b++
+    if (b >= count) break
+    const second = sandwiches[b] as number
+    if (second > first + 43) continue
+    const start = Math.max(0, first - LEET_REACH)
+    const end = Math.min(text.length, second + 3 + LEET_REACH)
+    windows.push(foldWindow(text, start, end))
+    after = end
+  }
+  return windows
+}
+
+// Lower-cased code unit → its letter when it is a leet character (else itself).
+const LEET_FOLD = new Uint16Array(65_536)
+for (let c = 0; c < 65_536; c++) LEET_FOLD[c] = c
+for (const [k, v] of Object.entries(LEET)) LEET_FOLD[k.charCodeAt(0)] = v.charCodeAt(0)
+let foldBytes = Buffer.alloc(4096)
+
+/** text[start, end) lower-cased, leet characters replaced by their letters. */
+function foldWindow(text: string, start: number, end: number): string {
+  const lower = text.slice(start, end).toLowerCase()
+  const size = lower.length * 2
+  if (size > foldBytes.length) foldBytes = Buffer.alloc(size)
+  foldBytes.write(lower, 0, 'utf16le')
+  const u = new Uint16Array(foldBytes.buffer, foldBytes.byteOffset, lower.length)
+  for (let i = 0; i < u.length; i++) u[i] = LEET_FOLD[u[i] as number] as number
+  return foldBytes.toString('utf16le', 0, size)
 }
 
 const B64_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g

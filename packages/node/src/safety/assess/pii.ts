@@ -127,6 +127,17 @@ export function scanNumbers(
 }
 
 function scanWindow(text: string, offset: number, digits: number, out: Violation[]): void {
+  // What the patterns below need besides digits: IBANs two upper-case letters, NINOs three,
+  // SSNs two dashes, international numbers a '+'. Counted once so most windows skip them.
+  let upper = 0
+  let dashes = 0
+  let plus = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 65 && c <= 90) upper++
+    else if (c === 45) dashes++
+    else if (c === 43) plus = true
+  }
   const taken: [number, number][] = []
   const overlaps = (m: RegExpExecArray): boolean => {
     const s = m.index
@@ -143,21 +154,27 @@ function scanWindow(text: string, offset: number, digits: number, out: Violation
     for (let m = CARD.exec(text); m !== null; m = CARD.exec(text))
       if (isCard(digitsOf(m[0]))) take('card-number', 0.6, m)
   }
-  if (digits >= 8) {
+  if (digits >= 8 && upper >= 2) {
     IBAN.lastIndex = 0
     for (let m = IBAN.exec(text); m !== null; m = IBAN.exec(text)) {
       if (ibanValid(m[0].replace(/ /g, ''))) take('iban', 0.5, m)
     }
   }
-  SSN.lastIndex = 0
-  for (let m = SSN.exec(text); m !== null; m = SSN.exec(text)) if (!overlaps(m)) take('us-ssn', 0.6, m)
-  NINO.lastIndex = 0
-  for (let m = NINO.exec(text); m !== null; m = NINO.exec(text)) if (!overlaps(m)) take('uk-nino', 0.5, m)
+  if (dashes >= 2) {
+    SSN.lastIndex = 0
+    for (let m = SSN.exec(text); m !== null; m = SSN.exec(text)) if (!overlaps(m)) take('us-ssn', 0.6, m)
+  }
+  if (upper >= 3) {
+    NINO.lastIndex = 0
+    for (let m = NINO.exec(text); m !== null; m = NINO.exec(text)) if (!overlaps(m)) take('uk-nino', 0.5, m)
+  }
   if (digits < 8) return
-  INTERNATIONAL.lastIndex = 0
-  for (let m = INTERNATIONAL.exec(text); m !== null; m = INTERNATIONAL.exec(text)) {
-    const n = digitsOf(m[0]).length
-    if (n >= 8 && n <= 15 && !overlaps(m)) take('phone', 0.35, m)
+  if (plus) {
+    INTERNATIONAL.lastIndex = 0
+    for (let m = INTERNATIONAL.exec(text); m !== null; m = INTERNATIONAL.exec(text)) {
+      const n = digitsOf(m[0]).length
+      if (n >= 8 && n <= 15 && !overlaps(m)) take('phone', 0.35, m)
+    }
   }
   NANP.lastIndex = 0
   for (let m = NANP.exec(text); m !== null; m = NANP.exec(text)) if (!overlaps(m)) take('phone', 0.35, m)
