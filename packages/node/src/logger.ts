@@ -91,18 +91,23 @@ export class BufferedDestination implements DestinationStream, LineMetadata {
   lastMsg = ''
   lastObj: object = {}
   lastLogger = undefined as unknown as Logger
-  readonly #out: ReturnType<typeof pino.destination>
+  readonly #out: { write(chunk: Buffer): boolean }
   readonly #maxBytes: number
   readonly #maxDelayMs: number
-  #lines: string[] = []
-  #length = 0
+  /** Lines are encoded into this buffer as they come (room for `maxBytes` and one long line more). */
+  #buffer: Buffer
+  #used = 0
   #timer: NodeJS.Timeout | undefined
 
   /** `target`: a file descriptor (default stdout) or a file path (appended to). */
   constructor(target: number | string = 1, options: { maxBytes?: number; maxDelayMs?: number } = {}) {
-    this.#out = pino.destination({ dest: target, sync: true })
+    // sonic-boom in buffer mode (its types only know strings): writes synchronously, retries a full pipe
+    this.#out = pino.destination({ dest: target, sync: true, contentMode: 'buffer' }) as unknown as {
+      write(chunk: Buffer): boolean
+    }
     this.#maxBytes = options.maxBytes ?? LOG_BUFFER_BYTES
     this.#maxDelayMs = options.maxDelayMs ?? LOG_BUFFER_MS
+    this.#buffer = Buffer.allocUnsafe(this.#maxBytes + 16 * 1024)
     if (!exitHookInstalled) {
       exitHookInstalled = true
       process.on('exit', flushAllOnExit)
@@ -110,9 +115,16 @@ export class BufferedDestination implements DestinationStream, LineMetadata {
   }
 
   write(line: string): boolean {
-    this.#lines.push(line)
-    this.#length += line.length
-    if (this.lastLevel >= WRITE_AT_ONCE_LEVEL || this.#length >= this.#maxBytes) this.flushSync()
+    // a UTF-16 code unit takes at most 3 bytes in UTF-8
+    if (line.length * 3 > this.#buffer.length - this.#used) {
+      this.flushSync()
+      if (line.length * 3 > this.#buffer.length) {
+        this.#out.write(Buffer.from(line)) // a very long line goes out on its own
+        return true
+      }
+    }
+    this.#used += this.#buffer.write(line, this.#used)
+    if (this.lastLevel >= WRITE_AT_ONCE_LEVEL || this.#used >= this.#maxBytes) this.flushSync()
     else if (this.#timer === undefined) {
       pending.add(this)
       this.#timer = setTimeout(() => this.flushSync(), this.#maxDelayMs)
@@ -128,11 +140,12 @@ export class BufferedDestination implements DestinationStream, LineMetadata {
       this.#timer = undefined
     }
     pending.delete(this)
-    if (this.#lines.length === 0) return
-    const text = this.#lines.length === 1 ? (this.#lines[0] as string) : this.#lines.join('')
-    this.#lines = []
-    this.#length = 0
-    this.#out.write(text)
+    if (this.#used === 0) return
+    const batch = this.#buffer.subarray(0, this.#used)
+    // the batch is the writer's now: later lines go to a new buffer
+    this.#buffer = Buffer.allocUnsafe(this.#buffer.length)
+    this.#used = 0
+    this.#out.write(batch)
   }
 
   /** pino's `logger.flush(cb)`: the waiting lines are written before `cb` runs. */

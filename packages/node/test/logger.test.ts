@@ -159,6 +159,22 @@ describe('buffered destination', () => {
       await new Promise<void>((resolve, reject) => logger.flush((err) => (err ? reject(err) : resolve())))
       assert.equal(read().at(-1)?.msg, 'five', 'logger.flush() writes what is waiting')
       assert.equal(read().length, 25)
+      const long = `${'é'.repeat(30_000)}\u{1F600}"`
+      logger.info('before')
+      logger.info({ long }, 'long')
+      logger.info({ text: 'ünïcødé ✓' }, 'after')
+      logger.flush()
+      assert.deepEqual(
+        read()
+          .slice(25)
+          .map((l) => [l.msg, l.long ?? l.text]),
+        [
+          ['before', undefined],
+          ['long', long],
+          ['after', 'ünïcødé ✓'],
+        ],
+        'a line longer than the buffer keeps its place; UTF-8 is written whole',
+      )
     } finally {
       cleanup()
     }

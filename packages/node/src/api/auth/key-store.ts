@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
@@ -40,8 +40,9 @@ export const KEY_PATTERN = /^prsm_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/
 /** The organisation keys created without one belong to. */
 export const DEFAULT_ORG = 'default'
 
+/** SHA-256 of a key (hex), what the store keeps; one-shot `crypto.hash` (no Hash object per request). */
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex')
+  return hash('sha256', key, 'hex')
 }
 
 export function newKeySecret(): { id: string; key: string } {
