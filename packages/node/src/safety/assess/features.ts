@@ -1,11 +1,14 @@
 /**
- * The pre-filter of tier 1: one pass over the text's UTF-16 code units (copied natively into a
- * reused Uint16Array) with a 65,536-entry class table. At each word start the lower-cased letters
- * walk a precompiled trie of trigger phrases (Int32Array transitions); digits, '@', role-marker
- * openers, PEM armour, case flips, leetspeak sandwiches and obfuscation characters are noted on
- * the way. The detectors then run only where these point. The state object is reused between
- * calls, and nothing is allocated on the clean path.
+ * The pre-filter of tier 1: one pass over the text's UTF-16 code units (copied natively into
+ * WebAssembly memory) with a 65,536-entry class table finds the positions with something to do
+ * (scan-wasm.ts): word starts whose first five letters can begin a trigger phrase, digits, '@',
+ * role-marker openers, PEM armour, case flips, leetspeak sandwiches and obfuscation characters.
+ * At those word starts the letters walk a precompiled trie of trigger phrases (Int32Array
+ * transitions). The detectors then run only where these point. The state object is reused
+ * between calls, and nothing is allocated on the clean path.
  */
+
+import { WasmScan } from './scan-wasm.ts'
 
 /** The bit a trigger carries when a key may start at it (provider key prefixes). */
 export const TOKEN_BIT = 1 << 30
@@ -339,25 +342,6 @@ function addTokenAt(text: string, pos: number, f: Features): number {
   return e
 }
 
-// The text's code units, copied natively (Buffer.write) into a reused buffer: indexed loads from
-// a typed array are about three times cheaper than charCodeAt on this path.
-const SMALL = 64 * 1024
-let bytes = Buffer.alloc(SMALL * 2)
-let units = new Uint16Array(bytes.buffer, bytes.byteOffset, SMALL)
-
-function load(text: string): Uint16Array {
-  if (text.length + 4 > units.length) {
-    bytes = Buffer.alloc(text.length * 2 + 8)
-    units = new Uint16Array(bytes.buffer, bytes.byteOffset, text.length + 4)
-  }
-  bytes.write(text, 0, 'utf16le')
-  units[text.length] = 0
-  units[text.length + 1] = 0
-  units[text.length + 2] = 0
-  units[text.length + 3] = 0
-  return units
-}
-
 const isAsciiLetter = (c: number): boolean => (c | 32) >= 97 && (c | 32) <= 122
 const isWordClass = (k: number): boolean => k >= K_LOWER && k <= K_UNDERSCORE
 const isSep = (c: number): boolean =>
@@ -401,18 +385,15 @@ for (let a = 0; a < K_COUNT; a++) {
   }
 }
 /**
- * Whether the skip loop stops (EVENT[prev * K_COUNT + k]): GATED for a word start (it stops when
- * the four-letter gate lets the word in), STOP for every other action. EVENT_AFTER_MIXED is the
- * same once a mixed-case place is known (only the first one is kept).
+ * Whether the pass stops at a position (EVENT[prev * K_COUNT + k]): GATED for a word start (it
+ * stops when the five-letter gate lets the word in), STOP for every other action.
  */
 const STOP = 1
 const GATED = 0x80
 const EVENT = new Uint8Array(K_COUNT * K_COUNT)
-const EVENT_AFTER_MIXED = new Uint8Array(K_COUNT * K_COUNT)
 for (let x = 0; x < K_COUNT * K_COUNT; x++) {
   const act = ACT[x] as number
   EVENT[x] = act === A_NONE ? 0 : act === A_WORD_START ? GATED : STOP
-  EVENT_AFTER_MIXED[x] = act === A_MIXED ? 0 : (EVENT[x] as number)
 }
 
 /**
@@ -428,41 +409,83 @@ const gateOpen = (u: Uint16Array, i: number, gate: Int32Array): boolean => {
   return (a & b & 1) !== 0
 }
 
-/** The class before the position `skip` returned. */
-let skipped = K_OTHER
-
 /**
- * The first position from `i` with something to do (or `n`): a word start whose first four
- * characters can begin a phrase, or any other action. Branch-free but for the one exit test:
- * the gate is read at every position (at index 0, always clear, where no word starts), so the
- * many word starts that no phrase begins with cost no mispredicted branch. Free of calls, so the
- * table pointers stay in registers. The class before it is left in `skipped`.
+ * Where the pre-filter has something to do, found by one pass over the code units: a position
+ * whose EVENT (given the class of the code unit before it) is STOP, or GATED with the gate open.
+ * The pass is a WebAssembly loop (scan-wasm.ts); this is the same loop in JavaScript, used where
+ * WebAssembly is not available (e.g. node --jitless) and by the tests to check the two agree.
  */
-function skip(
-  u: Uint16Array,
-  i: number,
-  n: number,
-  prev: number,
-  gate: Int32Array,
-  event: Uint8Array,
-): number {
-  for (; i < n; i++) {
-    const c0 = u[i] as number
-    const k = CLS[c0] as number
-    const e = event[prev * K_COUNT + k] as number
-    if (e !== 0 && (e === STOP || gateOpen(u, i, gate))) break
+export function scanPositions(u: Uint16Array, n: number, gate: Int32Array, out: Int32Array): number {
+  let m = 0
+  let prev = K_OTHER
+  for (let i = 0; i < n; i++) {
+    const k = CLS[u[i] as number] as number
+    const e = EVENT[prev * K_COUNT + k] as number
+    if (e !== 0 && (e === STOP || gateOpen(u, i, gate))) out[m++] = i
     prev = k
   }
-  skipped = prev
-  return i
+  return m
+}
+
+interface Scanner {
+  units: Uint16Array
+  positions: Int32Array
+  run(text: string): number
+}
+
+/** The JavaScript scanner: the text copied natively (Buffer.write) into a reused buffer. */
+class JsScan implements Scanner {
+  readonly #gate: Int32Array
+  #bytes = Buffer.alloc(0)
+  units = new Uint16Array(0)
+  positions = new Int32Array(0)
+  constructor(gate: Int32Array) {
+    this.#gate = gate
+  }
+  run(text: string): number {
+    const n = text.length
+    if (n + 4 > this.units.length) {
+      const capacity = Math.max(n + 4, 64 * 1024)
+      this.#bytes = Buffer.alloc(capacity * 2)
+      this.units = new Uint16Array(this.#bytes.buffer, this.#bytes.byteOffset, capacity)
+      this.positions = new Int32Array(capacity + 1)
+    }
+    this.#bytes.write(text, 0, 'utf16le')
+    this.units.fill(0, n, n + 4)
+    return scanPositions(this.units, n, this.#gate, this.positions)
+  }
+}
+
+/** Which scanner extractFeatures uses: WebAssembly when the runtime has it (tests may switch). */
+export const scanners = { wasm: typeof WebAssembly === 'object' }
+const built = new WeakMap<Trie, { wasm?: Scanner; js?: Scanner }>()
+
+function scannerFor(t: Trie): Scanner {
+  let entry = built.get(t)
+  if (entry === undefined) {
+    entry = {}
+    built.set(t, entry)
+  }
+  if (scanners.wasm) {
+    entry.wasm ??= new WasmScan(
+      { cls: CLS, gcode: GCODE, event: EVENT, classes: K_COUNT, stop: STOP, gate2: GATE2 },
+      t.gate,
+    )
+    return entry.wasm
+  }
+  entry.js ??= new JsScan(t.gate)
+  return entry.js
 }
 
 /** Fills `f` for `text` and returns it. */
 export function extractFeatures(text: string, table: TriggerTable, f: Features): Features {
   const n = text.length
-  const u = load(text)
   const t = table.trie()
-  const gate = t.gate
+  const scanner = scannerFor(t)
+  const found = scanner.run(text)
+  const u = scanner.units
+  const at = scanner.positions
+  at[found] = n
   f.hits = 0
   f.tokens = 0
   f.runs = 0
@@ -475,10 +498,11 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
   f.leet = 0
   f.leetFrom = -1
   let mixedFrom = -1
-  let event = EVENT
-  let prev = K_OTHER
-  for (let i = skip(u, 0, n, K_OTHER, gate, event); i < n; i = skip(u, i + 1, n, prev, gate, event)) {
-    prev = skipped
+  // The positions in order; a handler that consumes code units moves `i` on, and the positions
+  // it passed are skipped. The class before a position is the class of the code unit before it.
+  let next = 0
+  for (let i = at[0] as number; i < n; ) {
+    const prev = i === 0 ? K_OTHER : (CLS[u[i - 1] as number] as number)
     const c = u[i] as number
     const k = CLS[c] as number
     const act = ACT[prev * K_COUNT + k] as number
@@ -486,14 +510,14 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
       // The gate let it in.
       walk(text, u, n, i, t, f)
     } else if (act === A_WORD_START_LEET) {
-      if (gateOpen(u, i, gate)) walk(text, u, n, i, t, f)
+      if (gateOpen(u, i, t.gate)) walk(text, u, n, i, t, f)
       if (i >= 2) {
         const k2 = CLS[u[i - 2] as number]
         if (k2 === K_LOWER || k2 === K_UPPER) leet(f, i - 2)
       }
     } else if (act === A_DIGIT) {
       // A chain of digits with at most two separators between neighbours, taken whole: a run
-      // when it has 6+ digits. The loop goes on after its last digit.
+      // when it has 6+ digits. The pass goes on after its last digit.
       f.anyDigit = true
       let digits = 1
       let last = i
@@ -507,16 +531,14 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
       }
       if (digits >= 6) run(f, i, last + 1, digits)
       i = last
-      prev = CLS[u[last] as number] as number
-      continue
     } else if (act === A_LEET) {
       if (i >= 2) {
         const k2 = CLS[u[i - 2] as number]
         if (k2 === K_LOWER || k2 === K_UPPER) leet(f, i - 2)
       }
     } else if (act === A_MIXED) {
-      mixedFrom = i - 1
-      event = EVENT_AFTER_MIXED
+      // Only the first place is kept.
+      if (mixedFrom < 0) mixedFrom = i - 1
     } else if (act === A_OBFUSCATION) {
       // The run of such characters; only its ends can touch a letter.
       let bits = OBF[c] as number
@@ -538,7 +560,8 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
     } else if (c === 91) {
       if (bracketMarker(u, n, i)) f.markers |= MARKER_BRACKET
     }
-    prev = k
+    while ((at[next] as number) <= i) next++
+    i = at[next] as number
   }
   f.nonLatin1 = f.obfuscation !== 0
   if (mixedFrom >= 0) {
