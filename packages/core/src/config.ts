@@ -310,8 +310,8 @@ export const ConfigSchema = z
           .int()
           .min(1)
           .max(256)
-          .default(16)
-          .describe('Blocks of one file fetched in parallel.'),
+          .default(8)
+          .describe('Blocks of one file fetched in parallel (read ahead of the one being streamed).'),
         bitswap: z
           .boolean()
           .default(true)
