@@ -242,7 +242,8 @@ export const MARKER_LT = 1 // "<|" or "<<"
 export const MARKER_BRACKET = 2 // "[inst", "[/inst", "[system"
 export const MARKER_HASHES = 4 // "##"
 
-const MAX_HITS = 256
+/** Trigger hits kept per text (past it, injection searches every sentence whole). */
+export const MAX_HITS = 256
 const MAX_TOKENS = 64
 const MAX_RUNS = 64
 /** Leetspeak sandwiches whose places are kept (past this, the assessor finds them again itself). */

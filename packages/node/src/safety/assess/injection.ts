@@ -5,6 +5,7 @@ import {
   MARKER_BRACKET,
   MARKER_HASHES,
   MARKER_LT,
+  MAX_HITS,
   newFeatures,
   TOKEN_BIT,
   TriggerTable,
@@ -22,6 +23,11 @@ interface Rule {
   category: SafetyCategory
   severity: number
   re: RegExp
+  /**
+   * Every match starts with one of the rule's trigger phrases, at a word start (a verb the pattern
+   * opens with): the search may then begin at the first such trigger the pre-filter found.
+   */
+  opensWithTrigger?: true
 }
 
 // One sentence's worth of gap: no sentence end, bounded length.
@@ -100,18 +106,21 @@ const TARGETS = [
 const RULES: Rule[] = [
   {
     rule: 'override-instructions',
+    opensWithTrigger: true,
     category: 'injection',
     severity: 0.85,
     re: new RegExp(`\\b${ALT(OVERRIDE_VERBS)}\\s+(?:${ALT(MODIFIERS)}\\s+){0,4}${ALT(TARGETS)}\\b`),
   },
   {
     rule: 'override-policy',
+    opensWithTrigger: true,
     category: 'injection',
     severity: 0.8,
     re: /\b(?:ignores|ignoring|bypasses|bypassing|overrides|overriding)\s+(?:\w+\s+){0,2}?(?:content polic(?:y|ies)|polic(?:y|ies)|safety (?:rules|guidelines|filters?)|guidelines|guardrails)\b/,
   },
   {
     rule: 'ignore-and-instead',
+    opensWithTrigger: true,
     category: 'injection',
     severity: 0.8,
     re: new RegExp(
@@ -120,6 +129,7 @@ const RULES: Rule[] = [
   },
   {
     rule: 'forget-everything',
+    opensWithTrigger: true,
     category: 'injection',
     severity: 0.8,
     re: /\bforget\s+(?:everything|all(?: of it)?|what)\s+(?:you\s+(?:were|have been|was)\s+told|you know|above|before|i said)/,
@@ -444,13 +454,69 @@ function sentenceEnd(text: string, at: number): number {
   return ceil
 }
 
-function runRules(text: string, start: number, end: number, todo: number, out: Violation[]): number {
+/**
+ * The rules that open with a trigger (Rule.opensWithTrigger), as bits, and a global copy of each
+ * pattern to search from an offset. Checked here: no other trigger phrase extends one of theirs
+ * (the pre-filter takes the longest phrase at a word start, which then would not carry the rule),
+ * and no whole-word phrase is a prefix of one (its word end could end the walk first). The
+ * patterns' opening verbs are ASCII letters without a 'k' (the only other characters whose
+ * lower case is an ASCII letter are U+212A KELVIN SIGN, and U+0130, whose lower case is two code
+ * units: a sentence that changes length when lower-cased is searched whole).
+ */
+let OPENS_WITH_TRIGGER = 0
+const FROM_OFFSET: RegExp[] = []
+function checkOpeners(): void {
+  const all: [string, number][] = []
+  for (const [i, r] of RULES.entries()) for (const w of RULE_TRIGGERS[r.rule] ?? []) all.push([w, 1 << i])
+  for (const w of [...TOKEN_TRIGGERS, ...CONTEXT_TRIGGERS]) all.push([w, 0])
+  for (const [i, r] of RULES.entries()) {
+    if (r.opensWithTrigger !== true) continue
+    for (const w of RULE_TRIGGERS[r.rule] ?? []) {
+      const own = w.toLowerCase()
+      for (const [other, mask] of all) {
+        const o = other.toLowerCase()
+        const extends_ = o !== own && o.replace(/\$$/, '').startsWith(own) && (mask & (1 << i)) === 0
+        const wordPrefix = o.endsWith('$') && own.startsWith(o.slice(0, -1))
+        if (extends_ || wordPrefix) throw new Error(`trigger ${other} hides ${w} of ${r.rule}`)
+      }
+    }
+    OPENS_WITH_TRIGGER |= 1 << i
+    FROM_OFFSET[i] = new RegExp(r.re.source, `${r.re.flags}g`)
+  }
+}
+checkOpeners()
+
+/**
+ * Runs the rules in `todo` on the sentence text[start, end). `from`: where the first trigger of
+ * these rules in the sentence stands (a rule that opens with its trigger cannot match before it).
+ */
+function runRules(
+  text: string,
+  start: number,
+  end: number,
+  todo: number,
+  out: Violation[],
+  from: number,
+): number {
   let found = 0
   const sentence = text.slice(start, end).toLowerCase()
+  // A sentence cut at WINDOW inside a word may open with a verb the pre-filter saw no word start
+  // for; and offsets only carry over when lower-casing kept the length.
+  const offset =
+    from > start &&
+    sentence.length === end - start &&
+    (start === 0 || isSentenceEnd(text.charCodeAt(start - 1)))
+      ? from - start
+      : 0
   for (let i = 0; todo !== 0; i++, todo >>>= 1) {
     if ((todo & 1) === 0) continue
     const r = RULES[i] as Rule
-    const hit = r.re.exec(sentence)
+    let hit: RegExpExecArray | null
+    if (offset > 0 && (OPENS_WITH_TRIGGER & (1 << i)) !== 0) {
+      const re = FROM_OFFSET[i] as RegExp
+      re.lastIndex = offset
+      hit = re.exec(sentence)
+    } else hit = r.re.exec(sentence)
     if (hit !== null) {
       found |= 1 << i
       const s = start + hit.index
@@ -463,7 +529,9 @@ function runRules(text: string, start: number, end: number, todo: number, out: V
 /** Appends injection, jailbreak and harmful-request findings, given the pre-filter's features. */
 export function scanInjection(text: string, f: Features, out: Violation[]): void {
   let found = 0
-  if ((f.markers & MARKERS) !== 0) found |= runRules(text, 0, text.length, ROLE_MARKER_BIT, out)
+  if ((f.markers & MARKERS) !== 0) found |= runRules(text, 0, text.length, ROLE_MARKER_BIT, out, 0)
+  // Past MAX_HITS the pre-filter dropped some: search every sentence whole.
+  const complete = f.hits < MAX_HITS
   let windowEnd = -1
   let windowStart = 0
   let ran = 0
@@ -477,7 +545,8 @@ export function scanInjection(text: string, f: Features, out: Violation[]): void
     const todo = (f.hitMask[h] as number) & ~ran & ~found
     if (todo === 0) continue
     ran |= todo
-    found |= runRules(text, windowStart, windowEnd, todo, out)
+    // The first hit in this sentence carrying these rules (an earlier one would have run them).
+    found |= runRules(text, windowStart, windowEnd, todo, out, complete ? pos : 0)
   }
 }
 
