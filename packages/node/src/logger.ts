@@ -245,6 +245,16 @@ function rootOf(logger: Logger): Logger | undefined {
 
 const str = JSON.stringify
 
+/** A JSON string literal: a value with nothing to escape (the usual case) is only quoted. */
+function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    // control characters, quote, backslash and surrogates are left to JSON.stringify
+    if (c < 32 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) return str(s)
+  }
+  return `"${s}"`
+}
+
 /**
  * Writes info-level `msg` lines for {@link AccessEntry} objects through `logger`. For a logger from
  * {@link createLogger} (or a child that changes only bindings and level) the line is built directly
@@ -267,31 +277,43 @@ export function accessLogWriter(logger: Logger, msg: string): AccessLogWriter {
   if (hooks?.streamWrite !== undefined || hooks?.logMethod !== undefined) return generic
   const msgPart = `,${str(l[sym('messageKeySym')])}:${str(msg)}${l[sym('endSym')]}`
   const level = logger.levels.values.info as number
-  const [lsCache, timeOf, timeSlice, chindings, streamOf, needsMetadata] = [
-    'lsCacheSym',
-    'timeSym',
-    'timeSliceIndexSym',
-    'chindingsSym',
-    'streamSym',
-    'needsMetadataGsym',
-  ].map(sym) as [symbol, symbol, symbol, symbol, symbol, symbol]
+  // fixed for the logger's lifetime: the level prefix, the time function, the stream
+  const prefix = (l[sym('lsCacheSym')] as Record<number, string>)[level] as string
+  const timeOf = l[sym('timeSym')] as () => string
+  const timeSlice = l[sym('timeSliceIndexSym')] as number
+  const stream = l[sym('streamSym')] as DestinationStream & Partial<LineMetadata> & Record<symbol, unknown>
+  const metadata = stream[sym('needsMetadataGsym')] === true
+  // a BufferedDestination reads only the level (error lines are written at once)
+  const levelOnly = stream instanceof BufferedDestination
+  const chindings = sym('chindingsSym') // setBindings() may change them: read per line
   const direct = (entry: AccessEntry): void => {
     if (!logger.isLevelEnabled('info')) return
-    const time = (l[timeOf] as () => string)()
+    const time = timeOf.call(logger)
     const line =
-      `${(l[lsCache] as Record<number, string>)[level]}${time}${l[chindings]}` +
-      `,"reqId":${str(entry.reqId)},"method":${str(entry.method)},"route":${entry.route === null ? 'null' : str(entry.route)}` +
-      `,"status":${entry.status},"ms":${entry.ms}` +
-      (entry.key === undefined ? '' : `,"key":${str(entry.key)}`) +
-      (entry.role === undefined ? '' : `,"role":${str(entry.role)}`) +
+      prefix +
+      time +
+      (l[chindings] as string) +
+      ',"reqId":' +
+      quote(entry.reqId) +
+      ',"method":' +
+      quote(entry.method) +
+      ',"route":' +
+      (entry.route === null ? 'null' : quote(entry.route)) +
+      ',"status":' +
+      entry.status +
+      ',"ms":' +
+      entry.ms +
+      (entry.key === undefined ? '' : `,"key":${quote(entry.key)}`) +
+      (entry.role === undefined ? '' : `,"role":${quote(entry.role)}`) +
       msgPart
-    const stream = l[streamOf] as DestinationStream & Partial<LineMetadata> & Record<symbol, unknown>
-    if (stream[needsMetadata] === true) {
+    if (metadata) {
       stream.lastLevel = level
-      stream.lastObj = entry
-      stream.lastMsg = msg
-      stream.lastTime = time.slice(l[timeSlice] as number)
-      stream.lastLogger = logger
+      if (!levelOnly) {
+        stream.lastObj = entry
+        stream.lastMsg = msg
+        stream.lastTime = time.slice(timeSlice)
+        stream.lastLogger = logger
+      }
     }
     stream.write(line)
   }

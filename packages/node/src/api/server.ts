@@ -87,9 +87,9 @@ export function routeTable(app: FastifyInstance): RouteEntry[] {
 
 /** The route's spec and URL pattern, read once per request (Fastify builds routeOptions on each read). */
 function routeOf(req: FastifyRequest): { spec: AnyRouteSpec | undefined; url: string | undefined } {
-  const cached = (req as { prsmRoute?: { spec: AnyRouteSpec | undefined; url: string | undefined } })
+  const cached = (req as { prsmRoute?: { spec: AnyRouteSpec | undefined; url: string | undefined } | null })
     .prsmRoute
-  if (cached !== undefined) return cached
+  if (cached != null) return cached
   const options = req.routeOptions
   const found = { spec: options.config?.prsm, url: options.url }
   ;(req as { prsmRoute?: unknown }).prsmRoute = found
@@ -161,6 +161,9 @@ export async function buildApiServer(
   const table: RouteEntry[] = []
   tables.set(app, table)
   app.decorateRequest('principal', null)
+  // what the hooks keep on a request, declared so that every request object has the same shape
+  for (const field of ['prsmRoute', 'prsmInput', 'prsmReserved', 'prsmSettle'])
+    app.decorateRequest(field, null)
 
   app.addHook('onRoute', (opts) => {
     // HEAD routes Fastify adds for each GET share its spec; the table lists the GET
@@ -281,12 +284,12 @@ export async function buildApiServer(
       if (cost > 0n) {
         const principal = req.principal
         const state = guard.reserve(principal, cost)
-        const r = req as { prsmReserved?: bigint | undefined; prsmSettle?: (wei: bigint) => void }
+        const r = req as { prsmReserved?: bigint | null; prsmSettle?: (wei: bigint) => void }
         r.prsmReserved = cost
         r.prsmSettle = (spent) => {
-          if (r.prsmReserved === undefined) return
+          if (r.prsmReserved == null) return
           const unused = spent >= 0n && spent < cost ? cost - spent : 0n
-          r.prsmReserved = undefined // settled: a later failure gives nothing more back
+          r.prsmReserved = null // settled: a later failure gives nothing more back
           if (unused > 0n) guard.release(principal, unused)
         }
         setBudgetHeaders(reply, state)
@@ -298,8 +301,8 @@ export async function buildApiServer(
   })
 
   app.addHook('onResponse', (req, reply, done) => {
-    const reserved = (req as { prsmReserved?: bigint }).prsmReserved
-    if (reserved !== undefined && reply.statusCode >= 400 && req.principal !== null) {
+    const reserved = (req as { prsmReserved?: bigint | null }).prsmReserved
+    if (reserved != null && reply.statusCode >= 400 && req.principal !== null) {
       guard.release(req.principal, reserved)
     }
     // structured request log: no headers, no query string, no bodies (keys and tokens stay out)
