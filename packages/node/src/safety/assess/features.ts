@@ -314,9 +314,22 @@ export function newFeatures(): Features {
   }
 }
 
-// Case flipping twice within a few characters: base64 and random key bodies have it, prose
-// (even "JavaScript", "iPhone", "McDonald") rarely does. Run from the first lower→upper flip.
-const MIXED_CASE = /[a-z][A-Z][a-z0-9+/]{0,4}[A-Z]/g
+// Case flipping twice within a few characters ([a-z][A-Z][a-z0-9+/]{0,4}[A-Z]): base64 and random
+// key bodies have it, prose (even "JavaScript", "iPhone", "McDonald") rarely does. Looked for from
+// the first lower→upper flip.
+const isLowerUnit = (c: number): boolean => c >= 97 && c <= 122
+const isUpperUnit = (c: number): boolean => c >= 65 && c <= 90
+
+/** Whether [a-z][A-Z][a-z0-9+/]{0,4}[A-Z] matches at `p` (u[n..] are 0 sentinels). */
+function mixedCaseAt(u: Uint16Array, p: number): boolean {
+  if (!isLowerUnit(u[p] as number) || !isUpperUnit(u[p + 1] as number)) return false
+  for (let q = p + 2; q <= p + 6; q++) {
+    const c = u[q] as number
+    if (isUpperUnit(c)) return true
+    if (!(isLowerUnit(c) || (c >= 48 && c <= 57) || c === 43 || c === 47)) return false
+  }
+  return false
+}
 /** Characters after a key-introducing word ("private key:") searched for the key. */
 const CONTEXT_REACH = 160
 /** Longest token widened around a hint. */
@@ -327,13 +340,13 @@ function isSpace(c: number): boolean {
 }
 
 /** Adds the whitespace-delimited token around `pos` when it has 16+ characters; returns its end. */
-function addTokenAt(text: string, pos: number, f: Features): number {
+function addTokenAt(u: Uint16Array, n: number, pos: number, f: Features): number {
   let s = pos
   const floor = Math.max(0, pos - MAX_TOKEN)
-  while (s > floor && !isSpace(text.charCodeAt(s - 1))) s--
+  while (s > floor && !isSpace(u[s - 1] as number)) s--
   let e = pos
-  const ceil = Math.min(text.length, pos + MAX_TOKEN)
-  while (e < ceil && !isSpace(text.charCodeAt(e))) e++
+  const ceil = Math.min(n, pos + MAX_TOKEN)
+  while (e < ceil && !isSpace(u[e] as number)) e++
   if (e - s < 16 || f.tokens >= MAX_TOKENS) return e
   // Hints arrive roughly in order; skip a token already taken.
   for (let i = 0; i < f.tokens; i++) if (f.tokenStart[i] === s) return e
@@ -509,9 +522,9 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
     const act = ACT[prev * K_COUNT + k] as number
     if (act === A_WORD_START) {
       // The gate let it in.
-      walk(text, u, n, i, t, f)
+      walk(u, n, i, t, f)
     } else if (act === A_WORD_START_LEET) {
-      if (gateOpen(u, i, t.gate)) walk(text, u, n, i, t, f)
+      if (gateOpen(u, i, t.gate)) walk(u, n, i, t, f)
       if (i >= 2) {
         const k2 = CLS[u[i - 2] as number]
         if (k2 === K_LOWER || k2 === K_UPPER) leet(f, i - 2)
@@ -566,16 +579,15 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
   }
   f.nonLatin1 = f.obfuscation !== 0
   if (mixedFrom >= 0) {
-    MIXED_CASE.lastIndex = mixedFrom
-    for (let m = MIXED_CASE.exec(text); m !== null && f.tokens < MAX_TOKENS; m = MIXED_CASE.exec(text)) {
-      MIXED_CASE.lastIndex = Math.max(m.index + 1, addTokenAt(text, m.index, f))
+    for (let p = mixedFrom; p < n - 2 && f.tokens < MAX_TOKENS; p++) {
+      if (mixedCaseAt(u, p)) p = Math.max(p + 1, addTokenAt(u, n, p, f)) - 1
     }
   }
   return f
 }
 
 /** Walks the trie from the word start `i`; records the phrase taken (see TriggerTable). */
-function walk(text: string, u: Uint16Array, n: number, i: number, t: Trie, f: Features): void {
+function walk(u: Uint16Array, n: number, i: number, t: Trie, f: Features): void {
   const { sym, width, next, end, wordEnd, afterWordEnd, space } = t
   let state = next[width + (sym[u[i] as number] as number)] as number
   let mask = 0
@@ -600,16 +612,16 @@ function walk(text: string, u: Uint16Array, n: number, i: number, t: Trie, f: Fe
     if (s === space) while (j < n && sym[u[j] as number] === space) j++
     state = to
   }
-  if (mask !== 0) hit(text, f, i, stop, mask)
+  if (mask !== 0) hit(u, n, f, i, stop, mask)
 }
 
-function hit(text: string, f: Features, pos: number, stop: number, mask: number): void {
-  if ((mask & TOKEN_BIT) !== 0) addTokenAt(text, pos, f)
+function hit(u: Uint16Array, n: number, f: Features, pos: number, stop: number, mask: number): void {
+  if ((mask & TOKEN_BIT) !== 0) addTokenAt(u, n, pos, f)
   if ((mask & CONTEXT_BIT) !== 0) {
     // The key follows the word: take every long token within reach.
-    const end = Math.min(text.length, pos + CONTEXT_REACH)
+    const end = Math.min(n, pos + CONTEXT_REACH)
     for (let p = stop; p < end; p++) {
-      if (!isSpace(text.charCodeAt(p))) p = addTokenAt(text, p, f)
+      if (!isSpace(u[p] as number)) p = addTokenAt(u, n, p, f)
     }
   }
   const rules = mask & ~(TOKEN_BIT | CONTEXT_BIT)
