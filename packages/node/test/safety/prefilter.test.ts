@@ -187,6 +187,15 @@ describe('tier-1 pre-filter fast paths', () => {
     assert.deepEqual(rules(many), ['injection/override-instructions', 'obfuscation/leetspeak'])
   })
 
+  it('finds mixed-case key bodies at the case flips the pass noted, and past 1,024 flips', () => {
+    const key = `sk_live_${'aB3dE'.repeat(6)}`
+    assert.deepEqual(rules(`Pay via ${key} today`), ['secret/api-key'])
+    // Flips before the key (camelCase prose), more than are kept: the search covers the text.
+    assert.deepEqual(rules(`${'aBcD '.repeat(600)} token ${key}`), ['secret/api-key'])
+    const f = extractFeatures(`${'aBcD '.repeat(600)} xYzW1234567890abcdefGHij`, TRIGGERS, newFeatures())
+    assert.equal(f.tokens, 1)
+  })
+
   it('still checks number windows whose extra letters or signs are there', () => {
     assert.deepEqual(rules('reach me on +44 20 7946 0958'), ['pii/phone'])
     assert.deepEqual(rules('ssn 123-45-6789'), ['pii/us-ssn'])

@@ -320,6 +320,10 @@ export function newFeatures(): Features {
 const isLowerUnit = (c: number): boolean => c >= 97 && c <= 122
 const isUpperUnit = (c: number): boolean => c >= 65 && c <= 90
 
+/** Lower→upper flips kept per text (their places, scratch of extractFeatures). */
+const MAX_FLIPS = 1024
+const FLIPS = new Int32Array(MAX_FLIPS)
+
 /** Whether [a-z][A-Z][a-z0-9+/]{0,4}[A-Z] matches at `p` (u[n..] are 0 sentinels). */
 function mixedCaseAt(u: Uint16Array, p: number): boolean {
   if (!isLowerUnit(u[p] as number) || !isUpperUnit(u[p + 1] as number)) return false
@@ -512,6 +516,7 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
   f.leet = 0
   f.leetFrom = -1
   let mixedFrom = -1
+  let flips = 0
   // The positions in order; a handler that consumes code units moves `i` on, and the positions
   // it passed are skipped. The class before a position is the class of the code unit before it.
   let next = 0
@@ -551,8 +556,10 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
         if (k2 === K_LOWER || k2 === K_UPPER) leet(f, i - 2)
       }
     } else if (act === A_MIXED) {
-      // Only the first place is kept.
+      // Every lower→upper flip (where a mixed-case run may start), in order.
       if (mixedFrom < 0) mixedFrom = i - 1
+      if (flips < MAX_FLIPS) FLIPS[flips] = i - 1
+      flips++
     } else if (act === A_OBFUSCATION) {
       // The run of such characters; only its ends can touch a letter.
       let bits = OBF[c] as number
@@ -579,8 +586,18 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
   }
   f.nonLatin1 = f.obfuscation !== 0
   if (mixedFrom >= 0) {
-    for (let p = mixedFrom; p < n - 2 && f.tokens < MAX_TOKENS; p++) {
-      if (mixedCaseAt(u, p)) p = Math.max(p + 1, addTokenAt(u, n, p, f)) - 1
+    // A mixed-case run starts at a flip: try the flips in order (or, past MAX_FLIPS, every place
+    // from the first), each after the end of the last token taken.
+    let after = mixedFrom
+    if (flips <= MAX_FLIPS) {
+      for (let x = 0; x < flips && f.tokens < MAX_TOKENS; x++) {
+        const p = FLIPS[x] as number
+        if (p >= after && mixedCaseAt(u, p)) after = Math.max(p + 1, addTokenAt(u, n, p, f))
+      }
+    } else {
+      for (let p = mixedFrom; p < n - 2 && f.tokens < MAX_TOKENS; p++) {
+        if (p >= after && mixedCaseAt(u, p)) after = Math.max(p + 1, addTokenAt(u, n, p, f))
+      }
     }
   }
   return f
