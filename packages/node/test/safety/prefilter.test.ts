@@ -140,6 +140,56 @@ describe('tier-1 pre-filter fast paths', () => {
     assert.deepEqual(Array.from(out.subarray(0, m)), [3, 10, 11])
   })
 
+  it('agrees across the 16-code-unit blocks of the WebAssembly pass', () => {
+    // Each event just before, on and after a block boundary: the pass keeps the previous block's
+    // last lane for "the code unit before".
+    const events = [' ignore', '-- x', '##', 'aB', '\u0430x', '12345678', '@x', 'a1b', ' DAN ', '\uff41']
+    for (let k = 0; k <= 34; k++) {
+      for (const e of events) {
+        const text = `${'a'.repeat(k)}${e}${'b'.repeat(k % 5)}`
+        assert.equal(features(text, true), features(text, false), JSON.stringify(text))
+      }
+    }
+    // Seeded random strings over the characters the pass treats differently.
+    const alphabet = [
+      'a',
+      'B',
+      'z',
+      'Z',
+      ' ',
+      '\t',
+      '0',
+      '5',
+      '9',
+      '@',
+      '$',
+      '<',
+      '[',
+      '#',
+      '-',
+      '_',
+      '.',
+      '\u0430',
+      '\u00ad',
+      '\uff21',
+      '\u4e00',
+      'ig',
+      'no',
+      're',
+    ]
+    let seed = 7
+    const next = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+      return seed / 2_147_483_648
+    }
+    for (let r = 0; r < 2_000; r++) {
+      let text = ''
+      const length = Math.floor(next() * 70)
+      for (let x = 0; x < length; x++) text += alphabet[Math.floor(next() * alphabet.length)]
+      assert.equal(features(text, true), features(text, false), JSON.stringify(text))
+    }
+  })
+
   it('finds a trigger wherever it stands, at the start, the end and past any buffer size', () => {
     for (const wasm of [true, false]) {
       const before = scanners.wasm

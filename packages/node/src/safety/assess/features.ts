@@ -486,7 +486,7 @@ function scannerFor(t: Trie): Scanner {
   }
   if (scanners.wasm) {
     entry.wasm ??= new WasmScan(
-      { cls: CLS, gcode: GCODE, event: EVENT, classes: K_COUNT, stop: STOP, gate2: GATE2 },
+      { cls: CLS, gcode: GCODE, event: EVENT, classes: K_COUNT, stop: STOP, gated: GATED, gate2: GATE2 },
       t.gate,
     )
     return entry.wasm
