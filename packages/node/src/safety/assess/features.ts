@@ -495,12 +495,26 @@ function scannerFor(t: Trie): Scanner {
   return entry.js
 }
 
+let loaded: string | undefined
+let loadedBy: Scanner | undefined
+
+/**
+ * The code units of `text` when it is the text extractFeatures loaded last (they stay until the
+ * next call), else undefined: the detectors that run right after the pass read them instead of
+ * calling charCodeAt.
+ */
+export function loadedUnits(text: string): Uint16Array | undefined {
+  return loaded === text && loadedBy !== undefined ? loadedBy.units : undefined
+}
+
 /** Fills `f` for `text` and returns it. */
 export function extractFeatures(text: string, table: TriggerTable, f: Features): Features {
   const n = text.length
   const t = table.trie()
   const scanner = scannerFor(t)
   const found = scanner.run(text)
+  loaded = text
+  loadedBy = scanner
   const u = scanner.units
   const at = scanner.positions
   at[found] = n

@@ -2,6 +2,7 @@ import {
   CONTEXT_BIT,
   extractFeatures,
   type Features,
+  loadedUnits,
   MARKER_BRACKET,
   MARKER_HASHES,
   MARKER_LT,
@@ -443,14 +444,19 @@ const WINDOW = 240
 const isSentenceEnd = (c: number): boolean => c === 46 || c === 33 || c === 63 || c === 10
 
 // Bounded scans (at most WINDOW characters), so many triggers in a long text stay linear.
-function sentenceStart(text: string, at: number): number {
+// `u`: the text's code units when the pre-filter still holds them (loadedUnits), else charCodeAt.
+function sentenceStart(text: string, u: Uint16Array | undefined, at: number): number {
   const floor = Math.max(0, at - WINDOW)
-  for (let i = at - 1; i >= floor; i--) if (isSentenceEnd(text.charCodeAt(i))) return i + 1
+  if (u !== undefined) {
+    for (let i = at - 1; i >= floor; i--) if (isSentenceEnd(u[i] as number)) return i + 1
+  } else for (let i = at - 1; i >= floor; i--) if (isSentenceEnd(text.charCodeAt(i))) return i + 1
   return floor
 }
-function sentenceEnd(text: string, at: number): number {
+function sentenceEnd(text: string, u: Uint16Array | undefined, at: number): number {
   const ceil = Math.min(text.length, at + WINDOW)
-  for (let i = at; i < ceil; i++) if (isSentenceEnd(text.charCodeAt(i))) return i + 1
+  if (u !== undefined) {
+    for (let i = at; i < ceil; i++) if (isSentenceEnd(u[i] as number)) return i + 1
+  } else for (let i = at; i < ceil; i++) if (isSentenceEnd(text.charCodeAt(i))) return i + 1
   return ceil
 }
 
@@ -532,14 +538,16 @@ export function scanInjection(text: string, f: Features, out: Violation[]): void
   if ((f.markers & MARKERS) !== 0) found |= runRules(text, 0, text.length, ROLE_MARKER_BIT, out, 0)
   // Past MAX_HITS the pre-filter dropped some: search every sentence whole.
   const complete = f.hits < MAX_HITS
+  let units: Uint16Array | null | undefined
   let windowEnd = -1
   let windowStart = 0
   let ran = 0
   for (let h = 0; h < f.hits; h++) {
     const pos = f.hitPos[h] as number
     if (pos >= windowEnd) {
-      windowStart = sentenceStart(text, pos)
-      windowEnd = sentenceEnd(text, pos + 1)
+      units ??= loadedUnits(text) ?? null
+      windowStart = sentenceStart(text, units ?? undefined, pos)
+      windowEnd = sentenceEnd(text, units ?? undefined, pos + 1)
       ran = 0
     }
     const todo = (f.hitMask[h] as number) & ~ran & ~found
