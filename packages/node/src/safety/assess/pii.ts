@@ -1,3 +1,4 @@
+import { loadedUnits } from './features.ts'
 import type { Violation } from './violation.ts'
 
 /**
@@ -121,23 +122,29 @@ export function scanNumbers(
       digits = Math.max(digits, runs.digits[i] as number)
     }
     while (end < text.length && end - (runs.end[i] as number) < 32 && isWordChar(text.charCodeAt(end))) end++
-    scanWindow(text.slice(start, end), start, digits, out)
+    scanWindow(text, start, end, digits, out)
     i++
   }
 }
 
-function scanWindow(text: string, offset: number, digits: number, out: Violation[]): void {
+/** The number patterns on full[offset, end), `digits` the most digits of a run in it. */
+function scanWindow(full: string, offset: number, end: number, digits: number, out: Violation[]): void {
   // What the patterns below need besides digits: IBANs two upper-case letters, NINOs three,
-  // SSNs two dashes, international numbers a '+'. Counted once so most windows skip them.
+  // SSNs two dashes, international numbers a '+'. Counted once so most windows skip them (read
+  // from the pre-filter's code units while it holds this text).
   let upper = 0
   let dashes = 0
   let plus = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
+  const u = loadedUnits(full)
+  for (let i = offset; i < end; i++) {
+    const c = u !== undefined ? (u[i] as number) : full.charCodeAt(i)
     if (c >= 65 && c <= 90) upper++
     else if (c === 45) dashes++
     else if (c === 43) plus = true
   }
+  // Below 8 digits only SSNs and NINOs are looked for.
+  if (digits < 8 && dashes < 2 && upper < 3) return
+  const text = full.slice(offset, end)
   const taken: [number, number][] = []
   const overlaps = (m: RegExpExecArray): boolean => {
     const s = m.index
