@@ -17,19 +17,30 @@ export function isNodeStart(args: readonly string[]): boolean {
 }
 
 /**
+ * The arguments to re-execute this process with for `prsm node start` (`argv` as in
+ * `process.argv`), or `undefined` when it is not a node start or every flag of
+ * {@link NODE_START_FLAGS} is already set, with any value, in `execArgv` or `nodeOptions`.
+ */
+export function nodeStartArgv(
+  argv: readonly string[],
+  execArgv: readonly string[],
+  nodeOptions = '',
+): string[] | undefined {
+  if (!isNodeStart(argv.slice(2))) return undefined
+  const name = (flag: string): string => flag.split('=')[0] as string
+  const set = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map(name))
+  const missing = NODE_START_FLAGS.filter((f) => !set.has(name(f)))
+  if (missing.length === 0) return undefined
+  return [argv[0] as string, ...missing, ...execArgv, ...argv.slice(1)]
+}
+
+/**
  * For `prsm node start`, replaces this process (same pid, same stdio) with one running
  * {@link NODE_START_FLAGS}, unless those flags are already set (on the command line or in
  * NODE_OPTIONS) or the platform has no `execve`. Must run before the CLI's modules load.
  */
 export function execWithNodeStartFlags(): void {
-  if (!isNodeStart(process.argv.slice(2)) || typeof process.execve !== 'function') return
-  const set = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
-  const missing = NODE_START_FLAGS.filter((f) => !set.some((s) => s.split('=')[0] === f.split('=')[0]))
-  if (missing.length === 0) return
-  process.execve(process.execPath, [
-    process.execPath,
-    ...missing,
-    ...process.execArgv,
-    ...process.argv.slice(1),
-  ])
+  if (typeof process.execve !== 'function') return
+  const args = nodeStartArgv(process.argv, process.execArgv, process.env.NODE_OPTIONS)
+  if (args !== undefined) process.execve(process.execPath, args)
 }
