@@ -115,7 +115,7 @@ interface Trie {
   /** Symbols per state (row width of `next`). */
   width: number
   /** next[state * width + symbol]: the following state, 0 when none. State 1 is the root. */
-  next: Int32Array
+  next: Uint16Array | Int32Array
   /** Mask of the phrase ending at a state (0: none). */
   end: Int32Array
   /** Mask of the whole-word phrase ending at a state, taken when the next character is not a word character. */
@@ -181,7 +181,9 @@ function compile(masks: Map<string, number>): Trie {
     if (end[state] !== 0 && wordEnd[state] !== 0) throw new Error(`trigger ${key} both ends and ends a word`)
   }
   const width = symbols
-  const packed = new Int32Array(next.length * width)
+  // 16-bit states while they fit: half the table, fewer cache misses on the walks.
+  const packed =
+    next.length < 65_536 ? new Uint16Array(next.length * width) : new Int32Array(next.length * width)
   const afterWordEnd = new Uint8Array(next.length * width)
   for (let state = 0; state < next.length; state++) {
     const row = next[state] as number[]
