@@ -1,14 +1,19 @@
 /**
- * V8 flags a long-running node (`prsm node start`) runs with.
+ * V8 flags a long-running node (`prsm node start`) runs with (measurements in docs/storage.md).
  *
  * `--max-semi-space-size=4`: V8 lets the young generation grow to 64 MB semi-spaces (~67 MB
  * resident once grown, which loading the node's modules alone does). A node moving content
  * allocates its buffers faster than it allocates objects, so a big young generation is collected
  * rarely and dead 1 MiB and 64 KiB buffers pile up until external-memory pressure forces full
- * collections of the whole heap. With 4 MB semi-spaces an idle node is ~60 MB smaller and a
- * 256 MiB transfer took the providing node from ~6 to ~2.6 s of CPU per GB (see docs/storage.md).
+ * collections of the whole heap. With 4 MB semi-spaces an idle node is ~60 MB smaller and
+ * scavenges free most transfer buffers.
+ *
+ * `--heap-growing-percent=100`: the old generation may grow to twice its live size before the
+ * next full collection (V8 chose ~1.3–1.5× here). Objects of blocks in flight get promoted and die
+ * soon after; with the tighter limit a node serving content ran a full collection of its ~50 MB
+ * heap every ~100 ms. Serving 1 GiB: ~5 s → ~3.7 s of CPU, peak RSS unchanged (~270 MB).
  */
-export const NODE_START_FLAGS: readonly string[] = ['--max-semi-space-size=4']
+export const NODE_START_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=100']
 
 /** True when `args` (the CLI's arguments) run `prsm node start`. */
 export function isNodeStart(args: readonly string[]): boolean {

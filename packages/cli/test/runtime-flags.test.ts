@@ -27,7 +27,17 @@ describe('cli: the V8 flags prsm node start runs with', () => {
     const again = nodeStartArgv(argv, []) as string[]
     // the re-executed process sees the flags in its execArgv and runs on
     assert.equal(nodeStartArgv([again[0] as string, ...again.slice(-3)], [...NODE_START_FLAGS]), undefined)
-    assert.equal(nodeStartArgv(argv, ['--max-semi-space-size=16']), undefined)
-    assert.equal(nodeStartArgv(argv, [], '--max-semi-space-size=32 --trace-gc'), undefined)
+    // a flag set with another value wins; only the missing ones are added
+    const others = NODE_START_FLAGS.filter((f) => !f.startsWith('--max-semi-space-size='))
+    assert.deepEqual(nodeStartArgv(argv, ['--max-semi-space-size=16']), [
+      node,
+      ...others,
+      '--max-semi-space-size=16',
+      bin,
+      'node',
+      'start',
+    ])
+    const all = NODE_START_FLAGS.map((f) => `${f.split('=')[0]}=7`)
+    assert.equal(nodeStartArgv(argv, all.slice(0, 1), `${all.slice(1).join(' ')} --trace-gc`), undefined)
   })
 })
