@@ -75,9 +75,9 @@ function flushAllOnExit(): void {
 }
 
 /**
- * A log destination that collects lines in memory and writes them in batches: one synchronous
- * `write` (sonic-boom, which retries a full pipe) when `maxBytes` are waiting or the oldest line has
- * waited `maxDelayMs`, instead of one system call per line. Error and fatal lines are written at
+ * A log destination that collects lines in memory and writes them in batches of at most `maxBytes`
+ * (one synchronous `write` through sonic-boom, which retries a full pipe) when the next line would
+ * not fit or the oldest line has waited `maxDelayMs`, instead of one system call per line. Error and fatal lines are written at
  * once, together with every line before them, and whatever is waiting is written when the process
  * exits (`exit` event: a normal shutdown, `process.exit()`, an uncaught exception) or when
  * `flush()`/`flushSync()` is called (the node's stop does). What a hard crash (SIGKILL, out of
@@ -94,8 +94,8 @@ export class BufferedDestination implements DestinationStream, LineMetadata {
   readonly #out: { write(chunk: Buffer): boolean }
   readonly #maxBytes: number
   readonly #maxDelayMs: number
-  /** Lines are encoded into this buffer as they come (room for `maxBytes` and one long line more). */
-  #buffer: Buffer
+  /** Lines are encoded into this buffer as they come (allocated at the first line of a batch). */
+  #buffer: Buffer | undefined
   #used = 0
   #timer: NodeJS.Timeout | undefined
 
@@ -107,7 +107,6 @@ export class BufferedDestination implements DestinationStream, LineMetadata {
     }
     this.#maxBytes = options.maxBytes ?? LOG_BUFFER_BYTES
     this.#maxDelayMs = options.maxDelayMs ?? LOG_BUFFER_MS
-    this.#buffer = Buffer.allocUnsafe(this.#maxBytes + 16 * 1024)
     if (!exitHookInstalled) {
       exitHookInstalled = true
       process.on('exit', flushAllOnExit)
@@ -115,16 +114,20 @@ export class BufferedDestination implements DestinationStream, LineMetadata {
   }
 
   write(line: string): boolean {
-    // a UTF-16 code unit takes at most 3 bytes in UTF-8
-    if (line.length * 3 > this.#buffer.length - this.#used) {
-      this.flushSync()
-      if (line.length * 3 > this.#buffer.length) {
-        this.#out.write(Buffer.from(line)) // a very long line goes out on its own
+    // A batch stays within maxBytes (4 KiB: one atomic write to a pipe). A UTF-16 code unit takes
+    // at most 3 bytes in UTF-8, so the exact size is only counted near the limit.
+    const max = this.#maxBytes
+    if (this.#used + line.length * 3 > max) {
+      const bytes = Buffer.byteLength(line)
+      if (this.#used + bytes > max) this.flushSync()
+      if (bytes > max) {
+        this.#out.write(Buffer.from(line)) // a line longer than a batch goes out on its own
         return true
       }
     }
+    this.#buffer ??= Buffer.allocUnsafe(max)
     this.#used += this.#buffer.write(line, this.#used)
-    if (this.lastLevel >= WRITE_AT_ONCE_LEVEL || this.#used >= this.#maxBytes) this.flushSync()
+    if (this.lastLevel >= WRITE_AT_ONCE_LEVEL) this.flushSync()
     else if (this.#timer === undefined) {
       pending.add(this)
       this.#timer = setTimeout(() => this.flushSync(), this.#maxDelayMs)
@@ -140,10 +143,10 @@ export class BufferedDestination implements DestinationStream, LineMetadata {
       this.#timer = undefined
     }
     pending.delete(this)
-    if (this.#used === 0) return
-    const batch = this.#buffer.subarray(0, this.#used)
+    if (this.#buffer === undefined || this.#used === 0) return
     // the batch is the writer's now: later lines go to a new buffer
-    this.#buffer = Buffer.allocUnsafe(this.#buffer.length)
+    const batch = this.#buffer.subarray(0, this.#used)
+    this.#buffer = undefined
     this.#used = 0
     this.#out.write(batch)
   }
