@@ -40,8 +40,11 @@ export interface BudgetState {
 
 /** What the server needs from the auth service (api/auth/api-auth.ts). */
 export interface ApiGuard {
-  /** Resolves the caller from the Authorization header; throws UNAUTHORIZED. */
-  authenticate(authorization: string | undefined): Principal | Promise<Principal>
+  /**
+   * Resolves the caller from the Authorization header; throws UNAUTHORIZED. `connection` (the
+   * request's socket) identifies requests that come over the same connection.
+   */
+  authenticate(authorization: string | undefined, connection?: object): Principal | Promise<Principal>
   /** Counts one request; throws RATE_LIMITED past the limit. Null when the caller has no limit. */
   hit(principal: Principal): RateState | null
   /** The caller's spend today (null without a budget). */
@@ -251,7 +254,7 @@ export async function buildApiServer(
     const { spec, url } = routeOf(req)
     if (url === undefined || spec?.permission === 'public') return done()
     try {
-      const principal = guard.authenticate(req.headers.authorization)
+      const principal = guard.authenticate(req.headers.authorization, req.raw.socket)
       if (principal instanceof Promise) {
         principal.then(
           (p) => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { Agent, request } from 'node:http'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { PrsmError } from '@prsm/core'
@@ -496,6 +497,53 @@ describe('API auth: keys, JWTs, roles, limits, budgets', () => {
       headers: { ...bearer(key), origin: 'https://evil.example' },
     })
     assert.equal(otherCall.headers['access-control-allow-origin'], undefined)
+  })
+
+  it('refuses a revoked key at once, also on a keep-alive connection that presented it before', async () => {
+    const first = await createKey({ name: 'kept-alive', role: 'user' })
+    const second = await createKey({ name: 'same-connection', role: 'auditor' })
+    const app = await buildApiServer({ logger: createLogger({ level: 'silent' }), guard: s.auth }, {}, [
+      keyRoutes({ auth: s.auth }),
+    ])
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const { port } = app.server.address() as { port: number }
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const whoami = (credential: string) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, path: '/api/v1/auth/whoami', agent, headers: bearer(credential) },
+          (res) => {
+            res.resume()
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }))
+          },
+        )
+        req.on('error', reject)
+        req.end()
+      })
+    try {
+      const seen: Array<{ status: number; reused: boolean }> = []
+      for (const credential of [first.key, first.key, second.key, first.key])
+        seen.push(await whoami(credential))
+      assert.deepEqual(
+        seen.map((r) => r.status),
+        [200, 200, 200, 200],
+      )
+      assert.deepEqual(
+        seen.map((r) => r.reused),
+        [false, true, true, true],
+        'one connection',
+      )
+      const admin = await s.auth.authenticate(`Bearer ${s.admin}`)
+      s.auth.revokeKey(admin, first.id)
+      const afterRevoke = await whoami(first.key)
+      assert.deepEqual(afterRevoke, { status: 401, reused: true }, 'refused on the connection that used it')
+      assert.equal((await whoami(second.key)).status, 200)
+      const forged = `${second.key.slice(0, 18)}${'A'.repeat(43)}`
+      assert.equal((await whoami(forged)).status, 401, 'same key id, another secret')
+    } finally {
+      agent.destroy()
+      await app.close()
+    }
   })
 
   it('logs one structured line per request with no credential in it', async () => {

@@ -86,6 +86,13 @@ export class ApiAuth implements ApiGuard {
   readonly #windows = new Map<string, { start: number; count: number }>()
   /** key hash → record, dropped on revocation (the SQLite lookup stays off the hot path). */
   readonly #cache = new Map<string, ApiKeyRecord>()
+  /**
+   * Per connection: the API key it last presented and that key's SHA-256, so a keep-alive client
+   * sending the same key again is not hashed again. Only the hash is reused: the key's record is
+   * still looked up and checked (revocation, expiry) on every request. The key stays referenced
+   * only while its connection lives, as it does in that connection's request buffers.
+   */
+  readonly #connectionKeys = new WeakMap<object, { key: string; hash: string }>()
   /** org id → record (budgets are read on every request of a key without its own budget). */
   readonly #orgs = new Map<string, OrgRecord | undefined>()
   #localToken: string
@@ -152,12 +159,15 @@ export class ApiAuth implements ApiGuard {
 
   // ---- ApiGuard ---------------------------------------------------------------------------
 
-  /** Synchronous for the token file and API keys; a JWT is verified asynchronously. */
-  authenticate(authorization: string | undefined): Principal | Promise<Principal> {
+  /**
+   * Synchronous for the token file and API keys; a JWT is verified asynchronously. `connection`
+   * (the request's socket) lets a connection's repeated API key skip its hashing.
+   */
+  authenticate(authorization: string | undefined, connection?: object): Principal | Promise<Principal> {
     const credential = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : ''
     if (credential === '') throw new PrsmError('UNAUTHORIZED', 'a bearer token or API key is required')
     if (equal(credential, this.#localToken)) return this.#localPrincipal()
-    if (KEY_PATTERN.test(credential)) return this.#principal(this.#liveKey(credential), 'api-key')
+    if (KEY_PATTERN.test(credential)) return this.#principal(this.#liveKey(credential, connection), 'api-key')
     if (credential.split('.').length === 3) return this.#fromJwt(credential)
     this.#failed({ reason: 'unknown credential' })
     throw new PrsmError('UNAUTHORIZED', 'the credential is not a valid token, API key or JWT')
@@ -183,8 +193,14 @@ export class ApiAuth implements ApiGuard {
     }
   }
 
-  #liveKey(key: string): ApiKeyRecord {
-    const hash = hashKey(key)
+  #liveKey(key: string, connection: object | undefined): ApiKeyRecord {
+    const seen = connection === undefined ? undefined : this.#connectionKeys.get(connection)
+    let hash: string
+    if (seen !== undefined && seen.key === key) hash = seen.hash
+    else {
+      hash = hashKey(key)
+      if (connection !== undefined) this.#connectionKeys.set(connection, { key, hash })
+    }
     let record = this.#cache.get(hash)
     if (record === undefined) {
       record = this.store.keyByHash(hash)
