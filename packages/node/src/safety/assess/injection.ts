@@ -29,6 +29,11 @@ interface Rule {
    * opens with): the search may then begin at the first such trigger the pre-filter found.
    */
   opensWithTrigger?: true
+  /**
+   * Every match holds one of these strings (lower case): a sentence without any of them is not
+   * searched. Read off the pattern: each of its alternatives ends in a word containing one.
+   */
+  needs?: readonly string[]
 }
 
 // One sentence's worth of gap: no sentence end, bounded length.
@@ -104,6 +109,10 @@ const TARGETS = [
   'orders',
 ]
 
+// unrestricted-persona's second half: "no/without ... restrictions".
+const UNRESTRICTED =
+  '\\b(?:no|without|zero|free of|freed from|broken free of|escaped)\\s+(?:any\\s+|all\\s+|your\\s+|its\\s+|the\\s+|typical\\s+)?(?:safety\\s+|content\\s+|ethical\\s+|moral\\s+)?(?:restrictions|limitations|limits|filters?|filtering|censorship|ethics|guidelines|moral compass|morals|rules|polic(?:y|ies)|safety training|alignment(?: training)?|confines)\\b'
+
 const RULES: Rule[] = [
   {
     rule: 'override-instructions',
@@ -177,8 +186,22 @@ const RULES: Rule[] = [
     rule: 'unrestricted-persona',
     category: 'jailbreak',
     severity: 0.85,
+    needs: [
+      'restrictions',
+      'limit',
+      'filter',
+      'censorship',
+      'ethics',
+      'guidelines',
+      'moral',
+      'rules',
+      'polic',
+      'training',
+      'alignment',
+      'confines',
+    ],
     re: new RegExp(
-      `\\b(?:you|act as|pretend|roleplay|role-play|simulate|imagine|persona|character|respond as|answer as|be an?|become)\\b${GAP(120)}\\b(?:no|without|zero|free of|freed from|broken free of|escaped)\\s+(?:any\\s+|all\\s+|your\\s+|its\\s+|the\\s+|typical\\s+)?(?:safety\\s+|content\\s+|ethical\\s+|moral\\s+)?(?:restrictions|limitations|limits|filters?|filtering|censorship|ethics|guidelines|moral compass|morals|rules|polic(?:y|ies)|safety training|alignment(?: training)?|confines)\\b`,
+      `\\b(?:you|act as|pretend|roleplay|role-play|simulate|imagine|persona|character|respond as|answer as|be an?|become)\\b${GAP(120)}${UNRESTRICTED}`,
     ),
   },
   {
@@ -209,6 +232,7 @@ const RULES: Rule[] = [
     rule: 'disable-safety',
     category: 'jailbreak',
     severity: 0.8,
+    needs: ['filter', 'safety', 'censorship', 'guardrails', 'moderation'],
     re: /\b(?:disable|disabled|turn off|switch off|remove|deactivate)\s+(?:\w+\s+){0,2}?(?:content filter(?:ing|s)?|safety (?:filters?|features|protocols|checks|polic(?:y|ies)|guidelines|rules)|filters|censorship|guardrails|content moderation)\b|\b(?:safety features|all filters|content filtering|filters)\s+(?:are\s+)?(?:disabled|off)\b/,
   },
   {
@@ -461,8 +485,8 @@ function sentenceEnd(text: string, u: Uint16Array | undefined, at: number): numb
 }
 
 /**
- * The rules that open with a trigger (Rule.opensWithTrigger), as bits, and a global copy of each
- * pattern to search from an offset. Checked here: no other trigger phrase extends one of theirs
+ * The rules that open with a trigger (Rule.opensWithTrigger), as bits, and a sticky copy of each
+ * pattern to try at one offset. Checked here: no other trigger phrase extends one of theirs
  * (the pre-filter takes the longest phrase at a word start, which then would not carry the rule),
  * and no whole-word phrase is a prefix of one (its word end could end the walk first). The
  * patterns' opening verbs are ASCII letters without a 'k' (the only other characters whose
@@ -470,7 +494,7 @@ function sentenceEnd(text: string, u: Uint16Array | undefined, at: number): numb
  * units: a sentence that changes length when lower-cased is searched whole).
  */
 let OPENS_WITH_TRIGGER = 0
-const FROM_OFFSET: RegExp[] = []
+const STICKY: RegExp[] = []
 function checkOpeners(): void {
   const all: [string, number][] = []
   for (const [i, r] of RULES.entries()) for (const w of RULE_TRIGGERS[r.rule] ?? []) all.push([w, 1 << i])
@@ -487,14 +511,21 @@ function checkOpeners(): void {
       }
     }
     OPENS_WITH_TRIGGER |= 1 << i
-    FROM_OFFSET[i] = new RegExp(r.re.source, `${r.re.flags}g`)
+    STICKY[i] = new RegExp(r.re.source, `${r.re.flags}y`)
   }
 }
 checkOpeners()
 
+function holdsAny(sentence: string, words: readonly string[]): boolean {
+  for (const w of words) if (sentence.includes(w)) return true
+  return false
+}
+
 /**
- * Runs the rules in `todo` on the sentence text[start, end). `from`: where the first trigger of
- * these rules in the sentence stands (a rule that opens with its trigger cannot match before it).
+ * Runs the rules in `todo` on the sentence text[start, end). `f`, `h`: the pre-filter's hits, from
+ * the first one in this sentence carrying these rules, when the hits are complete (else null). A
+ * rule that opens with its trigger can only match where the pre-filter found one of its triggers
+ * at a word start: it is tried there alone (sticky), in order, instead of searching the sentence.
  */
 function runRules(
   text: string,
@@ -502,29 +533,37 @@ function runRules(
   end: number,
   todo: number,
   out: Violation[],
-  from: number,
+  f: Features | null,
+  h: number,
 ): number {
   let found = 0
   const sentence = text.slice(start, end).toLowerCase()
   // A sentence cut at WINDOW inside a word may open with a verb the pre-filter saw no word start
   // for; and offsets only carry over when lower-casing kept the length.
-  const offset =
-    from > start &&
+  const atHits =
+    f !== null &&
+    (todo & OPENS_WITH_TRIGGER) !== 0 &&
     sentence.length === end - start &&
     (start === 0 || isSentenceEnd(text.charCodeAt(start - 1)))
-      ? from - start
-      : 0
   for (let i = 0; todo !== 0; i++, todo >>>= 1) {
     if ((todo & 1) === 0) continue
     const r = RULES[i] as Rule
-    let hit: RegExpExecArray | null
-    if (offset > 0 && (OPENS_WITH_TRIGGER & (1 << i)) !== 0) {
-      const re = FROM_OFFSET[i] as RegExp
-      re.lastIndex = offset
-      hit = re.exec(sentence)
-    } else hit = r.re.exec(sentence)
+    const bit = 1 << i
+    let hit: RegExpExecArray | null = null
+    if (atHits && (OPENS_WITH_TRIGGER & bit) !== 0) {
+      const re = STICKY[i] as RegExp
+      const { hitPos, hitMask, hits } = f as Features
+      for (let k = h; k < hits; k++) {
+        const pos = hitPos[k] as number
+        if (pos >= end) break
+        if (((hitMask[k] as number) & bit) === 0) continue
+        re.lastIndex = pos - start
+        hit = re.exec(sentence)
+        if (hit !== null) break
+      }
+    } else if (r.needs === undefined || holdsAny(sentence, r.needs)) hit = r.re.exec(sentence)
     if (hit !== null) {
-      found |= 1 << i
+      found |= bit
       const s = start + hit.index
       out.push({ category: r.category, rule: r.rule, severity: r.severity, span: [s, s + hit[0].length] })
     }
@@ -535,7 +574,7 @@ function runRules(
 /** Appends injection, jailbreak and harmful-request findings, given the pre-filter's features. */
 export function scanInjection(text: string, f: Features, out: Violation[]): void {
   let found = 0
-  if ((f.markers & MARKERS) !== 0) found |= runRules(text, 0, text.length, ROLE_MARKER_BIT, out, 0)
+  if ((f.markers & MARKERS) !== 0) found |= runRules(text, 0, text.length, ROLE_MARKER_BIT, out, null, 0)
   // Past MAX_HITS the pre-filter dropped some: search every sentence whole.
   const complete = f.hits < MAX_HITS
   let units: Uint16Array | null | undefined
@@ -554,7 +593,7 @@ export function scanInjection(text: string, f: Features, out: Violation[]): void
     if (todo === 0) continue
     ran |= todo
     // The first hit in this sentence carrying these rules (an earlier one would have run them).
-    found |= runRules(text, windowStart, windowEnd, todo, out, complete ? pos : 0)
+    found |= runRules(text, windowStart, windowEnd, todo, out, complete ? f : null, h)
   }
 }
 
