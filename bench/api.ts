@@ -8,8 +8,9 @@
  *             cheap endpoint (GET /api/v1/offers?dht=false → the node's known offers, none here)
  *
  * Each server runs in its own child process; autocannon (from npm) drives them from this one in
- * interleaved rounds with the same connections and duration. Prints the median req/s and p99
- * latency of each and the ratios, then one JSON object as the last line.
+ * interleaved rounds with the same connections and duration. Prints the median req/s, p99
+ * latency and server CPU time per request of each and the ratios, then one JSON object as the
+ * last line.
  *
  * Targets (issue 7): prsm ≥ 50% of bare; Fastify's overhead over bare ≤ 10%.
  * Env: BENCH_API_SECONDS (default 4), BENCH_API_ROUNDS (default 3), BENCH_API_CONNECTIONS (default 10).
@@ -31,6 +32,10 @@ type Kind = 'bare' | 'fastify' | 'prsm'
 /** Child process: serve one kind on a free loopback port and report `{ port, headers }`. */
 async function serve(kind: Kind): Promise<void> {
   const send = (msg: unknown) => process.send?.(msg)
+  // the CPU time this server has used, asked for before and after each run
+  process.on('message', (m) => {
+    if (m === 'cpu') send({ cpu: process.cpuUsage() })
+  })
   if (kind === 'bare') {
     const server = createServer((_req, res) => {
       const body = JSON.stringify({ hello: 'world' })
@@ -89,6 +94,8 @@ interface Figures {
   reqPerSec: number
   p50Ms: number
   p99Ms: number
+  /** The server's CPU time (user + system, all its threads) per answered request. */
+  cpuUsPerReq: number
   errors: number
   non2xx: number
 }
@@ -115,17 +122,32 @@ async function startServer(kind: Kind): Promise<Target> {
   return { url, headers: target.headers, child }
 }
 
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { cpu?: NodeJS.CpuUsage }) => {
+      if (m.cpu === undefined) return
+      child.off('message', onMessage)
+      resolve(m.cpu.user + m.cpu.system)
+    }
+    child.on('message', onMessage)
+    child.send('cpu')
+  })
+}
+
 async function run(target: Target, seconds: number): Promise<Figures> {
+  const cpuBefore = await cpuOf(target.child)
   const r = await autocannon({
     url: target.url,
     headers: target.headers,
     connections: CONNECTIONS,
     duration: seconds,
   })
+  const cpu = (await cpuOf(target.child)) - cpuBefore
   return {
     reqPerSec: Math.round(r.requests.average),
     p50Ms: r.latency.p50,
     p99Ms: r.latency.p99,
+    cpuUsPerReq: Number((cpu / Math.max(1, r.requests.total)).toFixed(2)),
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
   }
@@ -155,6 +177,7 @@ async function measureAll(): Promise<Record<Kind, Figures>> {
       reqPerSec: median(fs.map((f) => f.reqPerSec)),
       p50Ms: median(fs.map((f) => f.p50Ms)),
       p99Ms: median(fs.map((f) => f.p99Ms)),
+      cpuUsPerReq: median(fs.map((f) => f.cpuUsPerReq)),
       errors: fs.reduce((a, f) => a + f.errors, 0),
       non2xx: fs.reduce((a, f) => a + f.non2xx, 0),
     })
@@ -184,6 +207,9 @@ if (process.argv[2] === '--serve') {
     frameworkOverhead: Number((1 - ratio(fastify, bare)).toFixed(3)),
     prsmVsBare: ratio(prsm, bare),
     prsmVsFastify: ratio(prsm, fastify),
+    // CPU per request depends less on where the scheduler puts the processes than req/s does:
+    // how much more of it PRSM's chain takes than a bare server
+    prsmCpuVsBare: Number((prsm.cpuUsPerReq / bare.cpuUsPerReq).toFixed(2)),
     targets: {
       prsmVsBareAtLeast: 0.5,
       frameworkOverheadAtMost: 0.1,
@@ -193,7 +219,7 @@ if (process.argv[2] === '--serve') {
   }
   const row = (name: string, f: Figures) =>
     console.log(
-      `${name.padEnd(10)} ${String(f.reqPerSec).padStart(9)} req/s   p50 ${String(f.p50Ms).padStart(4)} ms   p99 ${String(f.p99Ms).padStart(4)} ms   errors ${f.errors + f.non2xx}`,
+      `${name.padEnd(10)} ${String(f.reqPerSec).padStart(9)} req/s   p50 ${String(f.p50Ms).padStart(4)} ms   p99 ${String(f.p99Ms).padStart(4)} ms   server CPU ${f.cpuUsPerReq.toFixed(1).padStart(5)} µs/req   errors ${f.errors + f.non2xx}`,
     )
   console.log(
     `PRSM API chain — autocannon, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${SECONDS} s each (medians), loopback, ${figures.cpus} CPUs, load ${figures.loadAverage1m.join(' → ')}`,
@@ -202,7 +228,7 @@ if (process.argv[2] === '--serve') {
   row('fastify', fastify)
   row('prsm', prsm)
   console.log(
-    `fastify/bare ${figures.fastifyVsBare} (overhead ${figures.frameworkOverhead}, target ≤ 0.1)   prsm/bare ${figures.prsmVsBare} (target ≥ 0.5)   prsm/fastify ${figures.prsmVsFastify}`,
+    `fastify/bare ${figures.fastifyVsBare} (overhead ${figures.frameworkOverhead}, target ≤ 0.1)   prsm/bare ${figures.prsmVsBare} (target ≥ 0.5)   prsm/fastify ${figures.prsmVsFastify}   CPU per request prsm/bare ${figures.prsmCpuVsBare}`,
   )
   console.log(JSON.stringify(figures))
 }
