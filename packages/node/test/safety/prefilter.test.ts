@@ -145,7 +145,20 @@ describe('tier-1 pre-filter fast paths', () => {
     // last lane for "the code unit before".
     const events = [' ignore', '-- x', '##', 'aB', '\u0430x', '12345678', '@x', 'a1b', ' DAN ', '\uff41']
     // Word starts the gate shuts out ("zq") after each kind of code unit, upper case, a Kelvin sign.
-    events.push(' zq', '@zq', '$zq', '3zq', '9zq', '_zq', ' IGNORE', ' k\u212a', ' z', 'z', ' z-q', '\u0430zq')
+    events.push(
+      ' zq',
+      '@zq',
+      '$zq',
+      '3zq',
+      '9zq',
+      '_zq',
+      ' IGNORE',
+      ' k\u212a',
+      ' z',
+      'z',
+      ' z-q',
+      '\u0430zq',
+    )
     for (let k = 0; k <= 34; k++) {
       for (const e of events) {
         const text = `${'a'.repeat(k)}${e}${'b'.repeat(k % 5)}`
