@@ -2,32 +2,10 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import type { PrsmNode } from '../../src/index.ts'
+import { name, section, sleb, uleb, vec } from '../../src/wasm-encoding.ts'
 import { stopAll } from '../helpers.ts'
 import { computeCluster } from './helpers.ts'
 
-// A tiny WebAssembly binary encoder: enough to build the test modules byte by byte.
-const uleb = (n: number): number[] => {
-  const out: number[] = []
-  do {
-    let b = n & 0x7f
-    n >>>= 7
-    if (n !== 0) b |= 0x80
-    out.push(b)
-  } while (n !== 0)
-  return out
-}
-const sleb = (n: number): number[] => {
-  const out: number[] = []
-  while (true) {
-    const b = n & 0x7f
-    n >>= 7
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b]
-    out.push(b | 0x80)
-  }
-}
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()]
-const name = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s)]
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body]
 const I32 = 0x7f
 const fnType = (params: number[], results: number[]): number[] => [
   0x60,

@@ -19,6 +19,7 @@
  * 32-bit), zeros (the code unit before the text is 0), the text (its code units and sixteen 0
  * sentinels) and the positions (32-bit, one per code unit at most, and sixteen of slack).
  */
+import { name, section, sleb, uleb, vec } from '../../wasm-encoding.ts'
 
 const CLS_AT = 0
 const GCODE_AT = 65_536
@@ -71,34 +72,6 @@ const I8X16_NARROW_I16X8_S = 0x65
 const I8X16_NARROW_I16X8_U = 0x66
 const I8X16_SUB = 0x71
 const I32X4_ADD = 0xae
-
-function uleb(n: number): number[] {
-  const out: number[] = []
-  do {
-    let b = n & 0x7f
-    n >>>= 7
-    if (n !== 0) b |= 0x80
-    out.push(b)
-  } while (n !== 0)
-  return out
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = []
-  for (;;) {
-    const b = n & 0x7f
-    n >>= 7
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b)
-      return out
-    }
-    out.push(b | 0x80)
-  }
-}
-
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body]
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()]
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))]
 
 export interface ScanTables {
   cls: Uint8Array
