@@ -4,31 +4,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { type ConfigInput, loadConfig } from '@prsm/core'
-import { createLogger, initIdentity, loadIdentity, PrsmNode } from '@prsm/node'
-import { prsm } from './prsm-runner.ts'
-
-async function startNode(config: ConfigInput = {}): Promise<PrsmNode> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'prsm-content-cli-'))
-  await initIdentity(dataDir, { password: null })
-  const { config: loaded } = loadConfig({
-    flags: {
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      logLevel: 'silent',
-      connections: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
-      api: { port: 0 },
-      ...(config as object),
-    },
-  })
-  const node = await PrsmNode.create({
-    config: loaded,
-    identity: await loadIdentity(dataDir, null),
-    dataDir,
-    logger: createLogger({ level: 'silent' }),
-  })
-  await node.start()
-  return node
-}
+import type { PrsmNode } from '@prsm/node'
+import { prsm, startNode } from './prsm-runner.ts'
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
@@ -47,9 +24,9 @@ describe('prsm content add/get/stat against running nodes', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'prsm-content-cli-files-'))
-    a = await startNode()
+    a = await startNode({}, true, 'prsm-content-cli-')
     const addr = a.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws')) as string
-    b = await startNode({ bootstrap: [addr] })
+    b = await startNode({ bootstrap: [addr] }, true, 'prsm-content-cli-')
   })
   after(async () => {
     await Promise.allSettled([a.stop(), b.stop()])

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Deployment, type Devnet, startDevnet } from '@prsm/contracts'
+import { type Deployment, type Devnet, FTNS, startDevnet } from '@prsm/contracts'
 import type { Hex } from 'viem'
+import { createLedger, type Ledger } from '../../src/ledger/ledger.ts'
 
 export interface LedgerFixture {
   devnet: Devnet
@@ -10,6 +11,11 @@ export interface LedgerFixture {
   dir: string
   /** Dev account private key `i` (0 is the faucet/deployer). */
   key(i: number): Hex
+  /**
+   * A ledger (not started) for dev account `i` with its journal `<name>.db` in `dir`: no
+   * background reconciliation, claims from 10 FTNS.
+   */
+  ledger(i: number, name: string): Ledger
   rpc(method: string, params?: unknown[]): Promise<unknown>
   increaseTime(seconds: number): Promise<void>
   stop(): Promise<void>
@@ -30,14 +36,24 @@ export async function setupLedgerChain(): Promise<LedgerFixture> {
     if (body.error) throw new Error(body.error.message)
     return body.result
   }
+  const key = (i: number): Hex => {
+    if (i === 0) return deployment.devnet?.faucet.privateKey as Hex
+    return deployment.devnet?.accounts[i - 1]?.privateKey as Hex
+  }
   return {
     devnet,
     deployment,
     dir,
-    key: (i) => {
-      if (i === 0) return deployment.devnet?.faucet.privateKey as Hex
-      return deployment.devnet?.accounts[i - 1]?.privateKey as Hex
-    },
+    key,
+    ledger: (i, name) =>
+      createLedger(
+        {
+          journalPath: join(dir, `${name}.db`),
+          reconcile: false,
+          reconciler: { claimThreshold: 10n * FTNS },
+        },
+        { deployment, privateKey: key(i) },
+      ),
     rpc,
     increaseTime: async (seconds) => {
       await rpc('evm_increaseTime', [seconds])

@@ -1,28 +1,18 @@
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { FTNS, paymentChannelsAbi } from '@prsm/contracts'
-import { createLedger, type Ledger } from '../../src/ledger/ledger.ts'
+import type { Ledger } from '../../src/ledger/ledger.ts'
 import { type LedgerFixture, setupLedgerChain } from './helpers.ts'
 
 describe('payer channel opens', () => {
   let f: LedgerFixture
   let payer: Ledger
   let payee: Ledger
-  const make = (i: number, name: string) =>
-    createLedger(
-      {
-        journalPath: join(f.dir, `${name}.db`),
-        reconcile: false,
-        reconciler: { claimThreshold: 10n * FTNS },
-      },
-      { deployment: f.deployment, privateKey: f.key(i) },
-    )
 
   before(async () => {
     f = await setupLedgerChain()
-    payer = make(1, 'payer')
-    payee = make(2, 'payee')
+    payer = f.ledger(1, 'payer')
+    payee = f.ledger(2, 'payee')
     for (const l of [payer, payee]) await l.start()
   })
   after(async () => {

@@ -38,21 +38,12 @@ describe('ledger payments on a devnet', () => {
   let third: Ledger
   const open = (deposit: bigint, expirySeconds = 3600) =>
     payer.payer.openChannel({ payee: payee.wallet.address, deposit, expirySeconds })
-  const make = (i: number, name: string) =>
-    createLedger(
-      {
-        journalPath: join(f.dir, `${name}.db`),
-        reconcile: false,
-        reconciler: { claimThreshold: 10n * FTNS },
-      },
-      { deployment: f.deployment, privateKey: f.key(i) },
-    )
 
   before(async () => {
     f = await setupLedgerChain()
-    payer = make(1, 'payer')
-    payee = make(2, 'payee')
-    third = make(3, 'third')
+    payer = f.ledger(1, 'payer')
+    payee = f.ledger(2, 'payee')
+    third = f.ledger(3, 'third')
     for (const l of [payer, payee, third]) await l.start()
   })
   after(async () => {
