@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import type { PrsmNode } from '../../src/index.ts'
 import { readRuntimeFile } from '../../src/runtime-file.ts'
 import { bootstrapAddr, startTestNode, stopAll } from '../helpers.ts'
-import { addText, SUM_PROGRAM, waitForOffers } from './helpers.ts'
+import { addText, SUM_PROGRAM, slowWorkflow, waitForOffers } from './helpers.ts'
 
 describe('workflow API: submit, stream (SSE), status, cancel', () => {
   let provider: PrsmNode
@@ -36,19 +36,7 @@ describe('workflow API: submit, stream (SSE), status, cancel', () => {
       method: 'POST',
       body: JSON.stringify({
         budget: '1',
-        workflow: {
-          version: 1,
-          steps: [
-            {
-              id: 'slow',
-              kind: 'compute',
-              capability: 'compute:js',
-              program: { cid: sum },
-              params: { spin: 2_000_000_000 },
-              inputs: ['1'],
-            },
-          ],
-        },
+        workflow: slowWorkflow(sum),
       }),
     })
     assert.equal(submit.status, 202)

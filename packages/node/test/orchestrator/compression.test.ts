@@ -18,7 +18,7 @@ import {
   truncateToTokens,
 } from '../../src/orchestrator/compression/index.ts'
 import { bootstrapAddr, startTestNode, stopAll } from '../helpers.ts'
-import { addText, waitForOffers } from './helpers.ts'
+import { addText, compressedPairWorkflow, waitForOffers } from './helpers.ts'
 
 /** The textbook O(n·m) table, to check the bit-parallel LCS against. */
 function lcsTable(a: string[], b: string[]): number {
@@ -378,20 +378,7 @@ describe('context compression in a workflow, with an embedding backend from conf
       `function main() { let out = ''; for (let i = 0; i < 60; i++) out += 'Month ' + i + ': CO2 at Mauna Loa was ' + (315 + i / 10) + ' ppm. '; return out }`,
     )
     const echo = await addText(client, 'function main(inputs) { return inputs[0] }')
-    const run = await client.orchestrator.runWorkflow({
-      version: 1,
-      steps: [
-        { id: 'long', kind: 'compute', capability: 'compute:js', program: { cid: long }, inputs: [] },
-        {
-          id: 'short',
-          kind: 'compute',
-          capability: 'compute:js',
-          program: { cid: echo },
-          params: { maxInputTokens: 50 },
-          inputs: [{ step: 'long' }],
-        },
-      ],
-    })
+    const run = await client.orchestrator.runWorkflow(compressedPairWorkflow(long, echo, 50))
     const result = await run.result
     const { steps } = await client.orchestrator.trace(result.traceCid)
     const record = steps.find((s) => s.record.step === 'short')?.record

@@ -1,4 +1,5 @@
 import type { PrsmNode } from '../../src/index.ts'
+import type { WorkflowInput } from '../../src/orchestrator/workflow.ts'
 import { waitFor } from '../helpers.ts'
 
 /**
@@ -26,6 +27,48 @@ function main(inputs) {
   return { total: total, n: n, mean: total / n }
 }
 `
+
+/** One compute:js step running {@link SUM_PROGRAM} (at `sumCid`) long enough to be cancelled. */
+export function slowWorkflow(sumCid: string): WorkflowInput {
+  return {
+    version: 1,
+    steps: [
+      {
+        id: 'slow',
+        kind: 'compute',
+        capability: 'compute:js',
+        program: { cid: sumCid },
+        params: { spin: 2_000_000_000 },
+        inputs: ['1'],
+      },
+    ],
+  }
+}
+
+/**
+ * Two compute:js steps: `long` runs the program at `longCid`, `short` runs the one at `readerCid`
+ * on `long`'s output under a budget of `maxInputTokens` (so its input gets compressed).
+ */
+export function compressedPairWorkflow(
+  longCid: string,
+  readerCid: string,
+  maxInputTokens: number,
+): WorkflowInput {
+  return {
+    version: 1,
+    steps: [
+      { id: 'long', kind: 'compute', capability: 'compute:js', program: { cid: longCid }, inputs: [] },
+      {
+        id: 'short',
+        kind: 'compute',
+        capability: 'compute:js',
+        program: { cid: readerCid },
+        params: { maxInputTokens },
+        inputs: [{ step: 'long' }],
+      },
+    ],
+  }
+}
 
 /** Adds a program (or any text) to a node's storage and returns its CID. */
 export async function addText(node: PrsmNode, text: string): Promise<string> {

@@ -14,7 +14,14 @@ import {
   type TraceStep,
 } from '../../src/orchestrator/trace.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
-import { addText, MERGE_PROGRAM, SUM_PROGRAM, waitForOffers } from './helpers.ts'
+import {
+  addText,
+  compressedPairWorkflow,
+  MERGE_PROGRAM,
+  SUM_PROGRAM,
+  slowWorkflow,
+  waitForOffers,
+} from './helpers.ts'
 
 describe('orchestrator on free offers (three nodes)', () => {
   let a: PrsmNode
@@ -169,20 +176,7 @@ describe('orchestrator on free offers (three nodes)', () => {
       `function main() { let out = ''; for (let i = 0; i < 80; i++) out += 'Reading ' + i + ' of the CO2 series rose by ' + (i % 7) + ' ppm. '; return out }`,
     )
     const length = await addText(client, 'function main(inputs) { return inputs[0].length }')
-    const run = await client.orchestrator.runWorkflow({
-      version: 1,
-      steps: [
-        { id: 'long', kind: 'compute', capability: 'compute:js', program: { cid: long }, inputs: [] },
-        {
-          id: 'short',
-          kind: 'compute',
-          capability: 'compute:js',
-          program: { cid: length },
-          params: { maxInputTokens: 60 },
-          inputs: [{ step: 'long' }],
-        },
-      ],
-    })
+    const run = await client.orchestrator.runWorkflow(compressedPairWorkflow(long, length, 60))
     const result = await run.result
     const { steps } = await b.orchestrator.trace(result.traceCid)
     const short = steps.find((s) => s.record.step === 'short')?.record
@@ -261,19 +255,7 @@ describe('orchestrator on free offers (three nodes)', () => {
   })
 
   it('cancels a run: steps in flight stop and the run ends JOB_CANCELLED', async () => {
-    const run = await client.orchestrator.runWorkflow({
-      version: 1,
-      steps: [
-        {
-          id: 'slow',
-          kind: 'compute',
-          capability: 'compute:js',
-          program: { cid: sum },
-          params: { spin: 2_000_000_000 },
-          inputs: ['1'],
-        },
-      ],
-    })
+    const run = await client.orchestrator.runWorkflow(slowWorkflow(sum))
     for await (const e of run) {
       if (e.type === 'step-started') run.cancel()
     }
