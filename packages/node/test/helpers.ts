@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -5,6 +6,7 @@ import { type ConfigInput, loadConfig } from '@prsm/core'
 import { MemoryDatastore } from 'datastore-core'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
+import { ApiAuth, type ApiAuthComponents, type ApiAuthInit } from '../src/api/auth/api-auth.ts'
 import { createLogger, initIdentity, loadIdentity, PrsmNode, type SafetyHook } from '../src/index.ts'
 
 export interface TestNodeOptions {
@@ -79,4 +81,19 @@ export function bootstrapAddr(node: PrsmNode): string {
   const addr = node.multiaddrs().find((a) => a.includes('/tcp/') && !a.includes('/ws'))
   if (addr === undefined) throw new Error('node has no TCP address')
   return addr
+}
+
+/**
+ * The API's auth service on an in-memory key database with a fresh signing secret, short-lived
+ * tokens and a rate limit tests do not reach (each overridable).
+ */
+export function memoryApiAuth(components: ApiAuthComponents = {}, init: Partial<ApiAuthInit> = {}): ApiAuth {
+  return new ApiAuth(components, {
+    path: ':memory:',
+    signingSecret: randomBytes(32),
+    issuer: 'test-node',
+    tokenTtlSeconds: 60,
+    defaultRateLimitPerMinute: 10_000,
+    ...init,
+  })
 }

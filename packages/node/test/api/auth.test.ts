@@ -13,6 +13,7 @@ import { keyRoutes } from '../../src/api/routes/keys.ts'
 import { orgRoutes } from '../../src/api/routes/orgs.ts'
 import { buildApiServer } from '../../src/api/server.ts'
 import { createLogger } from '../../src/logger.ts'
+import { memoryApiAuth } from '../helpers.ts'
 
 const FTNS = 10n ** 18n
 
@@ -36,15 +37,9 @@ async function setup(): Promise<{
       },
     }),
   })
-  const auth = new ApiAuth(
+  const auth = memoryApiAuth(
     { audit: { append: (e) => audit.push({ type: e.type, outcome: e.outcome }) } },
-    {
-      path: ':memory:',
-      signingSecret: randomBytes(32),
-      issuer: 'test-node',
-      tokenTtlSeconds: 60,
-      defaultRateLimitPerMinute: 1000,
-    },
+    { defaultRateLimitPerMinute: 1000 },
   )
   const app = await buildApiServer(
     { logger, guard: auth },

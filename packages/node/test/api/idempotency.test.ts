@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
@@ -7,12 +6,12 @@ import { PrsmError } from '@prsm/core'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { z } from 'zod'
-import { ApiAuth } from '../../src/api/auth/api-auth.ts'
+import type { ApiAuth } from '../../src/api/auth/api-auth.ts'
 import { registerIdempotency } from '../../src/api/idempotency.ts'
 import { route } from '../../src/api/route.ts'
 import { keyRoutes } from '../../src/api/routes/keys.ts'
 import { buildApiServer } from '../../src/api/server.ts'
-import { waitFor } from '../helpers.ts'
+import { memoryApiAuth, waitFor } from '../helpers.ts'
 
 const FTNS = 10n ** 18n
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` })
@@ -25,16 +24,7 @@ describe('server-side idempotency (Idempotency-Key on POSTs, real API server and
   let entered: (() => void) | undefined
 
   before(async () => {
-    auth = new ApiAuth(
-      { audit: { append: () => {} } },
-      {
-        path: ':memory:',
-        signingSecret: randomBytes(32),
-        issuer: 'test-node',
-        tokenTtlSeconds: 60,
-        defaultRateLimitPerMinute: 10_000,
-      },
-    )
+    auth = memoryApiAuth({ audit: { append: () => {} } })
     app = await buildApiServer({ logger: pino({ level: 'silent' }), guard: auth }, {}, [
       keyRoutes({ auth }),
       (a) => {

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
-import { ApiAuth } from '../../src/api/auth/api-auth.ts'
+import type { ApiAuth } from '../../src/api/auth/api-auth.ts'
 import { contentRoutes } from '../../src/api/routes/content.ts'
 import { buildApiServer } from '../../src/api/server.ts'
 import type { PrsmNode } from '../../src/node.ts'
-import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
+import { bootstrapAddr, memoryApiAuth, startTestNode, stopAll, waitFor } from '../helpers.ts'
 import { digest, MiB } from './bytes.ts'
 
 /** The content and replication routes on the real API server (auth included) over a real node. */
@@ -25,16 +25,7 @@ describe('API: content and replication routes', () => {
     holder = await startTestNode({
       config: { bootstrap: [bootstrapAddr(node)], offers: [{ capability: 'storage:pin', price: '0.001' }] },
     })
-    auth = new ApiAuth(
-      { audit: { append: () => undefined } },
-      {
-        path: ':memory:',
-        signingSecret: randomBytes(32),
-        issuer: 'test-node',
-        tokenTtlSeconds: 60,
-        defaultRateLimitPerMinute: 10_000,
-      },
-    )
+    auth = memoryApiAuth({ audit: { append: () => undefined } })
     app = await buildApiServer({ logger: pino({ level: 'silent' }), guard: auth }, {}, [
       contentRoutes({ storage: node.storage, replication: node.replication }),
     ])
