@@ -1,8 +1,6 @@
 // Governance on a devnet: a proposal changes the network fee; a running node sees it live.
-import { chainOf, delegateVotes, parameterProposal, passProposalOnDevnet, startDevnet } from '@prsm/contracts'
+import { devnetFaucetVoter, parameterProposal, passProposalOnDevnet, startDevnet } from '@prsm/contracts'
 import { createLedgerChain, createParameterWatcher } from '@prsm/node/ledger'
-import { createWalletClient, http, publicActions } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
 
 const devnet = await startDevnet()
 const { deployment } = devnet
@@ -18,12 +16,7 @@ try {
   const changed = new Promise<void>((resolve) => parameters.onChange(() => resolve()))
 
   // The faucet holds enough FTNS for quorum on a devnet: delegate, propose, vote, queue, execute.
-  const voter = createWalletClient({
-    account: privateKeyToAccount(deployment.devnet?.faucet.privateKey as `0x${string}`),
-    chain: chainOf(deployment),
-    transport: http(deployment.rpcUrl),
-  }).extend(publicActions)
-  await delegateVotes(voter, deployment)
+  const voter = await devnetFaucetVoter(deployment)
   await passProposalOnDevnet(
     voter,
     deployment,

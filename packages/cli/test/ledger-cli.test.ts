@@ -6,17 +6,9 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import {
-  chainOf,
-  delegateVotes,
-  parameterProposal,
-  passProposalOnDevnet,
-  readDeployment,
-} from '@prsm/contracts'
+import { devnetFaucetVoter, parameterProposal, passProposalOnDevnet, readDeployment } from '@prsm/contracts'
 import { formatFtns, parseFtns } from '@prsm/core'
 import { splitPayment } from '@prsm/economics'
-import { createWalletClient, http, publicActions } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
 
 const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
 const execFileP = promisify(execFile)
@@ -318,12 +310,7 @@ describe('FTNS on chain through the prsm CLI', () => {
 
   it('governance: after propose → vote → queue → execute, prsm chain params on the running nodes shows the new value', async () => {
     const deployment = readDeployment(deploymentFile)
-    const voter = createWalletClient({
-      account: privateKeyToAccount(deployment.devnet?.faucet.privateKey as `0x${string}`),
-      chain: chainOf(deployment),
-      transport: http(deployment.rpcUrl),
-    }).extend(publicActions)
-    await delegateVotes(voter, deployment)
+    const voter = await devnetFaucetVoter(deployment)
     await passProposalOnDevnet(
       voter,
       deployment,

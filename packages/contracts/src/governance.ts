@@ -2,15 +2,20 @@ import {
   type Account,
   type Address,
   type Chain,
+  createWalletClient,
   encodeFunctionData,
   type Hex,
+  http,
   keccak256,
   type PublicActions,
+  publicActions,
   stringToHex,
   type Transport,
   type WalletClient,
 } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import type { Deployment } from './deployment.ts'
+import { chainOf } from './devnet.ts'
 import { ftnsTokenAbi } from './generated/FTNSToken.ts'
 import { parameterRegistryAbi } from './generated/ParameterRegistry.ts'
 import { prsmGovernorAbi } from './generated/PRSMGovernor.ts'
@@ -151,9 +156,25 @@ export function executeProposal(client: GovClient, deployment: Deployment, p: Pr
 }
 
 /**
+ * Devnets only: a client for the devnet's faucet account (which holds enough FTNS for quorum)
+ * with its votes delegated to itself, ready for {@link passProposalOnDevnet}.
+ */
+export async function devnetFaucetVoter(deployment: Deployment): Promise<GovClient> {
+  const faucet = deployment.devnet?.faucet.privateKey
+  if (faucet === undefined) throw new Error('the deployment is not a devnet (no faucet key)')
+  const voter = createWalletClient({
+    account: privateKeyToAccount(faucet),
+    chain: chainOf(deployment),
+    transport: http(deployment.rpcUrl),
+  }).extend(publicActions)
+  await delegateVotes(voter, deployment)
+  return voter
+}
+
+/**
  * Devnets only (anvil time travel): propose → vote for → queue → execute, advancing the chain
  * clock past the voting delay, voting period and timelock delay. The voter must already hold
- * delegated votes above quorum (see `delegateVotes`).
+ * delegated votes above quorum (see `delegateVotes`, or {@link devnetFaucetVoter}).
  */
 export async function passProposalOnDevnet(
   client: GovClient,

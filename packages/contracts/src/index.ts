@@ -34,6 +34,7 @@ export type { ProposalActions, ProposalState } from './governance.ts'
 export {
   castVote,
   delegateVotes,
+  devnetFaucetVoter,
   executeProposal,
   PROPOSAL_STATES,
   parameterProposal,

@@ -1,6 +1,5 @@
-import { castVote, chainOf, type Deployment, delegateVotes } from '@prsm/contracts'
-import { createWalletClient, type Hex, http, publicActions } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
+import { castVote, type Deployment, devnetFaucetVoter } from '@prsm/contracts'
+import type { Hex } from 'viem'
 
 /**
  * The devnet faucet as a governance voter (it holds enough FTNS for quorum): delegates to itself
@@ -14,12 +13,7 @@ export interface DevnetVoter {
 }
 
 export async function devnetVoter(deployment: Deployment): Promise<DevnetVoter> {
-  const client = createWalletClient({
-    account: privateKeyToAccount(deployment.devnet?.faucet.privateKey as Hex),
-    chain: chainOf(deployment),
-    transport: http(deployment.rpcUrl),
-  }).extend(publicActions)
-  await delegateVotes(client, deployment)
+  const client = await devnetFaucetVoter(deployment)
   const travel = async (seconds: number): Promise<void> => {
     await client.request({ method: 'evm_increaseTime', params: [seconds] } as never)
     await client.request({ method: 'evm_mine', params: [] } as never)

@@ -7,17 +7,14 @@ import { after, before, describe, it } from 'node:test'
 import * as dagCbor from '@ipld/dag-cbor'
 import { lpStream } from '@libp2p/utils'
 import {
-  chainOf,
   type Devnet,
-  delegateVotes,
+  devnetFaucetVoter,
   FTNS,
   parameterProposal,
   passProposalOnDevnet,
   startDevnet,
 } from '@prsm/contracts'
 import { MessageRegistry, sealEnvelope } from '@prsm/core'
-import { createWalletClient, http, publicActions } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
 import { z } from 'zod'
 import { PAY_PROTOCOL, type PrsmNode } from '../../src/index.ts'
 import { readRuntimeFile } from '../../src/runtime-file.ts'
@@ -295,12 +292,7 @@ describe('the ledger in a running node (two nodes on a devnet)', () => {
   it('governance: propose → vote → queue → execute; a running node exposes the new parameter and claims with it', async () => {
     const before = await params(payer)
     assert.equal(before.networkFeeBps, '200')
-    const voter = createWalletClient({
-      account: privateKeyToAccount(devnet.deployment.devnet?.faucet.privateKey as `0x${string}`),
-      chain: chainOf(devnet.deployment),
-      transport: http(devnet.deployment.rpcUrl),
-    }).extend(publicActions)
-    await delegateVotes(voter, devnet.deployment)
+    const voter = await devnetFaucetVoter(devnet.deployment)
     await passProposalOnDevnet(
       voter,
       devnet.deployment,

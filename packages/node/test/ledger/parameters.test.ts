@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, it } from 'node:test'
-import { chainOf, delegateVotes, parameterProposal, passProposalOnDevnet } from '@prsm/contracts'
-import { createWalletClient, http, publicActions } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
+import { devnetFaucetVoter, parameterProposal, passProposalOnDevnet } from '@prsm/contracts'
 import { createLedgerChain } from '../../src/ledger/chain.ts'
 import { createParameterWatcher, type ParameterChange } from '../../src/ledger/parameters.ts'
 import { type LedgerFixture, setupLedgerChain } from './helpers.ts'
@@ -27,12 +25,7 @@ it('a running node sees a parameter changed by governance without restart', asyn
       })
     })
 
-    const voter = createWalletClient({
-      account: privateKeyToAccount(f.key(0)),
-      chain: chainOf(f.deployment),
-      transport: http(f.deployment.rpcUrl),
-    }).extend(publicActions)
-    await delegateVotes(voter, f.deployment)
+    const voter = await devnetFaucetVoter(f.deployment)
     const proposal = parameterProposal(
       f.deployment,
       { networkFeeBps: 125n, breakerOpenSeconds: 90n },

@@ -4,15 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
-  chainOf,
   type Devnet,
-  delegateVotes,
+  devnetFaucetVoter,
   parameterProposal,
   passProposalOnDevnet,
   startDevnet,
 } from '@prsm/contracts'
-import { createWalletClient, type Hex, http, publicActions } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
 import type { PrsmNode } from '../../src/index.ts'
 import { encodePolicy, parsePolicy, policyCid, policyParameter } from '../../src/safety/policy.ts'
 import { bootstrapAddr, startTestNode, stopAll, waitFor } from '../helpers.ts'
@@ -64,12 +61,7 @@ describe('safety policy and breaker thresholds from governance (devnet)', () => 
     await author.storage.putBlock(cid, bytes)
 
     const deployment = devnet.deployment
-    const voter = createWalletClient({
-      account: privateKeyToAccount(deployment.devnet?.faucet.privateKey as Hex),
-      chain: chainOf(deployment),
-      transport: http(deployment.rpcUrl),
-    }).extend(publicActions)
-    await delegateVotes(voter, deployment)
+    const voter = await devnetFaucetVoter(deployment)
     await passProposalOnDevnet(
       voter,
       deployment,
