@@ -55,6 +55,7 @@ export {
 } from './parameters.ts'
 export type { PeerBindingInput } from './peer-binding.ts'
 export { peerBindingMessage, verifyPeerBinding } from './peer-binding.ts'
+export { PERMIT_TYPES } from './permit.ts'
 export type {
   ContractVoucher,
   RoyaltyEntry,

@@ -11,6 +11,7 @@ import {
 } from 'viem'
 import { FTNS } from '../src/deploy.ts'
 import { paymentChannelsAbi, paymentChannelsBytecode } from '../src/generated/PaymentChannels.ts'
+import { PERMIT_TYPES } from '../src/permit.ts'
 import {
   royaltyCommitment,
   signVoucher,
@@ -279,15 +280,7 @@ describe('PaymentChannels', () => {
     })
     const sig = await payer.signTypedData({
       domain: { name: 'PRSM FTNS', version: '1', chainId: f.deployment.chainId, verifyingContract: token },
-      types: {
-        Permit: [
-          { name: 'owner', type: 'address' },
-          { name: 'spender', type: 'address' },
-          { name: 'value', type: 'uint256' },
-          { name: 'nonce', type: 'uint256' },
-          { name: 'deadline', type: 'uint256' },
-        ],
-      },
+      types: PERMIT_TYPES,
       primaryType: 'Permit',
       message: { owner: payer.account.address, spender: channels, value: 500n, nonce, deadline },
     })

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import {
   ftnsTokenAbi,
   normalizeRoyalties,
+  PERMIT_TYPES,
   paymentChannelsAbi,
   type RoyaltyEntry,
   royaltyTotal,
@@ -155,15 +156,7 @@ export function createPayer(components: PayerComponents, init: PayerInit = {}): 
     const permit = parseSignature(
       await chain.walletClient.signTypedData({
         domain: { name, version: '1', chainId, verifyingContract: addresses.token },
-        types: {
-          Permit: [
-            { name: 'owner', type: 'address' },
-            { name: 'spender', type: 'address' },
-            { name: 'value', type: 'uint256' },
-            { name: 'nonce', type: 'uint256' },
-            { name: 'deadline', type: 'uint256' },
-          ],
-        },
+        types: PERMIT_TYPES,
         primaryType: 'Permit',
         message: {
           owner: chain.address,
