@@ -5,10 +5,12 @@ import {
   extractFeatures,
   MAX_LEET,
   newFeatures,
+  SCAN_TABLES,
   scanners,
   scanPositions,
 } from '../../src/safety/assess/features.ts'
 import { TRIGGERS } from '../../src/safety/assess/injection.ts'
+import { WasmScan } from '../../src/safety/assess/scan-wasm.ts'
 
 const rules = (text: string): string[] => scanText(text).map((v) => `${v.category}/${v.rule}`)
 
@@ -202,6 +204,85 @@ describe('tier-1 pre-filter fast paths', () => {
       const length = Math.floor(next() * 70)
       for (let x = 0; x < length; x++) text += alphabet[Math.floor(next() * alphabet.length)]
       assert.equal(features(text, true), features(text, false), JSON.stringify(text))
+    }
+  })
+
+  it('keeps every word start the five-letter gate lets in: the word filter only thins out the rest', () => {
+    const gate = TRIGGERS.trie().gate
+    const wasm = new WasmScan(SCAN_TABLES, gate)
+    const js = (text: string): number[] => {
+      const u = new Uint16Array(text.length + 4)
+      for (let i = 0; i < text.length; i++) u[i] = text.charCodeAt(i)
+      const out = new Int32Array(text.length + 1)
+      return Array.from(out.subarray(0, scanPositions(u, text.length, gate, out)))
+    }
+    const same = (text: string): void => {
+      const m = wasm.run(text)
+      assert.deepEqual(Array.from(wasm.positions.subarray(0, m)), js(text), JSON.stringify(text))
+    }
+    // Code units standing for each gate code: letters in both cases; whitespace (0), digits (27),
+    // '-' (28), '_' (29), "'" (30) and anything else (31), ASCII or not.
+    const units: string[][] = [[' ', '\t', '\u3000', '\u00a0']]
+    for (let c = 0; c < 26; c++) units.push([String.fromCharCode(97 + c), String.fromCharCode(65 + c)])
+    units.push(['0', '7'], ['-'], ['_'], ["'"], ['.', '\u00e9', '\u4e00', '\u0430', '\uffff'])
+    const pick = (code: number, x: number): string => {
+      const list = units[code] as string[]
+      return list[x % list.length] as string
+    }
+    const GATE2 = 1 + 32 * 32 * 32
+    let tried = 0
+    for (let g0 = 1; g0 <= 26; g0++) {
+      for (let g1 = 0; g1 < 32; g1++) {
+        for (let g2 = 0; g2 < 32; g2++) {
+          const first = gate[1 + ((g0 << 10) | (g1 << 5) | g2)] as number
+          if (first === 0) continue
+          // A fourth and fifth code unit for which the gate opens, if any.
+          for (let g3 = 0; g3 < 32; g3++) {
+            if (((first >>> g3) & 1) === 0) continue
+            const second = gate[GATE2 + 1 + ((g1 << 10) | (g2 << 5) | g3)] as number
+            if (second === 0) continue
+            const g4 = 31 - Math.clz32(second)
+            const word = [g0, g1, g2, g3, g4].map((g, x) => pick(g, tried + x)).join('')
+            same(`${'x'.repeat(tried % 19)} ${word} `)
+            tried++
+            break
+          }
+        }
+      }
+    }
+    assert.ok(tried > 100, `gate-open words tried: ${tried}`)
+    // Random strings over letters, separators and trigger fragments, at every block offset.
+    const alphabet = [
+      ' ',
+      'a',
+      'T',
+      'h',
+      'e',
+      'o',
+      '0',
+      '3',
+      '@',
+      '$',
+      '_',
+      '-',
+      '\u3000',
+      '\u0430',
+      'ig',
+      'no',
+      'sk',
+      'wi',
+      'ev',
+    ]
+    let seed = 11
+    const rnd = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+      return seed / 2_147_483_648
+    }
+    for (let r = 0; r < 3_000; r++) {
+      let text = ''
+      const length = Math.floor(rnd() * 90)
+      for (let x = 0; x < length; x++) text += alphabet[Math.floor(rnd() * alphabet.length)]
+      same(text)
     }
   })
 

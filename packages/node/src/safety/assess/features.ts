@@ -476,6 +476,17 @@ class JsScan implements Scanner {
   }
 }
 
+/** The tables the WebAssembly pass reads (exported for the tests that compare it with scanPositions). */
+export const SCAN_TABLES = {
+  cls: CLS,
+  gcode: GCODE,
+  event: EVENT,
+  classes: K_COUNT,
+  stop: STOP,
+  gated: GATED,
+  gate2: GATE2,
+} as const
+
 /** Which scanner extractFeatures uses: WebAssembly when the runtime has it (tests may switch). */
 export const scanners = { wasm: typeof WebAssembly === 'object' }
 const built = new WeakMap<Trie, { wasm?: Scanner; js?: Scanner }>()
@@ -487,10 +498,7 @@ function scannerFor(t: Trie): Scanner {
     built.set(t, entry)
   }
   if (scanners.wasm) {
-    entry.wasm ??= new WasmScan(
-      { cls: CLS, gcode: GCODE, event: EVENT, classes: K_COUNT, stop: STOP, gated: GATED, gate2: GATE2 },
-      t.gate,
-    )
+    entry.wasm ??= new WasmScan(SCAN_TABLES, t.gate)
     return entry.wasm
   }
   entry.js ??= new JsScan(t.gate)
