@@ -112,15 +112,19 @@ export class TriggerTable {
 interface Trie {
   /** Symbol per code unit (0: no phrase goes on with it). Letters of either case share one. */
   sym: Uint8Array
-  /** Symbols per state (row width of `next`). */
+  /** Symbols per state (the transitions of a state's row; its info follows them). */
   width: number
-  /** next[state * width + symbol]: the following state, 0 when none. State 1 is the root. */
-  next: Uint16Array | Int32Array
-  /** Mask of the phrase ending at a state (0: none). */
+  /**
+   * A row of width + 1 entries per state, so one walk step reads one row: row[state * (width + 1)
+   * + symbol] is the following state (0 when none; state 1 is the root), row[state * (width + 1)
+   * + width] the state's info (0 when no phrase ends there, else an index into the arrays below).
+   */
+  row: Uint16Array | Int32Array
+  /** Mask of the phrase ending at a state, by info. */
   end: Int32Array
-  /** Mask of the whole-word phrase ending at a state, taken when the next character is not a word character. */
+  /** Mask of the whole-word phrase ending at a state, taken when the next character is not a word character; by info. */
   wordEnd: Int32Array
-  /** Per state, the symbols whose transition was added after the state's whole-word end (a boundary there ends the walk first). */
+  /** By info * width + symbol: 1 when the symbol's transition was added after the state's whole-word end (a boundary there ends the walk first). */
   afterWordEnd: Uint8Array
   /** The symbol of whitespace. */
   space: number
@@ -181,18 +185,29 @@ function compile(masks: Map<string, number>): Trie {
     if (end[state] !== 0 && wordEnd[state] !== 0) throw new Error(`trigger ${key} both ends and ends a word`)
   }
   const width = symbols
+  const stride = width + 1
   // 16-bit states while they fit: half the table, fewer cache misses on the walks.
-  const packed =
-    next.length < 65_536 ? new Uint16Array(next.length * width) : new Int32Array(next.length * width)
-  const afterWordEnd = new Uint8Array(next.length * width)
+  const row =
+    next.length < 65_536 ? new Uint16Array(next.length * stride) : new Int32Array(next.length * stride)
+  const ends = [0]
+  const wordEnds = [0]
+  const after: number[] = []
   for (let state = 0; state < next.length; state++) {
-    const row = next[state] as number[]
-    for (let s = 0; s < row.length; s++)
-      if (row[s] !== undefined) packed[state * width + s] = row[s] as number
+    const transitions = next[state] as number[]
+    for (let s = 0; s < transitions.length; s++)
+      if (transitions[s] !== undefined) row[state * stride + s] = transitions[s] as number
+    if (end[state] === 0 && wordEnd[state] === 0) continue
+    const info = ends.length
+    if (info >= 65_536 && row instanceof Uint16Array) throw new Error('too many trigger phrases')
+    row[state * stride + width] = info
+    ends.push(end[state] as number)
+    wordEnds.push(wordEnd[state] as number)
     const rank = wordEndRank[state] as number
-    if (rank < 0) continue
-    for (const [s, r] of order[state] as Map<number, number>)
-      if (s >= 0 && r > rank) afterWordEnd[state * width + s] = 1
+    const afterThis = new Array<number>(width).fill(0)
+    if (rank >= 0)
+      for (const [s, r] of order[state] as Map<number, number>) if (s >= 0 && r > rank) afterThis[s] = 1
+    while (after.length < info * width) after.push(0)
+    after.push(...afterThis)
   }
   // The first five characters of each phrase as gate codes (letters of either case agree; codes
   // shared by several characters only add walks, which then fail). A phrase's space stands for a
@@ -232,10 +247,10 @@ function compile(masks: Map<string, number>): Trie {
     gate,
     sym,
     width,
-    next: packed,
-    end: Int32Array.from(end),
-    wordEnd: Int32Array.from(wordEnd),
-    afterWordEnd,
+    row,
+    end: Int32Array.from(ends),
+    wordEnd: Int32Array.from(wordEnds),
+    afterWordEnd: Uint8Array.from(after),
     space,
   }
 }
@@ -629,26 +644,32 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
 
 /** Walks the trie from the word start `i`; records the phrase taken (see TriggerTable). */
 function walk(u: Uint16Array, n: number, i: number, t: Trie, f: Features): void {
-  const { sym, width, next, end, wordEnd, afterWordEnd, space } = t
-  let state = next[width + (sym[u[i] as number] as number)] as number
+  const { sym, width, row, end, wordEnd, afterWordEnd, space } = t
+  const stride = width + 1
+  let state = row[stride + (sym[u[i] as number] as number)] as number
   let mask = 0
   let stop = -1
   let j = i + 1
   while (state !== 0) {
-    if (end[state] !== 0) {
-      mask = end[state] as number
-      stop = j
-    }
-    const w = wordEnd[state] as number
-    const boundary = w !== 0 && (j >= n || !isWordClass(CLS[u[j] as number] as number))
-    if (boundary) {
-      mask = w
-      stop = j
+    const at = state * stride
+    const info = row[at + width] as number
+    let boundary = false
+    if (info !== 0) {
+      if (end[info] !== 0) {
+        mask = end[info] as number
+        stop = j
+      }
+      const w = wordEnd[info] as number
+      if (w !== 0 && (j >= n || !isWordClass(CLS[u[j] as number] as number))) {
+        boundary = true
+        mask = w
+        stop = j
+      }
     }
     if (j >= n) break
     const s = sym[u[j] as number] as number
-    const to = next[state * width + s] as number
-    if (to === 0 || (boundary && afterWordEnd[state * width + s] === 1)) break
+    const to = row[at + s] as number
+    if (to === 0 || (boundary && afterWordEnd[info * width + s] === 1)) break
     j++
     if (s === space) while (j < n && sym[u[j] as number] === space) j++
     state = to
