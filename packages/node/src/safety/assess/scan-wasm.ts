@@ -74,8 +74,6 @@ const V128_CONST = 0x0c
 const I8X16_SHUFFLE = 0x0d
 const I8X16_SWIZZLE = 0x0e
 const I8X16_EQ = 0x23
-const I8X16_LT_U = 0x26
-const I16X8_GT_U = 0x32
 const V128_AND = 0x4e
 const V128_ANDNOT = 0x4f
 const V128_OR = 0x50
@@ -83,6 +81,7 @@ const I8X16_BITMASK = 0x64
 const I8X16_NARROW_I16X8_S = 0x65
 const I8X16_NARROW_I16X8_U = 0x66
 const I8X16_SUB = 0x71
+const I8X16_SUB_SAT_U = 0x73
 const I8X16_MIN_U = 0x77
 
 export interface ScanTables {
@@ -219,14 +218,15 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
     return get(entry.local)
   }
   const bytes16 = (v: number): number[] => konst(Array.from({ length: 16 }, () => v & 0xff))
-  const words8 = (v: number): number[] => konst(Array.from({ length: 8 }, () => [v & 0xff, v >>> 8]).flat())
-  // Byte lanes of `x` in [lo, lo + size): (x - lo) <u size.
+  // Byte lanes of `x` in [lo, lo + size): (x - lo) minus (size - 1), saturating at 0, is 0.
   const inRange = (x: number, lo: number, size: number): number[] => [
     ...get(x),
     ...bytes16(lo),
     ...op(I8X16_SUB),
-    ...bytes16(size),
-    ...op(I8X16_LT_U),
+    ...bytes16(size - 1),
+    ...op(I8X16_SUB_SAT_U),
+    ...bytes16(0),
+    ...op(I8X16_EQ),
   ]
   const eqByte = (x: number, v: number): number[] => [...get(x), ...bytes16(v), ...op(I8X16_EQ)]
   // The mask of the code unit before each lane: `now` shifted up by one lane, the last lane of
@@ -287,18 +287,18 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
     I32_SHL,
     I32_ADD,
     ...set(p),
-    // Non-ASCII code units: 16-bit compares narrowed to byte masks (left on the stack).
+    // Non-ASCII code units: the top bit of the sixteen narrowed with signed saturation (0x80 for
+    // 0x8000 and up) or with unsigned saturation (0x80 and up for 0x80..0x7fff); only top bits
+    // count in the mask built on it (left on the stack).
     ...get(p),
     ...vload(0),
-    ...words8(127),
-    ...op(I16X8_GT_U),
     ...get(p),
     ...vload(16),
-    ...words8(127),
-    ...op(I16X8_GT_U),
     ...op(I8X16_NARROW_I16X8_S),
     ...unitsAt(0),
-    ...set(b),
+    LOCAL_TEE,
+    b,
+    ...op(V128_OR),
     ...inRange(b, 65, 26),
     ...set(upper),
     ...inRange(b, 97, 26),
