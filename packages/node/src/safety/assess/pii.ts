@@ -141,11 +141,13 @@ export function scanNumbers(
   out: Violation[],
   runs: { start: Int32Array; end: Int32Array; digits: Int32Array; count: number },
 ): void {
+  const u = loadedUnits(text)
+  const unit = (i: number): number => (u !== undefined ? (u[i] as number) : text.charCodeAt(i))
   let i = 0
   while (i < runs.count) {
     let start = Math.max(0, (runs.start[i] as number) - RUN_BEFORE)
     const floor = Math.max(0, start - 32)
-    while (start > floor && isWordChar(text.charCodeAt(start - 1))) start--
+    while (start > floor && isWordChar(unit(start - 1))) start--
     let end = Math.min(text.length, (runs.end[i] as number) + RUN_AFTER)
     let digits = runs.digits[i] as number
     // Merge the runs whose windows touch.
@@ -154,7 +156,7 @@ export function scanNumbers(
       end = Math.min(text.length, (runs.end[i] as number) + RUN_AFTER)
       digits = Math.max(digits, runs.digits[i] as number)
     }
-    while (end < text.length && end - (runs.end[i] as number) < 32 && isWordChar(text.charCodeAt(end))) end++
+    while (end < text.length && end - (runs.end[i] as number) < 32 && isWordChar(unit(end))) end++
     scanWindow(text, start, end, digits, out)
     i++
   }
@@ -180,6 +182,19 @@ function take(out: Violation[], offset: number, rule: string, severity: number, 
 }
 
 const isDigitUnit = (c: number): boolean => c >= 48 && c <= 57
+// What a code unit is to scanWindow's pass: 0 nothing, else one of these.
+const N_DIGIT = 1
+const N_UPPER = 2
+const N_PLUS = 3
+const N_DASH = 4 // also a NANP separator
+const N_SEPARATOR = 5 // ' ' or '.': a NANP separator
+const NUMBER_CLASS = new Uint8Array(65_536)
+for (let c = 48; c <= 57; c++) NUMBER_CLASS[c] = N_DIGIT
+for (let c = 65; c <= 90; c++) NUMBER_CLASS[c] = N_UPPER
+NUMBER_CLASS[43] = N_PLUS
+NUMBER_CLASS[45] = N_DASH
+NUMBER_CLASS[32] = N_SEPARATOR
+NUMBER_CLASS[46] = N_SEPARATOR
 const isUpperUnit = (c: number): boolean => c >= 65 && c <= 90
 
 /**
@@ -203,7 +218,7 @@ function scanWindow(full: string, offset: number, end: number, digits: number, o
     u = windowUnits
     base = offset
   }
-  // Indexes below are into the text; u[i - base] is its code unit.
+  // Indexes below are into u.
   let upper = 0
   let dashes = 0
   let plus = false
@@ -213,71 +228,99 @@ function scanWindow(full: string, offset: number, end: number, digits: number, o
   let zero = false
   let ssn = false
   let caps = false
+  // Digits joined by at most one ' ' or '-' (what a card match spans), whether a space joins two,
+  // and whether such a group can hold a card match: 13 to 19 digits, or 13+ with a space (a
+  // match starts and ends at the group's ends, or where a space splits it).
+  let cardDigits = 0
+  let cardSpace = false
+  let cardFits = false
+  let cardLongest = 0
   const first = offset - base
   const stop = end - base
   let lastDigit = first - 8
   for (let i = first; i < stop; i++) {
-    const c = u[i] as number
-    if (isDigitUnit(c)) {
-      chain = i - lastDigit <= 3 ? chain + 1 : 1
+    const k = NUMBER_CLASS[u[i] as number] as number
+    if (k === 0) continue
+    if (k === N_DIGIT) {
+      if (lastDigit === i - 1) {
+        chain++
+        cardDigits++
+      } else {
+        // The first digit of a group: what stands before it.
+        const p = i > first ? (u[i - 1] as number) : 0
+        if (i === first) {
+          if (u[i] === 48) zero = true
+        } else {
+          if (u[i] === 48 && p !== 43 && p !== 46 && p !== 44) zero = true
+          if (isUpperUnit(p)) {
+            if (i - 1 > first && isUpperUnit(u[i - 2] as number)) caps = true
+          } else if (
+            p === 32 &&
+            i - 2 > first &&
+            isUpperUnit(u[i - 2] as number) &&
+            isUpperUnit(u[i - 3] as number)
+          )
+            caps = true
+        }
+        chain = i - lastDigit <= 3 ? chain + 1 : 1
+        if (lastDigit === i - 2 && (p === 32 || p === 45)) {
+          cardDigits++
+          if (p === 32) cardSpace = true
+        } else {
+          if (cardDigits >= 13 && (cardDigits <= 19 || cardSpace)) cardFits = true
+          cardDigits = 1
+          cardSpace = false
+        }
+      }
       if (chain > longest) longest = chain
-      if (i > first) {
-        const p = u[i - 1] as number
-        if (c === 48 && !isDigitUnit(p) && p !== 43 && p !== 46 && p !== 44) zero = true
-        if (isUpperUnit(p)) {
-          if (i - 1 > first && isUpperUnit(u[i - 2] as number)) caps = true
-        } else if (
-          p === 32 &&
-          i - 2 > first &&
-          isUpperUnit(u[i - 2] as number) &&
-          isUpperUnit(u[i - 3] as number)
-        )
-          caps = true
-      } else if (c === 48) zero = true
+      if (cardDigits > cardLongest) cardLongest = cardDigits
       lastDigit = i
-    } else if (isUpperUnit(c)) upper++
-    else if (c === 45) {
-      dashes++
-      // ddd-dd-dddd with this as the second dash.
-      if (
-        i - 6 >= first &&
-        i + 4 < stop &&
-        u[i - 3] === 45 &&
-        isDigitUnit(u[i - 1] as number) &&
-        isDigitUnit(u[i - 2] as number) &&
-        isDigitUnit(u[i - 4] as number) &&
-        isDigitUnit(u[i - 5] as number) &&
-        isDigitUnit(u[i - 6] as number) &&
-        isDigitUnit(u[i + 1] as number) &&
-        isDigitUnit(u[i + 2] as number) &&
-        isDigitUnit(u[i + 3] as number) &&
-        isDigitUnit(u[i + 4] as number)
-      )
-        ssn = true
-    } else if (c === 43) plus = true
-    if ((c === 32 || c === 46 || c === 45) && lastDigit === i - 1 && !nanp) {
-      // ddd[ .-]dddd and no digit after.
-      nanp =
-        i - 3 >= first &&
-        i + 4 < stop &&
-        isDigitUnit(u[i - 2] as number) &&
-        isDigitUnit(u[i - 3] as number) &&
-        isDigitUnit(u[i + 1] as number) &&
-        isDigitUnit(u[i + 2] as number) &&
-        isDigitUnit(u[i + 3] as number) &&
-        isDigitUnit(u[i + 4] as number) &&
-        (i + 5 >= stop || !isDigitUnit(u[i + 5] as number))
+    } else if (k === N_UPPER) upper++
+    else if (k === N_PLUS) plus = true
+    else {
+      if (k === N_DASH) {
+        dashes++
+        // ddd-dd-dddd with this as the second dash.
+        if (
+          i - 6 >= first &&
+          i + 4 < stop &&
+          u[i - 3] === 45 &&
+          isDigitUnit(u[i - 1] as number) &&
+          isDigitUnit(u[i - 2] as number) &&
+          isDigitUnit(u[i - 4] as number) &&
+          isDigitUnit(u[i - 5] as number) &&
+          isDigitUnit(u[i - 6] as number) &&
+          isDigitUnit(u[i + 1] as number) &&
+          isDigitUnit(u[i + 2] as number) &&
+          isDigitUnit(u[i + 3] as number) &&
+          isDigitUnit(u[i + 4] as number)
+        )
+          ssn = true
+      }
+      // A NANP separator ([ .-]): ddd[ .-]dddd and no digit after.
+      if (lastDigit === i - 1 && !nanp)
+        nanp =
+          i - 3 >= first &&
+          i + 4 < stop &&
+          isDigitUnit(u[i - 2] as number) &&
+          isDigitUnit(u[i - 3] as number) &&
+          isDigitUnit(u[i + 1] as number) &&
+          isDigitUnit(u[i + 2] as number) &&
+          isDigitUnit(u[i + 3] as number) &&
+          isDigitUnit(u[i + 4] as number) &&
+          (i + 5 >= stop || !isDigitUnit(u[i + 5] as number))
     }
   }
+  if (cardDigits >= 13 && (cardDigits <= 19 || cardSpace)) cardFits = true
   // Below 8 digits only SSNs and NINOs are looked for.
   if (digits < 8 && dashes < 2 && upper < 3) return
-  const card = digits >= 13 && longest >= 13
+  const card = digits >= 13 && cardFits
   const iban = digits >= 8 && upper >= 2 && caps
   const ssnRe = dashes >= 2 && ssn
   const nino = upper >= 3 && caps
   const intl = digits >= 8 && plus
   const nanpRe = digits >= 8 && longest >= 10 && nanp
-  const national = digits >= 8 && longest >= 10 && zero
+  const national = digits >= 8 && cardLongest >= 10 && zero
   if (!(card || iban || ssnRe || nino || intl || nanpRe || national)) return
   const text = full.slice(offset, end)
   taken.length = 0
