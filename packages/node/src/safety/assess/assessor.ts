@@ -113,30 +113,71 @@ function addDerived(out: Violation[], found: Violation[]): number {
   return added
 }
 
+/** Findings up to which judge() pairs them with loops instead of a Map and a Set. */
+const FEW = 16
+
 /** Combines findings under a policy into an assessment (score, level, actions, redaction). */
 export function judge(text: string, found: readonly Violation[], policy: SafetyPolicy): Assessment {
-  const violations = found.filter((v) => v.severity >= ruleFor(policy, v.category).minSeverity)
-  if (violations.length === 0) return CLEAN
-  const strongest = new Map<string, number>()
-  for (const v of violations) {
-    const key = `${v.category}/${v.rule}`
-    strongest.set(key, Math.max(strongest.get(key) ?? 0, v.severity))
-  }
+  const violations: Violation[] = []
+  for (const v of found) if (v.severity >= ruleFor(policy, v.category).minSeverity) violations.push(v)
+  const n = violations.length
+  if (n === 0) return CLEAN
+  // Noisy-or over the distinct (category, rule) pairs, each at its strongest, multiplied in the
+  // order the pairs first occur.
   let clean = 1
-  for (const s of strongest.values()) clean *= 1 - s
+  let categories: SafetyCategory[]
+  if (n <= FEW) {
+    categories = []
+    for (let i = 0; i < n; i++) {
+      const v = violations[i] as Violation
+      let seen = false
+      for (let j = 0; j < i && !seen; j++) {
+        const w = violations[j] as Violation
+        seen = w.rule === v.rule && w.category === v.category
+      }
+      if (!seen) {
+        let s = Math.max(0, v.severity)
+        for (let j = i + 1; j < n; j++) {
+          const w = violations[j] as Violation
+          if (w.rule === v.rule && w.category === v.category) s = Math.max(s, w.severity)
+        }
+        clean *= 1 - s
+      }
+      if (!categories.includes(v.category)) categories.push(v.category)
+    }
+  } else {
+    const strongest = new Map<string, number>()
+    for (const v of violations) {
+      const key = `${v.category}/${v.rule}`
+      strongest.set(key, Math.max(strongest.get(key) ?? 0, v.severity))
+    }
+    for (const s of strongest.values()) clean *= 1 - s
+    categories = [...new Set(violations.map((v) => v.category))]
+  }
   const score = Math.round((1 - clean) * 1e4) / 1e4
-  const categories = [...new Set(violations.map((v) => v.category))]
-  const actions = categories.map((category) => ({ category, action: ruleFor(policy, category).action }))
-  let blocked = score >= policy.blockScore || actions.some((a) => a.action === 'block')
-  const redactSpans: [number, number, string][] = []
-  for (const v of violations) {
-    if (ruleFor(policy, v.category).action !== 'redact') continue
-    // A finding that cannot be located cannot be redacted: refuse instead.
-    if (v.span === undefined) blocked = true
-    else redactSpans.push([v.span[0], v.span[1], v.rule])
+  let blocked = score >= policy.blockScore
+  let redacting = false
+  const actions: Assessment['actions'] = []
+  for (const category of categories) {
+    const action = ruleFor(policy, category).action
+    actions.push({ category, action })
+    if (action === 'block') blocked = true
+    else if (action === 'redact') redacting = true
+  }
+  let redactSpans: [number, number, string][] | undefined
+  if (redacting) {
+    for (const v of violations) {
+      if (ruleFor(policy, v.category).action !== 'redact') continue
+      // A finding that cannot be located cannot be redacted: refuse instead.
+      if (v.span === undefined) blocked = true
+      else {
+        redactSpans ??= []
+        redactSpans.push([v.span[0], v.span[1], v.rule])
+      }
+    }
   }
   const a: Assessment = { score, threatLevel: threatLevel(score), violations, categories, actions, blocked }
-  if (redactSpans.length > 0) a.redacted = redact(text, redactSpans)
+  if (redactSpans !== undefined) a.redacted = redact(text, redactSpans)
   return a
 }
 

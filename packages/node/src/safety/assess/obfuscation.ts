@@ -1,3 +1,4 @@
+import { loadedUnits } from './features.ts'
 import type { Violation } from './violation.ts'
 
 /**
@@ -212,16 +213,45 @@ export function foldLeetAt(text: string, sandwiches: Int32Array, count: number):
 const LEET_FOLD = new Uint16Array(65_536)
 for (let c = 0; c < 65_536; c++) LEET_FOLD[c] = c
 for (const [k, v] of Object.entries(LEET)) LEET_FOLD[k.charCodeAt(0)] = v.charCodeAt(0)
+// ASCII code unit → lower-cased, then its letter when it is a leet character.
+const ASCII_FOLD = new Uint8Array(128)
+for (let c = 0; c < 128; c++)
+  ASCII_FOLD[c] = LEET_FOLD[String.fromCharCode(c).toLowerCase().charCodeAt(0)] as number
+// Windows are at most 2 * LEET_REACH + 46 code units (a hint spans at most 46).
+const foldAscii = Buffer.alloc(1024)
 let foldBytes = Buffer.alloc(4096)
 
 /** text[start, end) lower-cased, leet characters replaced by their letters. */
 function foldWindow(text: string, start: number, end: number): string {
+  // ASCII (the usual case): one table lookup per code unit into bytes, read back as Latin-1 (the
+  // code units of the pre-filter when it still holds this text).
+  const n = end - start
+  const bytes = foldAscii
+  let i = 0
+  if (n <= bytes.length) {
+    const u = loadedUnits(text)
+    if (u !== undefined) {
+      for (; i < n; i++) {
+        const c = u[start + i] as number
+        if (c >= 128) break
+        bytes[i] = ASCII_FOLD[c] as number
+      }
+    } else {
+      for (; i < n; i++) {
+        const c = text.charCodeAt(start + i)
+        if (c >= 128) break
+        bytes[i] = ASCII_FOLD[c] as number
+      }
+    }
+    if (i === n) return bytes.toString('latin1', 0, n)
+  }
+  // Other code units: lower-casing may change the length (U+0130) or give an ASCII letter (U+212A).
   const lower = text.slice(start, end).toLowerCase()
   const size = lower.length * 2
   if (size > foldBytes.length) foldBytes = Buffer.alloc(size)
   foldBytes.write(lower, 0, 'utf16le')
-  const u = new Uint16Array(foldBytes.buffer, foldBytes.byteOffset, lower.length)
-  for (let i = 0; i < u.length; i++) u[i] = LEET_FOLD[u[i] as number] as number
+  const w = new Uint16Array(foldBytes.buffer, foldBytes.byteOffset, lower.length)
+  for (let k = 0; k < w.length; k++) w[k] = LEET_FOLD[w[k] as number] as number
   return foldBytes.toString('utf16le', 0, size)
 }
 

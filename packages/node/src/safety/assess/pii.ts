@@ -55,17 +55,50 @@ export function ibanValid(iban: string): boolean {
   return rem === 1
 }
 
-function digitsOf(s: string): string {
-  return s.replace(/\D/g, '')
+/** Digits in text[s, e). */
+function digitCount(text: string, s: number, e: number): number {
+  let n = 0
+  for (let i = s; i < e; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 48 && c <= 57) n++
+  }
+  return n
 }
 
-// Issuer prefixes of the card networks (Visa, Mastercard, Amex, Discover, JCB, Diners, Maestro, UnionPay).
-const CARD_PREFIX = /^(?:4|5[1-5]|2[2-7]|3[47]|6011|64[4-9]|65|35|3[068]|5[06-9]|6[0-9]|62)/
-
-function isCard(d: string): boolean {
-  if (d.length < 13 || d.length > 19 || !CARD_PREFIX.test(d)) return false
-  if (/^(\d)\1+$/.test(d)) return false
-  return luhnValid(d)
+/**
+ * Whether the digits of text[s, e) (13 to 19 of them) are a card number: an issuer prefix of the
+ * card networks (Visa 4, Mastercard 51-55 and 22-27, Amex 34/37, Discover 6011/64x/65, JCB 35,
+ * Diners 30/36/38, Maestro 50/56-59/6x, UnionPay 62: as first two digits 4x, 5x, 22-27,
+ * 30/34-38, 6x), not one digit repeated, Luhn.
+ */
+function isCardAt(text: string, s: number, e: number): boolean {
+  let n = 0
+  let d0 = -1
+  let d1 = -1
+  let same = true
+  let sum = 0
+  // Luhn from the last digit: every second one from the right doubled; parity fixed at the end.
+  let even = 0
+  let odd = 0
+  for (let i = e - 1; i >= s; i--) {
+    const v = text.charCodeAt(i) - 48
+    if (v < 0 || v > 9) continue
+    if (n > 0 && v !== d0) same = false
+    d1 = d0
+    d0 = v
+    if ((n & 1) === 0) even += v
+    else odd += v > 4 ? 2 * v - 9 : 2 * v
+    n++
+  }
+  if (n < 13 || n > 19 || same) return false
+  sum = even + odd
+  const ok =
+    d0 === 4 ||
+    d0 === 5 ||
+    d0 === 6 ||
+    (d0 === 2 && d1 >= 2 && d1 <= 7) ||
+    (d0 === 3 && (d1 === 0 || (d1 >= 4 && d1 <= 8)))
+  return ok && sum % 10 === 0
 }
 
 /** Findings of one kind kept per text (enough to redact a document; bounds the work on hostile input). */
@@ -108,11 +141,13 @@ export function scanNumbers(
   out: Violation[],
   runs: { start: Int32Array; end: Int32Array; digits: Int32Array; count: number },
 ): void {
+  const u = loadedUnits(text)
+  const unit = (i: number): number => (u !== undefined ? (u[i] as number) : text.charCodeAt(i))
   let i = 0
   while (i < runs.count) {
     let start = Math.max(0, (runs.start[i] as number) - RUN_BEFORE)
     const floor = Math.max(0, start - 32)
-    while (start > floor && isWordChar(text.charCodeAt(start - 1))) start--
+    while (start > floor && isWordChar(unit(start - 1))) start--
     let end = Math.min(text.length, (runs.end[i] as number) + RUN_AFTER)
     let digits = runs.digits[i] as number
     // Merge the runs whose windows touch.
@@ -121,74 +156,213 @@ export function scanNumbers(
       end = Math.min(text.length, (runs.end[i] as number) + RUN_AFTER)
       digits = Math.max(digits, runs.digits[i] as number)
     }
-    while (end < text.length && end - (runs.end[i] as number) < 32 && isWordChar(text.charCodeAt(end))) end++
+    while (end < text.length && end - (runs.end[i] as number) < 32 && isWordChar(unit(end))) end++
     scanWindow(text, start, end, digits, out)
     i++
   }
 }
 
-/** The number patterns on full[offset, end), `digits` the most digits of a run in it. */
+// Code units of a window when the pre-filter no longer holds the text (scratch).
+let windowUnits = new Uint16Array(256)
+// Spans taken in the window being scanned (start, end pairs; scratch of scanWindow).
+const taken: number[] = []
+
+function overlaps(m: RegExpExecArray): boolean {
+  const s = m.index
+  const e = s + m[0].length
+  for (let k = 0; k < taken.length; k += 2)
+    if (s < (taken[k + 1] as number) && e > (taken[k] as number)) return true
+  return false
+}
+
+function take(out: Violation[], offset: number, rule: string, severity: number, m: RegExpExecArray): void {
+  const e = m.index + m[0].length
+  taken.push(m.index, e)
+  out.push({ category: 'pii', rule, severity, span: [offset + m.index, offset + e] })
+}
+
+const isDigitUnit = (c: number): boolean => c >= 48 && c <= 57
+// What a code unit is to scanWindow's pass: 0 nothing, else one of these.
+const N_DIGIT = 1
+const N_UPPER = 2
+const N_PLUS = 3
+const N_DASH = 4 // also a NANP separator
+const N_SEPARATOR = 5 // ' ' or '.': a NANP separator
+const NUMBER_CLASS = new Uint8Array(65_536)
+for (let c = 48; c <= 57; c++) NUMBER_CLASS[c] = N_DIGIT
+for (let c = 65; c <= 90; c++) NUMBER_CLASS[c] = N_UPPER
+NUMBER_CLASS[43] = N_PLUS
+NUMBER_CLASS[45] = N_DASH
+NUMBER_CLASS[32] = N_SEPARATOR
+NUMBER_CLASS[46] = N_SEPARATOR
+const isUpperUnit = (c: number): boolean => c >= 65 && c <= 90
+
+/**
+ * The number patterns on full[offset, end), `digits` the most digits of a run in it. One pass over
+ * the window's code units first notes what each pattern needs, so that a pattern that cannot
+ * match there is not run (and a window where none can is not sliced): besides `digits`, IBANs need
+ * two upper-case letters, NINOs three, SSNs two dashes, international numbers a '+' (as before);
+ * and, read off the patterns, cards 13 digits and NANP / national numbers 10 digits with at most
+ * two other characters between neighbours; NANP numbers end in three digits, [ .-], four digits
+ * and no digit; national ones start with a '0' that no digit, '+', '.' or ',' precedes; SSNs have
+ * three digits, '-', two digits, '-', four digits; IBANs and NINOs two upper-case letters then a
+ * digit (for NINOs maybe after a space).
+ */
 function scanWindow(full: string, offset: number, end: number, digits: number, out: Violation[]): void {
-  // What the patterns below need besides digits: IBANs two upper-case letters, NINOs three,
-  // SSNs two dashes, international numbers a '+'. Counted once so most windows skip them (read
-  // from the pre-filter's code units while it holds this text).
+  let u = loadedUnits(full)
+  let base = 0
+  if (u === undefined) {
+    // Not the text the pre-filter holds (a caller of its own): copy the window.
+    if (windowUnits.length < end - offset) windowUnits = new Uint16Array(end - offset)
+    for (let i = offset; i < end; i++) windowUnits[i - offset] = full.charCodeAt(i)
+    u = windowUnits
+    base = offset
+  }
+  // Indexes below are into u.
   let upper = 0
   let dashes = 0
   let plus = false
-  const u = loadedUnits(full)
-  for (let i = offset; i < end; i++) {
-    const c = u !== undefined ? (u[i] as number) : full.charCodeAt(i)
-    if (c >= 65 && c <= 90) upper++
-    else if (c === 45) dashes++
-    else if (c === 43) plus = true
+  let chain = 0
+  let longest = 0
+  let nanp = false
+  let zero = false
+  let ssn = false
+  let caps = false
+  // Digits joined by at most one ' ' or '-' (what a card match spans), whether a space joins two,
+  // and whether such a group can hold a card match: 13 to 19 digits, or 13+ with a space (a
+  // match starts and ends at the group's ends, or where a space splits it).
+  let cardDigits = 0
+  let cardSpace = false
+  let cardFits = false
+  let cardLongest = 0
+  const first = offset - base
+  const stop = end - base
+  let lastDigit = first - 8
+  for (let i = first; i < stop; i++) {
+    const k = NUMBER_CLASS[u[i] as number] as number
+    if (k === 0) continue
+    if (k === N_DIGIT) {
+      if (lastDigit === i - 1) {
+        chain++
+        cardDigits++
+      } else {
+        // The first digit of a group: what stands before it.
+        const p = i > first ? (u[i - 1] as number) : 0
+        if (i === first) {
+          if (u[i] === 48) zero = true
+        } else {
+          if (u[i] === 48 && p !== 43 && p !== 46 && p !== 44) zero = true
+          if (isUpperUnit(p)) {
+            if (i - 1 > first && isUpperUnit(u[i - 2] as number)) caps = true
+          } else if (
+            p === 32 &&
+            i - 2 > first &&
+            isUpperUnit(u[i - 2] as number) &&
+            isUpperUnit(u[i - 3] as number)
+          )
+            caps = true
+        }
+        chain = i - lastDigit <= 3 ? chain + 1 : 1
+        if (lastDigit === i - 2 && (p === 32 || p === 45)) {
+          cardDigits++
+          if (p === 32) cardSpace = true
+        } else {
+          if (cardDigits >= 13 && (cardDigits <= 19 || cardSpace)) cardFits = true
+          cardDigits = 1
+          cardSpace = false
+        }
+      }
+      if (chain > longest) longest = chain
+      if (cardDigits > cardLongest) cardLongest = cardDigits
+      lastDigit = i
+    } else if (k === N_UPPER) upper++
+    else if (k === N_PLUS) plus = true
+    else {
+      if (k === N_DASH) {
+        dashes++
+        // ddd-dd-dddd with this as the second dash.
+        if (
+          i - 6 >= first &&
+          i + 4 < stop &&
+          u[i - 3] === 45 &&
+          isDigitUnit(u[i - 1] as number) &&
+          isDigitUnit(u[i - 2] as number) &&
+          isDigitUnit(u[i - 4] as number) &&
+          isDigitUnit(u[i - 5] as number) &&
+          isDigitUnit(u[i - 6] as number) &&
+          isDigitUnit(u[i + 1] as number) &&
+          isDigitUnit(u[i + 2] as number) &&
+          isDigitUnit(u[i + 3] as number) &&
+          isDigitUnit(u[i + 4] as number)
+        )
+          ssn = true
+      }
+      // A NANP separator ([ .-]): ddd[ .-]dddd and no digit after.
+      if (lastDigit === i - 1 && !nanp)
+        nanp =
+          i - 3 >= first &&
+          i + 4 < stop &&
+          isDigitUnit(u[i - 2] as number) &&
+          isDigitUnit(u[i - 3] as number) &&
+          isDigitUnit(u[i + 1] as number) &&
+          isDigitUnit(u[i + 2] as number) &&
+          isDigitUnit(u[i + 3] as number) &&
+          isDigitUnit(u[i + 4] as number) &&
+          (i + 5 >= stop || !isDigitUnit(u[i + 5] as number))
+    }
   }
+  if (cardDigits >= 13 && (cardDigits <= 19 || cardSpace)) cardFits = true
   // Below 8 digits only SSNs and NINOs are looked for.
   if (digits < 8 && dashes < 2 && upper < 3) return
+  const card = digits >= 13 && cardFits
+  const iban = digits >= 8 && upper >= 2 && caps
+  const ssnRe = dashes >= 2 && ssn
+  const nino = upper >= 3 && caps
+  const intl = digits >= 8 && plus
+  const nanpRe = digits >= 8 && longest >= 10 && nanp
+  const national = digits >= 8 && cardLongest >= 10 && zero
+  if (!(card || iban || ssnRe || nino || intl || nanpRe || national)) return
   const text = full.slice(offset, end)
-  const taken: [number, number][] = []
-  const overlaps = (m: RegExpExecArray): boolean => {
-    const s = m.index
-    const e = s + m[0].length
-    for (const [a, b] of taken) if (s < b && e > a) return true
-    return false
-  }
-  const take = (rule: string, severity: number, m: RegExpExecArray): void => {
-    taken.push([m.index, m.index + m[0].length])
-    out.push({ category: 'pii', rule, severity, span: [offset + m.index, offset + m.index + m[0].length] })
-  }
-  if (digits >= 13) {
+  taken.length = 0
+  if (card) {
     CARD.lastIndex = 0
     for (let m = CARD.exec(text); m !== null; m = CARD.exec(text))
-      if (isCard(digitsOf(m[0]))) take('card-number', 0.6, m)
+      if (isCardAt(text, m.index, m.index + m[0].length)) take(out, offset, 'card-number', 0.6, m)
   }
-  if (digits >= 8 && upper >= 2) {
+  if (iban) {
     IBAN.lastIndex = 0
     for (let m = IBAN.exec(text); m !== null; m = IBAN.exec(text)) {
-      if (ibanValid(m[0].replace(/ /g, ''))) take('iban', 0.5, m)
+      if (ibanValid(m[0].replace(/ /g, ''))) take(out, offset, 'iban', 0.5, m)
     }
   }
-  if (dashes >= 2) {
+  if (ssnRe) {
     SSN.lastIndex = 0
-    for (let m = SSN.exec(text); m !== null; m = SSN.exec(text)) if (!overlaps(m)) take('us-ssn', 0.6, m)
+    for (let m = SSN.exec(text); m !== null; m = SSN.exec(text))
+      if (!overlaps(m)) take(out, offset, 'us-ssn', 0.6, m)
   }
-  if (upper >= 3) {
+  if (nino) {
     NINO.lastIndex = 0
-    for (let m = NINO.exec(text); m !== null; m = NINO.exec(text)) if (!overlaps(m)) take('uk-nino', 0.5, m)
+    for (let m = NINO.exec(text); m !== null; m = NINO.exec(text))
+      if (!overlaps(m)) take(out, offset, 'uk-nino', 0.5, m)
   }
-  if (digits < 8) return
-  if (plus) {
+  if (intl) {
     INTERNATIONAL.lastIndex = 0
     for (let m = INTERNATIONAL.exec(text); m !== null; m = INTERNATIONAL.exec(text)) {
-      const n = digitsOf(m[0]).length
-      if (n >= 8 && n <= 15 && !overlaps(m)) take('phone', 0.35, m)
+      const n = digitCount(text, m.index, m.index + m[0].length)
+      if (n >= 8 && n <= 15 && !overlaps(m)) take(out, offset, 'phone', 0.35, m)
     }
   }
-  NANP.lastIndex = 0
-  for (let m = NANP.exec(text); m !== null; m = NANP.exec(text)) if (!overlaps(m)) take('phone', 0.35, m)
-  NATIONAL.lastIndex = 0
-  for (let m = NATIONAL.exec(text); m !== null; m = NATIONAL.exec(text)) {
-    const n = digitsOf(m[0]).length
-    if (n >= 10 && n <= 11 && !overlaps(m)) take('phone', 0.35, m)
+  if (nanpRe) {
+    NANP.lastIndex = 0
+    for (let m = NANP.exec(text); m !== null; m = NANP.exec(text))
+      if (!overlaps(m)) take(out, offset, 'phone', 0.35, m)
+  }
+  if (national) {
+    NATIONAL.lastIndex = 0
+    for (let m = NATIONAL.exec(text); m !== null; m = NATIONAL.exec(text)) {
+      const n = digitCount(text, m.index, m.index + m[0].length)
+      if (n >= 10 && n <= 11 && !overlaps(m)) take(out, offset, 'phone', 0.35, m)
+    }
   }
 }
 
