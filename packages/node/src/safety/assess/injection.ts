@@ -467,19 +467,40 @@ const WINDOW = 240
 
 const isSentenceEnd = (c: number): boolean => c === 46 || c === 33 || c === 63 || c === 10
 
+/** OR of the code units the last sentenceStart/sentenceEnd on loaded units passed over (< 128: ASCII). */
+let passed = 0
+
 // Bounded scans (at most WINDOW characters), so many triggers in a long text stay linear.
 // `u`: the text's code units when the pre-filter still holds them (loadedUnits), else charCodeAt.
 function sentenceStart(text: string, u: Uint16Array | undefined, at: number): number {
   const floor = Math.max(0, at - WINDOW)
   if (u !== undefined) {
-    for (let i = at - 1; i >= floor; i--) if (isSentenceEnd(u[i] as number)) return i + 1
+    let or = 0
+    for (let i = at - 1; i >= floor; i--) {
+      const c = u[i] as number
+      if (c < 64 && isSentenceEnd(c)) {
+        passed = or
+        return i + 1
+      }
+      or |= c
+    }
+    passed = or
   } else for (let i = at - 1; i >= floor; i--) if (isSentenceEnd(text.charCodeAt(i))) return i + 1
   return floor
 }
 function sentenceEnd(text: string, u: Uint16Array | undefined, at: number): number {
   const ceil = Math.min(text.length, at + WINDOW)
   if (u !== undefined) {
-    for (let i = at; i < ceil; i++) if (isSentenceEnd(u[i] as number)) return i + 1
+    let or = 0
+    for (let i = at; i < ceil; i++) {
+      const c = u[i] as number
+      if (c < 64 && isSentenceEnd(c)) {
+        passed = or
+        return i + 1
+      }
+      or |= c
+    }
+    passed = or
   } else for (let i = at; i < ceil; i++) if (isSentenceEnd(text.charCodeAt(i))) return i + 1
   return ceil
 }
@@ -495,6 +516,13 @@ function sentenceEnd(text: string, u: Uint16Array | undefined, at: number): numb
  */
 let OPENS_WITH_TRIGGER = 0
 const STICKY: RegExp[] = []
+/** Case-insensitive copies of the patterns, for sentences searched as they are (see runRulesPlain). */
+const STICKY_I: RegExp[] = []
+const RULE_I: RegExp[] = RULES.map((r) => new RegExp(r.re.source, `${r.re.flags}i`))
+/** Rule.needs as one case-insensitive pattern. */
+const NEEDS_I: (RegExp | undefined)[] = RULES.map((r) =>
+  r.needs === undefined ? undefined : new RegExp(r.needs.join('|'), 'i'),
+)
 function checkOpeners(): void {
   const all: [string, number][] = []
   for (const [i, r] of RULES.entries()) for (const w of RULE_TRIGGERS[r.rule] ?? []) all.push([w, 1 << i])
@@ -512,9 +540,304 @@ function checkOpeners(): void {
     }
     OPENS_WITH_TRIGGER |= 1 << i
     STICKY[i] = new RegExp(r.re.source, `${r.re.flags}y`)
+    STICKY_I[i] = new RegExp(r.re.source, `${r.re.flags}iy`)
   }
 }
 checkOpeners()
+
+/*
+ * Checks on the code units the pre-filter loaded (runRulesPlain). Most sentences around a trigger
+ * hold no match, and a pattern run costs more than looking at a few code units: before a rule's
+ * pattern runs, what every match of it must hold is checked at the triggers. Each check is a
+ * necessary condition read off its pattern: it may let through a sentence the pattern then
+ * rejects, never the other way round. They run on sentences without U+0130 and U+212A, where
+ * lower-casing maps no other character to ASCII: a letter of a pattern stands for itself in
+ * either case, and nothing else.
+ */
+
+const WORD_UNIT = new Uint8Array(128)
+for (let c = 0; c < 128; c++) WORD_UNIT[c] = /\w/.test(String.fromCharCode(c)) ? 1 : 0
+/** `\w`. */
+const isWordUnit = (c: number): boolean => c < 128 && WORD_UNIT[c] === 1
+/** `\s`. */
+const isSpaceUnit = (c: number): boolean =>
+  c === 32 ||
+  (c >= 9 && c <= 13) ||
+  (c >= 0xa0 &&
+    (c === 0xa0 ||
+      c === 0x1680 ||
+      (c >= 0x2000 && c <= 0x200a) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      c === 0x202f ||
+      c === 0x205f ||
+      c === 0x3000 ||
+      c === 0xfeff))
+const isLetterUnit = (c: number): boolean => (c | 32) >= 97 && (c | 32) <= 122
+
+/** Whether u[j, end) starts with `w` once lower-cased (`w`: lower case; a letter matches either case). */
+function at(u: Uint16Array, j: number, end: number, w: string): boolean {
+  const n = w.length
+  if (j + n > end) return false
+  for (let k = 0; k < n; k++) {
+    const x = w.charCodeAt(k)
+    const c = u[j + k] as number
+    if (c !== x && (x < 97 || x > 122 || c !== x - 32)) return false
+  }
+  return true
+}
+/** Whether one of `ws` starts at j (see `at`). */
+function atAny(u: Uint16Array, j: number, end: number, ws: readonly string[]): boolean {
+  for (const w of ws) if (at(u, j, end, w)) return true
+  return false
+}
+/** Words by their first letter, for lookups at a position: LEXICON[letter - 97]. */
+function byFirst(ws: readonly string[]): string[][] {
+  const out: string[][] = Array.from({ length: 26 }, () => [])
+  for (const w of ws) (out[w.charCodeAt(0) - 97] as string[]).push(w)
+  return out
+}
+const NONE: readonly string[] = []
+/** Whether one of the words (by first letter) starts at j. */
+function atLexicon(u: Uint16Array, j: number, end: number, lex: string[][]): boolean {
+  if (j >= end) return false
+  const l = (u[j] as number) | 32
+  return l >= 97 && l <= 122 && atAny(u, j, end, lex[l - 97] ?? NONE)
+}
+function skipSpaces(u: Uint16Array, j: number, end: number): number {
+  while (j < end && isSpaceUnit(u[j] as number)) j++
+  return j
+}
+/** Whether u[from, to) is the (lower-case) letters of `w`. */
+function isWord(u: Uint16Array, from: number, to: number, w: string): boolean {
+  return to - from === w.length && at(u, from, to, w)
+}
+function isWordIn(u: Uint16Array, from: number, to: number, ws: readonly string[]): boolean {
+  for (const w of ws) if (isWord(u, from, to, w)) return true
+  return false
+}
+/**
+ * The letters right before the whitespace that ends at `j` (j - 1 must be whitespace), as
+ * [wordFrom, j') in `prevFrom`/`prevTo`; false when there is no whitespace or no letter before it.
+ */
+let prevFrom = 0
+let prevTo = 0
+function previousWord(u: Uint16Array, start: number, j: number): boolean {
+  if (j - 1 < start || !isSpaceUnit(u[j - 1] as number)) return false
+  let b = j - 1
+  while (b > start && isSpaceUnit(u[b - 1] as number)) b--
+  let a = b
+  while (a > start && isLetterUnit(u[a - 1] as number)) a--
+  prevFrom = a
+  prevTo = b
+  return a < b
+}
+
+/*
+ * Sticky checks, at a hit `p` carrying the rule: the pre-filter found one of the rule's trigger
+ * phrases there, at a word start (and no other phrase extends it without the rule: checkOpeners).
+ * `e`: the end of the letters from p.
+ */
+// override-instructions: the single-word verbs are whole words (followed by \s+); the others
+// ("pay no attention to", "do not follow", "don't follow", "stop following") pass.
+function overrideInstructionsAt(u: Uint16Array, p: number, e: number, end: number): boolean {
+  const n = e - p
+  if (n !== 6 && n !== 9 && n !== 8 && n !== 5) return n < 5
+  return e < end && isSpaceUnit(u[e] as number)
+}
+// override-policy: (ignores|ignoring|bypasses|bypassing|overrides|overriding)\s+: 7 to 10 letters
+// ending in s or g.
+function overridePolicyAt(u: Uint16Array, p: number, e: number, end: number): boolean {
+  const n = e - p
+  const last = (u[e - 1] as number) | 32
+  return n >= 7 && n <= 10 && (last === 115 || last === 103) && e < end && isSpaceUnit(u[e] as number)
+}
+// ignore-and-instead: (ignore|disregard)\b: 6 or 9 letters and no \w after them.
+function ignoreAndInsteadAt(u: Uint16Array, p: number, e: number, end: number): boolean {
+  const n = e - p
+  return (n === 6 || n === 9) && (e >= end || !isWordUnit(u[e] as number))
+}
+// forget-everything: forget\s+(everything|all|what).
+function forgetEverythingAt(u: Uint16Array, p: number, e: number, end: number): boolean {
+  if (e - p !== 6 || e >= end || !isSpaceUnit(u[e] as number)) return false
+  const c = skipSpaces(u, e, end)
+  if (c >= end) return false
+  const l = (u[c] as number) | 32
+  return l === 101 || l === 97 || l === 119
+}
+
+const ruleIndex = (name: string): number => RULES.findIndex((r) => r.rule === name)
+/** Sticky checks at a trigger, by rule index (rules that open with their trigger). */
+const STICKY_CHECK: ((u: Uint16Array, p: number, e: number, end: number) => boolean)[] = []
+STICKY_CHECK[ruleIndex('override-instructions')] = overrideInstructionsAt
+STICKY_CHECK[ruleIndex('override-policy')] = overridePolicyAt
+STICKY_CHECK[ruleIndex('ignore-and-instead')] = ignoreAndInsteadAt
+STICKY_CHECK[ruleIndex('forget-everything')] = forgetEverythingAt
+
+/*
+ * Anchored checks. Every match of these rules holds, at a word start, one of the trigger phrases
+ * (of any rule: the pre-filter notes a hit at every word start where a trigger phrase begins,
+ * checked below with checkAnchors); so when the hits are complete and the sentence was cut at
+ * neither end (a cut can make a word start or a word end the text does not have), a sentence
+ * where no hit passes the rule's check holds no match. Each check reads around the hit `q`.
+ */
+
+// jailbreak-claim: ... jailbroken\b | jailbreak (successful|mode|enabled|activated|prompt:) | this is a jailbreak\b
+const JAILBREAK_NEXT = ['successful', 'mode', 'enabled', 'activated', 'prompt:']
+function jailbreakClaimAt(u: Uint16Array, start: number, end: number, q: number): boolean {
+  if (at(u, q, end, 'jailbroken')) return true
+  if (!at(u, q, end, 'jailbreak')) return false
+  if (q - 2 >= start && u[q - 1] === 32 && ((u[q - 2] as number) | 32) === 97) return true
+  return u[q + 9] === 32 && atAny(u, q + 10, end, JAILBREAK_NEXT)
+}
+
+// special-mode: X\s+mode | opposite mode | god mode | developer mode\b...(no|without|...)\b | you are (now )?in developer mode
+const MODE_WORDS = [
+  'unrestricted',
+  'god',
+  'jailbreak',
+  'jailbroken',
+  'opposite',
+  'evil',
+  'uncensored',
+  'unfiltered',
+  'dan',
+  'chaos',
+  'no-limit',
+  'no-limits',
+]
+const DEVELOPER_NEXT = byFirst(['no', 'without', 'ignore', 'uncensored', 'unfiltered', 'any content'])
+function specialModeAt(u: Uint16Array, start: number, end: number, q: number): boolean {
+  for (const w of MODE_WORDS) {
+    if (!at(u, q, end, w)) continue
+    const c = q + w.length
+    if (c < end && isSpaceUnit(u[c] as number) && at(u, skipSpaces(u, c, end), end, 'mode')) return true
+  }
+  if (!at(u, q, end, 'developer mode')) return false
+  if (q - 3 >= start && u[q - 1] === 32 && at(u, q - 3, end, 'in')) return true
+  const from = q + 14
+  const last = Math.min(from + 60, end - 1)
+  for (let j = from; j <= last; j++) if (atLexicon(u, j, end, DEVELOPER_NEXT)) return true
+  return false
+}
+
+// do-anything-now: do anything now | (you are|...|as)\s+(now\s+)?(better)?dan\b | (better)?dan mode\b
+const DAN_BEFORE = ['are', 're', 'be', 'as', 'activate', 'enable', 'now']
+function doAnythingNowAt(u: Uint16Array, start: number, end: number, q: number): boolean {
+  if (at(u, q, end, 'do anything now') || at(u, q, end, 'betterdan')) return true
+  if (!at(u, q, end, 'dan') || (q + 3 < end && isWordUnit(u[q + 3] as number))) return false
+  if (at(u, q + 3, end, ' mode')) return true
+  return previousWord(u, start, q) && isWordIn(u, prevFrom, prevTo, DAN_BEFORE)
+}
+
+// malware-request: verb\s+(me\s+)?(a\s+|an\s+|some\s+)?(working\s+)?target
+const MALWARE = [
+  'malware',
+  'ransomware',
+  'keylogger',
+  'computer virus',
+  'trojan',
+  'botnet',
+  'credential stealer',
+]
+const MALWARE_VERBS = ['write', 'create', 'build', 'code', 'generate', 'make']
+const MALWARE_BETWEEN = ['me', 'a', 'an', 'some', 'working']
+function malwareRequestAt(u: Uint16Array, start: number, end: number, q: number): boolean {
+  if (!atAny(u, q, end, MALWARE)) return false
+  let j = q
+  for (let k = 0; k < 4; k++) {
+    if (!previousWord(u, start, j)) return false
+    if (isWordIn(u, prevFrom, prevTo, MALWARE_VERBS)) return true
+    if (!isWordIn(u, prevFrom, prevTo, MALWARE_BETWEEN)) return false
+    j = prevFrom
+  }
+  return false
+}
+
+// never-refuse: (never|stop|don't|do not|will not|won't|must not)\s+(refuse|refuses|refusing|decline)\b
+// | stay in character... | if you break character
+const REFUSE = ['refuse', 'refuses', 'refusing', 'decline']
+const REFUSE_BEFORE = ['never', 'stop', 't', 'not']
+function neverRefuseAt(u: Uint16Array, start: number, end: number, q: number): boolean {
+  if (at(u, q, end, 'stay in character') || at(u, q, end, 'break character')) return true
+  let e = q
+  while (e < end && isLetterUnit(u[e] as number)) e++
+  if (!isWordIn(u, q, e, REFUSE)) return false
+  return previousWord(u, start, q) && isWordIn(u, prevFrom, prevTo, REFUSE_BEFORE)
+}
+
+// addressed-to-model: (note to|attention|message to) (the |any |all )?(ai|assistant|llm|chatbot|language model)
+const ADDRESSED = ['note to ', 'attention ', 'message to ']
+const ADDRESSEES = ['ai', 'assistant', 'llm', 'chatbot', 'language model']
+function addressedToModelAt(u: Uint16Array, _start: number, end: number, q: number): boolean {
+  for (const a of ADDRESSED) {
+    if (!at(u, q, end, a)) continue
+    const c = q + a.length
+    if (atAny(u, c, end, ADDRESSEES)) return true
+    return atAny(u, c, end, ['the ', 'any ', 'all ']) && atAny(u, c + 4, end, ADDRESSEES)
+  }
+  return false
+}
+
+// authority-claim: (system|admin|...) (override|message update|mode override)\b | (higher|highest)[- ]priority ...
+// | new (primary )?(instructions|...)... | overrides? all (others|other|previous|prior) | the unanchored last
+// alternative, (rules|instructions) (are|is) (now )?(void|cancelled|revoked|null), found by authorityVoidIn.
+const AUTHORITY_ROLES = ['system', 'admin', 'administrator', 'developer', 'root', 'safety', 'mode']
+function authorityClaimAt(u: Uint16Array, start: number, end: number, q: number): boolean {
+  if (at(u, q, end, 'overrid')) {
+    if (at(u, q, end, 'override all ') || at(u, q, end, 'overrides all ')) return true
+    return u[q - 1] === 32 && previousWord(u, start, q) && isWordIn(u, prevFrom, prevTo, AUTHORITY_ROLES)
+  }
+  if (at(u, q, end, 'message update') || at(u, q, end, 'new ')) return true
+  if (!at(u, q, end, 'priority') || q - 1 < start || (u[q - 1] !== 32 && u[q - 1] !== 45)) return false
+  let a = q - 1
+  while (a > start && isLetterUnit(u[a - 1] as number)) a--
+  return isWordIn(u, a, q - 1, ['higher', 'highest'])
+}
+const VOID_WORDS = byFirst(['void', 'cancelled', 'revoked', 'null'])
+function authorityVoidIn(u: Uint16Array, start: number, end: number): boolean {
+  for (let j = start + 1; j < end; j++) {
+    if (u[j - 1] !== 32 || !atLexicon(u, j, end, VOID_WORDS)) continue
+    if (previousWord(u, start, j) && isWordIn(u, prevFrom, prevTo, ['are', 'is', 'now'])) return true
+  }
+  return false
+}
+
+type AnchorCheck = (u: Uint16Array, start: number, end: number, q: number) => boolean
+const ANCHOR_CHECK: AnchorCheck[] = []
+ANCHOR_CHECK[ruleIndex('jailbreak-claim')] = jailbreakClaimAt
+ANCHOR_CHECK[ruleIndex('special-mode')] = specialModeAt
+ANCHOR_CHECK[ruleIndex('do-anything-now')] = doAnythingNowAt
+ANCHOR_CHECK[ruleIndex('malware-request')] = malwareRequestAt
+ANCHOR_CHECK[ruleIndex('never-refuse')] = neverRefuseAt
+ANCHOR_CHECK[ruleIndex('addressed-to-model')] = addressedToModelAt
+ANCHOR_CHECK[ruleIndex('authority-claim')] = authorityClaimAt
+const AUTHORITY_CLAIM = ruleIndex('authority-claim')
+
+/**
+ * Checks what the anchored checks rely on: at a word start where a rule's trigger phrase begins,
+ * the pre-filter's walk ends on a phrase carrying some rule (it takes the longest phrase on the
+ * way, so no phrase extending a rule's trigger may carry only the token or context bits).
+ */
+function checkAnchors(): void {
+  const masks = new Map<string, number>()
+  const add = (w: string, mask: number): void => {
+    const k = w.toLowerCase()
+    masks.set(k, (masks.get(k) ?? 0) | mask)
+  }
+  for (const [i, r] of RULES.entries()) for (const w of RULE_TRIGGERS[r.rule] ?? []) add(w, 1 << i)
+  for (const w of TOKEN_TRIGGERS) add(w, TOKEN_BIT)
+  for (const w of CONTEXT_TRIGGERS) add(w, CONTEXT_BIT)
+  const rules = ~(TOKEN_BIT | CONTEXT_BIT)
+  for (const [t, tm] of masks) {
+    if ((tm & rules) === 0) continue
+    const own = t.replace(/\$$/, '')
+    for (const [o, om] of masks)
+      if (o !== t && o.replace(/\$$/, '').startsWith(own) && (om & rules) === 0)
+        throw new Error(`trigger ${o} hides ${t}`)
+  }
+}
+checkAnchors()
 
 function holdsAny(sentence: string, words: readonly string[]): boolean {
   for (const w of words) if (sentence.includes(w)) return true
@@ -571,6 +894,92 @@ function runRules(
   return found
 }
 
+/**
+ * runRules for a sentence the pre-filter's code units `u` still hold, without U+0130 and U+212A
+ * (`ascii`: and all of it ASCII). The only characters whose lower case differs in length or is
+ * ASCII while they are not are those two; so on the rest, the case-insensitive copy of a pattern
+ * (RULE_I, STICKY_I) finds on the sentence as it is what the pattern finds on it lower-cased, at
+ * the same offsets (case-insensitive matching without the u flag never folds a non-ASCII
+ * character onto an ASCII one, and leaves `\s`, `\w`, `\b` and the classes of non-letters as they
+ * are): no lower-cased copy is made. Before its pattern runs, a rule is checked on the code units
+ * (STICKY_CHECK at each of its triggers; ANCHOR_CHECK, on ASCII sentences, at each hit in the
+ * sentence, from `hs`, the first hit at or after `start`).
+ */
+function runRulesPlain(
+  text: string,
+  u: Uint16Array,
+  start: number,
+  end: number,
+  todo: number,
+  out: Violation[],
+  f: Features | null,
+  h: number,
+  hs: number,
+  ascii: boolean,
+): number {
+  let found = 0
+  let sentence: string | undefined
+  // A sentence cut at WINDOW inside a word may open with a verb the pre-filter saw no word start
+  // for (and holds word starts and ends the text does not have).
+  const atHits = f !== null && (start === 0 || isSentenceEnd(u[start - 1] as number))
+  const anchored = ascii && atHits && (end === text.length || isSentenceEnd(u[end - 1] as number))
+  for (let i = 0; todo !== 0; i++, todo >>>= 1) {
+    if ((todo & 1) === 0) continue
+    const r = RULES[i] as Rule
+    const bit = 1 << i
+    let hit: RegExpExecArray | null = null
+    if (atHits && (OPENS_WITH_TRIGGER & bit) !== 0) {
+      const re = STICKY_I[i] as RegExp
+      const check = STICKY_CHECK[i]
+      const { hitPos, hitMask, hits } = f as Features
+      for (let k = h; k < hits; k++) {
+        const pos = hitPos[k] as number
+        if (pos >= end) break
+        if (((hitMask[k] as number) & bit) === 0) continue
+        if (check !== undefined) {
+          let e = pos
+          while (e < end && isLetterUnit(u[e] as number)) e++
+          if (!check(u, pos, e, end)) continue
+        }
+        sentence ??= text.slice(start, end)
+        re.lastIndex = pos - start
+        hit = re.exec(sentence)
+        if (hit !== null) break
+      }
+    } else {
+      const anchor = ANCHOR_CHECK[i]
+      if (anchor !== undefined && anchored) {
+        const { hitPos, hits } = f as Features
+        let may = i === AUTHORITY_CLAIM && authorityVoidIn(u, start, end)
+        for (let k = hs; !may && k < hits; k++) {
+          const q = hitPos[k] as number
+          if (q >= end) break
+          may = anchor(u, start, end, q)
+        }
+        if (!may) continue
+      }
+      sentence ??= text.slice(start, end)
+      const needs = NEEDS_I[i]
+      if (needs === undefined || needs.test(sentence)) hit = (RULE_I[i] as RegExp).exec(sentence)
+    }
+    if (hit !== null) {
+      found |= bit
+      const s = start + hit.index
+      out.push({ category: r.category, rule: r.rule, severity: r.severity, span: [s, s + hit[0].length] })
+    }
+  }
+  return found
+}
+
+/** Whether u[start, end) holds U+0130 or U+212A (whose lower case is, or starts with, ASCII). */
+function foldsToAscii(u: Uint16Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = u[i] as number
+    if (c === 0x130 || c === 0x212a) return true
+  }
+  return false
+}
+
 /** Appends injection, jailbreak and harmful-request findings, given the pre-filter's features. */
 export function scanInjection(text: string, f: Features, out: Violation[]): void {
   let found = 0
@@ -580,20 +989,41 @@ export function scanInjection(text: string, f: Features, out: Violation[]): void
   let units: Uint16Array | null | undefined
   let windowEnd = -1
   let windowStart = 0
+  let plain = false
+  let ascii = false
   let ran = 0
   for (let h = 0; h < f.hits; h++) {
     const pos = f.hitPos[h] as number
     if (pos >= windowEnd) {
       units ??= loadedUnits(text) ?? null
       windowStart = sentenceStart(text, units ?? undefined, pos)
+      const before = passed
       windowEnd = sentenceEnd(text, units ?? undefined, pos + 1)
+      ascii = units !== null && (before | passed | (units[pos] as number)) < 128
+      plain = ascii || (units !== null && !foldsToAscii(units, windowStart, windowEnd))
       ran = 0
     }
     const todo = (f.hitMask[h] as number) & ~ran & ~found
     if (todo === 0) continue
     ran |= todo
     // The first hit in this sentence carrying these rules (an earlier one would have run them).
-    found |= runRules(text, windowStart, windowEnd, todo, out, complete ? f : null, h)
+    const hits = complete ? f : null
+    if (plain) {
+      let hs = h
+      while (hs > 0 && (f.hitPos[hs - 1] as number) >= windowStart) hs--
+      found |= runRulesPlain(
+        text,
+        units as Uint16Array,
+        windowStart,
+        windowEnd,
+        todo,
+        out,
+        hits,
+        h,
+        hs,
+        ascii,
+      )
+    } else found |= runRules(text, windowStart, windowEnd, todo, out, hits, h)
   }
 }
 
