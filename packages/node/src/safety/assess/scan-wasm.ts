@@ -70,6 +70,7 @@ const V128 = 0x7b
 // SIMD: the 0xfd prefix, then the opcode as LEB128.
 const simd = (op: number): number[] => [0xfd, ...uleb(op)]
 const V128_LOAD = 0x00
+const V128_STORE = 0x0b
 const V128_CONST = 0x0c
 const I8X16_SHUFFLE = 0x0d
 const I8X16_SWIZZLE = 0x0e
@@ -540,8 +541,33 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
     END,
     END,
   ]
+  // Eighteen 0 sentinels after the text (the lanes of its last sixteen and the filter's look
+  // ahead): p = text + 2n, two 16-byte stores and a 4-byte one.
+  const sentinels = [
+    ...get(text),
+    ...get(n),
+    ...c(1),
+    I32_SHL,
+    I32_ADD,
+    ...set(p),
+    ...get(p),
+    ...bytes16(0),
+    ...simd(V128_STORE),
+    0,
+    0,
+    ...get(p),
+    ...bytes16(0),
+    ...simd(V128_STORE),
+    0,
+    16,
+    ...get(p),
+    ...c(0),
+    I32_STORE,
+    1,
+    32,
+  ]
   const prologue = [...constants.values()].flatMap((x) => [...simd(V128_CONST), ...x.bytes, ...set(x.local)])
-  const code = [...prologue, ...firstPass, ...secondPass, ...get(w), END]
+  const code = [...prologue, ...sentinels, ...firstPass, ...secondPass, ...get(w), END]
   const body = [
     ...vec([
       [11, I32],
@@ -617,10 +643,9 @@ export class WasmScan {
   /** Loads `text` and returns how many positions were found (in `positions`). */
   run(text: string): number {
     const n = text.length
-    // Sixteen 0 sentinels after the text, and two more for the word filter's look ahead.
+    // The scan writes eighteen 0 sentinels after the text.
     if (n + 18 > this.#capacity) this.#views(n + 18)
     this.#bytes.write(text, 0, 'utf16le')
-    this.units.fill(0, n, n + 18)
     return this.#scan(this.#textAt, n, this.#outAt, this.#bitmapAt)
   }
 }
