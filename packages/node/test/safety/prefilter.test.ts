@@ -138,7 +138,7 @@ describe('tier-1 pre-filter fast paths', () => {
     const u = new Uint16Array(t.length + 4)
     for (let i = 0; i < t.length; i++) u[i] = t.charCodeAt(i)
     const out = new Int32Array(t.length + 1)
-    const m = scanPositions(u, t.length, TRIGGERS.trie().gate, out)
+    const m = scanPositions(u, t.length, TRIGGERS.trie().gate, out, new Uint8Array(t.length + 1))
     assert.deepEqual(Array.from(out.subarray(0, m)), [3, 10, 11])
   })
 
@@ -210,15 +210,19 @@ describe('tier-1 pre-filter fast paths', () => {
   it('keeps every word start the five-letter gate lets in: the word filter only thins out the rest', () => {
     const gate = TRIGGERS.trie().gate
     const wasm = new WasmScan(SCAN_TABLES, gate)
-    const js = (text: string): number[] => {
+    // Positions and their acts.
+    const js = (text: string): number[][] => {
       const u = new Uint16Array(text.length + 4)
       for (let i = 0; i < text.length; i++) u[i] = text.charCodeAt(i)
       const out = new Int32Array(text.length + 1)
-      return Array.from(out.subarray(0, scanPositions(u, text.length, gate, out)))
+      const acts = new Uint8Array(text.length + 1)
+      const m = scanPositions(u, text.length, gate, out, acts)
+      return [Array.from(out.subarray(0, m)), Array.from(acts.subarray(0, m))]
     }
     const same = (text: string): void => {
       const m = wasm.run(text)
-      assert.deepEqual(Array.from(wasm.positions.subarray(0, m)), js(text), JSON.stringify(text))
+      const found = [Array.from(wasm.positions.subarray(0, m)), Array.from(wasm.acts.subarray(0, m))]
+      assert.deepEqual(found, js(text), JSON.stringify(text))
     }
     // Code units standing for each gate code: letters in both cases; whitespace (0), digits (27),
     // '-' (28), '_' (29), "'" (30) and anything else (31), ASCII or not.

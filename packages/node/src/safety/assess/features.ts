@@ -446,17 +446,27 @@ const gateOpen = (u: Uint16Array, i: number, gate: Int32Array): boolean => {
 
 /**
  * Where the pre-filter has something to do, found by one pass over the code units: a position
- * whose EVENT (given the class of the code unit before it) is STOP, or GATED with the gate open.
+ * whose EVENT (given the class of the code unit before it) is STOP, or GATED with the gate open;
+ * `acts` gets each position's ACT.
  * The pass is a WebAssembly loop (scan-wasm.ts); this is the same loop in JavaScript, used where
  * WebAssembly is not available (e.g. node --jitless) and by the tests to check the two agree.
  */
-export function scanPositions(u: Uint16Array, n: number, gate: Int32Array, out: Int32Array): number {
+export function scanPositions(
+  u: Uint16Array,
+  n: number,
+  gate: Int32Array,
+  out: Int32Array,
+  acts: Uint8Array,
+): number {
   let m = 0
   let prev = K_OTHER
   for (let i = 0; i < n; i++) {
     const k = CLS[u[i] as number] as number
     const e = EVENT[prev * K_COUNT + k] as number
-    if (e !== 0 && (e === STOP || gateOpen(u, i, gate))) out[m++] = i
+    if (e !== 0 && (e === STOP || gateOpen(u, i, gate))) {
+      acts[m] = ACT[prev * K_COUNT + k] as number
+      out[m++] = i
+    }
     prev = k
   }
   return m
@@ -465,6 +475,8 @@ export function scanPositions(u: Uint16Array, n: number, gate: Int32Array, out: 
 interface Scanner {
   units: Uint16Array
   positions: Int32Array
+  /** The ACT of each position. */
+  acts: Uint8Array
   run(text: string): number
 }
 
@@ -474,6 +486,7 @@ class JsScan implements Scanner {
   #bytes = Buffer.alloc(0)
   units = new Uint16Array(0)
   positions = new Int32Array(0)
+  acts = new Uint8Array(0)
   constructor(gate: Int32Array) {
     this.#gate = gate
   }
@@ -484,10 +497,11 @@ class JsScan implements Scanner {
       this.#bytes = Buffer.alloc(capacity * 2)
       this.units = new Uint16Array(this.#bytes.buffer, this.#bytes.byteOffset, capacity)
       this.positions = new Int32Array(capacity + 1)
+      this.acts = new Uint8Array(capacity + 1)
     }
     this.#bytes.write(text, 0, 'utf16le')
     this.units.fill(0, n, n + 4)
-    return scanPositions(this.units, n, this.#gate, this.positions)
+    return scanPositions(this.units, n, this.#gate, this.positions, this.acts)
   }
 }
 
@@ -496,6 +510,7 @@ export const SCAN_TABLES = {
   cls: CLS,
   gcode: GCODE,
   event: EVENT,
+  act: ACT,
   classes: K_COUNT,
   stop: STOP,
   gated: GATED,
@@ -542,6 +557,7 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
   loadedBy = scanner
   const u = scanner.units
   const at = scanner.positions
+  const acts = scanner.acts
   at[found] = n
   f.hits = 0
   f.tokens = 0
@@ -556,14 +572,13 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
   f.leetFrom = -1
   let mixedFrom = -1
   let flips = 0
-  // The positions in order; a handler that consumes code units moves `i` on, and the positions
-  // it passed are skipped. The class before a position is the class of the code unit before it.
-  let next = 0
+  // The positions in order, each with its ACT (what it calls for given the class of the code unit
+  // before it); a handler that consumes code units moves `i` on, and the positions it passed are
+  // skipped.
+  let x = 0
   for (let i = at[0] as number; i < n; ) {
-    const prev = i === 0 ? K_OTHER : (CLS[u[i - 1] as number] as number)
+    const act = acts[x] as number
     const c = u[i] as number
-    const k = CLS[c] as number
-    const act = ACT[prev * K_COUNT + k] as number
     if (act === A_WORD_START) {
       // The gate let it in.
       walk(u, n, i, t, f)
@@ -620,8 +635,9 @@ export function extractFeatures(text: string, table: TriggerTable, f: Features):
     } else if (c === 91) {
       if (bracketMarker(u, n, i)) f.markers |= MARKER_BRACKET
     }
-    while ((at[next] as number) <= i) next++
-    i = at[next] as number
+    x++
+    while ((at[x] as number) <= i) x++
+    i = at[x] as number
   }
   f.nonLatin1 = f.obfuscation !== 0
   if (mixedFrom >= 0) {

@@ -18,16 +18,17 @@
  * before the loops.
  *
  * Memory layout (bytes): CLS (65,536 one-byte classes) at 0, GCODE (65,536 one-byte gate codes),
- * EVENT (K_COUNT² bytes), the gate (two halves of GATE2 32-bit words), 64 zero bytes (the code
+ * EVENT and ACT (K_COUNT² bytes each), the gate (two halves of GATE2 32-bit words), 64 zero bytes (the code
  * unit before the text is 0), the text (its code units and eighteen 0 sentinels), the positions
- * (32-bit, one per code unit at most, and sixteen of slack) and the masks (16-bit, one per sixteen
- * code units, and a 64-bit word of slack).
+ * (32-bit, one per code unit at most, and sixteen of slack), each position's ACT (a byte) and the
+ * masks (16-bit, one per sixteen code units, and a 64-bit word of slack).
  */
 import { name, section, sleb, uleb, vec } from '../../wasm-encoding.ts'
 
 const CLS_AT = 0
 const GCODE_AT = 65_536
 const EVENT_AT = 131_072
+const ACT_AT = 131_200
 const GATE_AT = 131_328
 const PAGE = 65_536
 
@@ -46,6 +47,7 @@ const I32_LOAD = 0x28
 const I32_LOAD8_U = 0x2d
 const I32_LOAD16_U = 0x2f
 const I32_STORE = 0x36
+const I32_STORE8 = 0x3a
 const I32_STORE16 = 0x3b
 const I64 = 0x7e
 const I64_LOAD = 0x29
@@ -89,6 +91,8 @@ export interface ScanTables {
   cls: Uint8Array
   gcode: Uint8Array
   event: Uint8Array
+  /** What each position calls for (ACT, same geometry as `event`): written next to each position. */
+  act: Uint8Array
   /** Row width of `event` (classes). */
   classes: number
   /** STOP's value in `event`. */
@@ -188,14 +192,15 @@ export function wordFilter(gate: Int32Array): Uint8Array {
 
 /** The module's bytes for the given table geometry. */
 function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Array<ArrayBuffer> {
-  // Parameters: 0 text (byte address), 1 n (code units), 2 out (byte address), 3 bitmap (byte
-  // address: a 16-bit mask per sixteen code units). Locals: i32 4..14, i64 15, v128 16..26.
-  const [text, n, out, bitmap, i, p, w, e, g1, g2, g3, c0, k, base, end] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+  // Parameters: 0 text (byte address), 1 n (code units), 2 out (byte address), 3 acts (byte
+  // address), 4 bitmap (byte address: a 16-bit mask per sixteen code units). Locals: i32 5..16,
+  // i64 17, v128 18..28 and the constants after them.
+  const [text, n, out, acts, bitmap, i, p, w, e, g1, g2, g3, c0, k, base, end, x] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
   ]
-  const bits = 15
+  const bits = 17
   const [b, upper, lower, letters, pairs, lastLetters, lastLower, lastPairs, signs, lastSigns, temp] = [
-    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+    18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
   ]
   const get = (x: number): number[] => [LOCAL_GET, x]
   const set = (x: number): number[] => [LOCAL_SET, x]
@@ -402,7 +407,8 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
     I32_SHL,
     I32_ADD,
     ...set(p),
-    // e = EVENT[CLS[u[i - 1]] * classes + CLS[u[i]]] (the code unit before the text is 0)
+    // x = CLS[u[i - 1]] * classes + CLS[u[i]] (the code unit before the text is 0); e = EVENT[x];
+    // acts[w] = ACT[x]
     ...get(p),
     ...c(2),
     I32_SUB,
@@ -416,8 +422,18 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
     c0,
     ...load8(CLS_AT),
     I32_ADD,
+    LOCAL_TEE,
+    x,
     ...load8(EVENT_AT),
     ...set(e),
+    ...get(acts),
+    ...get(w),
+    I32_ADD,
+    ...get(x),
+    ...load8(ACT_AT),
+    I32_STORE8,
+    0,
+    0,
     ...gcodeOfUnit(2),
     ...set(g1),
     ...gcodeOfUnit(4),
@@ -570,7 +586,7 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
   const code = [...prologue, ...sentinels, ...firstPass, ...secondPass, ...get(w), END]
   const body = [
     ...vec([
-      [11, I32],
+      [12, I32],
       [1, I64],
       [11 + constants.size, V128],
     ]),
@@ -578,7 +594,7 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
   ]
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([[I32]])]])),
+    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([[I32]])]])),
     ...section(3, vec([[0]])),
     ...section(5, vec([[0x00, ...uleb(minPages)]])),
     ...section(
@@ -596,17 +612,20 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
 /** The scan over one text at a time; the text is written into `units` (grown on demand). */
 export class WasmScan {
   readonly #memory: WebAssembly.Memory
-  readonly #scan: (text: number, n: number, out: number, bitmap: number) => number
+  readonly #scan: (text: number, n: number, out: number, acts: number, bitmap: number) => number
   readonly #textAt: number
   /** Code units the text area holds (sentinels included). */
   #capacity = 0
   #outAt = 0
+  #actsAt = 0
   #bitmapAt = 0
   #bytes!: Buffer
   /** The text's code units (index 0 is the text's first). */
   units!: Uint16Array
   /** The positions found, then whatever the caller appends. */
   positions!: Int32Array
+  /** The ACT of each position found. */
+  acts!: Uint8Array
 
   constructor(tables: ScanTables, gate: Int32Array) {
     // The tables, then 64 zero bytes (the code unit before the text is 0), then the text.
@@ -615,11 +634,18 @@ export class WasmScan {
     const module = new WebAssembly.Module(assemble(tables, wordFilter(gate), pages))
     const instance = new WebAssembly.Instance(module, {})
     this.#memory = instance.exports.memory as WebAssembly.Memory
-    this.#scan = instance.exports.scan as (text: number, n: number, out: number, bitmap: number) => number
+    this.#scan = instance.exports.scan as (
+      text: number,
+      n: number,
+      out: number,
+      acts: number,
+      bitmap: number,
+    ) => number
     const mem = new Uint8Array(this.#memory.buffer)
     mem.set(tables.cls, CLS_AT)
     mem.set(tables.gcode, GCODE_AT)
     mem.set(tables.event, EVENT_AT)
+    mem.set(tables.act, ACT_AT)
     mem.set(new Uint8Array(gate.buffer, gate.byteOffset, gate.byteLength), GATE_AT)
     this.#views(64 * 1024)
   }
@@ -628,16 +654,19 @@ export class WasmScan {
     // Text (capacity code units, sixteen of them sentinels), positions (one per code unit and
     // sixteen of slack), the bitmap (two bytes per sixteen code units, and a 64-bit word of slack).
     const outAt = this.#textAt + ((capacity * 2 + 15) & ~15)
-    const bitmapAt = outAt + (capacity + 16) * 4
+    const actsAt = outAt + (capacity + 16) * 4
+    const bitmapAt = actsAt + ((capacity + 16 + 15) & ~15)
     const need = bitmapAt + Math.ceil(capacity / 16) * 2 + 16
     const have = this.#memory.buffer.byteLength
     if (need > have) this.#memory.grow(Math.ceil((need - have) / PAGE))
     this.#capacity = capacity
     this.#outAt = outAt
+    this.#actsAt = actsAt
     this.#bitmapAt = bitmapAt
     this.#bytes = Buffer.from(this.#memory.buffer, this.#textAt, capacity * 2)
     this.units = new Uint16Array(this.#memory.buffer, this.#textAt, capacity)
     this.positions = new Int32Array(this.#memory.buffer, outAt, capacity + 16)
+    this.acts = new Uint8Array(this.#memory.buffer, actsAt, capacity + 16)
   }
 
   /** Loads `text` and returns how many positions were found (in `positions`). */
@@ -646,6 +675,6 @@ export class WasmScan {
     // The scan writes eighteen 0 sentinels after the text.
     if (n + 18 > this.#capacity) this.#views(n + 18)
     this.#bytes.write(text, 0, 'utf16le')
-    return this.#scan(this.#textAt, n, this.#outAt, this.#bitmapAt)
+    return this.#scan(this.#textAt, n, this.#outAt, this.#actsAt, this.#bitmapAt)
   }
 }
