@@ -935,12 +935,11 @@ function checkAnchors(): void {
   for (const w of TOKEN_TRIGGERS) add(w, TOKEN_BIT)
   for (const w of CONTEXT_TRIGGERS) add(w, CONTEXT_BIT)
   const rules = ~(TOKEN_BIT | CONTEXT_BIT)
-  for (const [t, tm] of masks) {
-    if ((tm & rules) === 0) continue
+  const ruleless = [...masks].filter(([, m]) => (m & rules) === 0).map(([o]) => o)
+  for (const [t, m] of masks) {
+    if ((m & rules) === 0) continue
     const own = t.replace(/\$$/, '')
-    for (const [o, om] of masks)
-      if (o !== t && o.replace(/\$$/, '').startsWith(own) && (om & rules) === 0)
-        throw new Error(`trigger ${o} hides ${t}`)
+    for (const o of ruleless) if (o.startsWith(own)) throw new Error(`trigger ${o} hides ${t}`)
   }
 }
 checkAnchors()
