@@ -469,6 +469,9 @@ const isSentenceEnd = (c: number): boolean => c === 46 || c === 33 || c === 63 |
 
 /** OR of the code units the last sentenceStart/sentenceEnd on loaded units passed over (< 128: ASCII). */
 let passed = 0
+/** Sentence ends by ASCII code unit (read as STOPS[c & 127] && c < 128: no branch on most units). */
+const STOPS = new Uint8Array(128)
+for (const c of [46, 33, 63, 10]) STOPS[c] = 1
 
 // Bounded scans (at most WINDOW characters), so many triggers in a long text stay linear.
 // `u`: the text's code units when the pre-filter still holds them (loadedUnits), else charCodeAt.
@@ -478,7 +481,7 @@ function sentenceStart(text: string, u: Uint16Array | undefined, at: number): nu
     let or = 0
     for (let i = at - 1; i >= floor; i--) {
       const c = u[i] as number
-      if (c < 64 && isSentenceEnd(c)) {
+      if (STOPS[c & 127] !== 0 && c < 128) {
         passed = or
         return i + 1
       }
@@ -494,7 +497,7 @@ function sentenceEnd(text: string, u: Uint16Array | undefined, at: number): numb
     let or = 0
     for (let i = at; i < ceil; i++) {
       const c = u[i] as number
-      if (c < 64 && isSentenceEnd(c)) {
+      if (STOPS[c & 127] !== 0 && c < 128) {
         passed = or
         return i + 1
       }
