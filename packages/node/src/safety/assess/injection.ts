@@ -469,6 +469,9 @@ const isSentenceEnd = (c: number): boolean => c === 46 || c === 33 || c === 63 |
 
 /** OR of the code units the last sentenceStart/sentenceEnd on loaded units passed over (< 128: ASCII). */
 let passed = 0
+/** Sentence ends by ASCII code unit (read as STOPS[c & 127] && c < 128: no branch on most units). */
+const STOPS = new Uint8Array(128)
+for (const c of [46, 33, 63, 10]) STOPS[c] = 1
 
 // Bounded scans (at most WINDOW characters), so many triggers in a long text stay linear.
 // `u`: the text's code units when the pre-filter still holds them (loadedUnits), else charCodeAt.
@@ -478,7 +481,7 @@ function sentenceStart(text: string, u: Uint16Array | undefined, at: number): nu
     let or = 0
     for (let i = at - 1; i >= floor; i--) {
       const c = u[i] as number
-      if (c < 64 && isSentenceEnd(c)) {
+      if (STOPS[c & 127] !== 0 && c < 128) {
         passed = or
         return i + 1
       }
@@ -494,7 +497,7 @@ function sentenceEnd(text: string, u: Uint16Array | undefined, at: number): numb
     let or = 0
     for (let i = at; i < ceil; i++) {
       const c = u[i] as number
-      if (c < 64 && isSentenceEnd(c)) {
+      if (STOPS[c & 127] !== 0 && c < 128) {
         passed = or
         return i + 1
       }
@@ -652,10 +655,22 @@ function overridePolicyAt(u: Uint16Array, p: number, e: number, end: number): bo
   const last = (u[e - 1] as number) | 32
   return n >= 7 && n <= 10 && (last === 115 || last === 103) && e < end && isSpaceUnit(u[e] as number)
 }
-// ignore-and-instead: (ignore|disregard)\b: 6 or 9 letters and no \w after them.
+// ignore-and-instead: (ignore|disregard)\b, 6 or 9 letters and no \w after them, then within 50
+// characters \band\s+.
 function ignoreAndInsteadAt(u: Uint16Array, p: number, e: number, end: number): boolean {
   const n = e - p
-  return (n === 6 || n === 9) && (e >= end || !isWordUnit(u[e] as number))
+  if ((n !== 6 && n !== 9) || (e < end && isWordUnit(u[e] as number))) return false
+  const last = Math.min(e + 50, end - 4)
+  for (let j = e; j <= last; j++)
+    if (
+      ((u[j] as number) | 32) === 97 &&
+      ((u[j + 1] as number) | 32) === 110 &&
+      ((u[j + 2] as number) | 32) === 100 &&
+      isSpaceUnit(u[j + 3] as number) &&
+      !isWordUnit(u[j - 1] as number)
+    )
+      return true
+  return false
 }
 // forget-everything: forget\s+(everything|all|what).
 function forgetEverythingAt(u: Uint16Array, p: number, e: number, end: number): boolean {
@@ -687,7 +702,12 @@ const JAILBREAK_NEXT = ['successful', 'mode', 'enabled', 'activated', 'prompt:']
 function jailbreakClaimAt(u: Uint16Array, start: number, end: number, q: number): boolean {
   if (at(u, q, end, 'jailbroken')) return true
   if (!at(u, q, end, 'jailbreak')) return false
-  if (q - 2 >= start && u[q - 1] === 32 && ((u[q - 2] as number) | 32) === 97) return true
+  if (
+    q - 10 >= start &&
+    at(u, q - 10, end, 'this is a ') &&
+    (q + 9 >= end || !isWordUnit(u[q + 9] as number))
+  )
+    return true
   return u[q + 9] === 32 && atAny(u, q + 10, end, JAILBREAK_NEXT)
 }
 
@@ -707,8 +727,10 @@ const MODE_WORDS = [
   'no-limits',
 ]
 const DEVELOPER_NEXT = byFirst(['no', 'without', 'ignore', 'uncensored', 'unfiltered', 'any content'])
+const MODE_LEX = byFirst(MODE_WORDS)
 function specialModeAt(u: Uint16Array, start: number, end: number, q: number): boolean {
-  for (const w of MODE_WORDS) {
+  const l = (u[q] as number) | 32
+  for (const w of (l >= 97 && l <= 122 ? MODE_LEX[l - 97] : undefined) ?? NONE) {
     if (!at(u, q, end, w)) continue
     const c = q + w.length
     if (c < end && isSpaceUnit(u[c] as number) && at(u, skipSpaces(u, c, end), end, 'mode')) return true
@@ -717,7 +739,14 @@ function specialModeAt(u: Uint16Array, start: number, end: number, q: number): b
   if (q - 3 >= start && u[q - 1] === 32 && at(u, q - 3, end, 'in')) return true
   const from = q + 14
   const last = Math.min(from + 60, end - 1)
-  for (let j = from; j <= last; j++) if (atLexicon(u, j, end, DEVELOPER_NEXT)) return true
+  for (let j = from; j <= last; j++) {
+    const l = (u[j] as number) | 32
+    if (
+      (l === 110 || l === 119 || l === 105 || l === 117 || l === 97) &&
+      atLexicon(u, j, end, DEVELOPER_NEXT)
+    )
+      return true
+  }
   return false
 }
 
@@ -781,7 +810,7 @@ function addressedToModelAt(u: Uint16Array, _start: number, end: number, q: numb
 
 // authority-claim: (system|admin|...) (override|message update|mode override)\b | (higher|highest)[- ]priority ...
 // | new (primary )?(instructions|...)... | overrides? all (others|other|previous|prior) | the unanchored last
-// alternative, (rules|instructions) (are|is) (now )?(void|cancelled|revoked|null), found by authorityVoidIn.
+// alternative, (rules|instructions) (are|is) (now )?(void|cancelled|revoked|null), looked for with AUTHORITY_VOID.
 const AUTHORITY_ROLES = ['system', 'admin', 'administrator', 'developer', 'root', 'safety', 'mode']
 function authorityClaimAt(u: Uint16Array, start: number, end: number, q: number): boolean {
   if (at(u, q, end, 'overrid')) {
@@ -794,13 +823,90 @@ function authorityClaimAt(u: Uint16Array, start: number, end: number, q: number)
   while (a > start && isLetterUnit(u[a - 1] as number)) a--
   return isWordIn(u, a, q - 1, ['higher', 'highest'])
 }
-const VOID_WORDS = byFirst(['void', 'cancelled', 'revoked', 'null'])
-function authorityVoidIn(u: Uint16Array, start: number, end: number): boolean {
-  for (let j = start + 1; j < end; j++) {
-    if (u[j - 1] !== 32 || !atLexicon(u, j, end, VOID_WORDS)) continue
-    if (previousWord(u, start, j) && isWordIn(u, prevFrom, prevTo, ['are', 'is', 'now'])) return true
+/** What the last alternative needs, searched when no hit passes authorityClaimAt. */
+const AUTHORITY_VOID = /(?:rules|instructions) (?:are|is) (?:now )?(?:void|cancelled|revoked|null)/i
+
+// unrestricted-persona: its second half, (no|without|zero|free of|freed from|broken free of|escaped)\s+
+// (any|all|your|its|the|typical)?\s+ (safety|content|ethical|moral)?\s+ target. Its openers are
+// triggers but for "no" before a determiner and "zero" before anything but "restrict": those are
+// looked for with UNRESTRICTED_UNANCHORED.
+const UNRESTRICTED_OPENERS = ['without', 'free of', 'freed from', 'broken free of', 'escaped', 'no', 'zero']
+const UNRESTRICTED_DETERMINERS = ['any', 'all', 'your', 'its', 'the', 'typical']
+const UNRESTRICTED_QUALIFIERS = ['safety', 'content', 'ethical', 'moral']
+const UNRESTRICTED_TARGETS = [
+  'restrictions',
+  'limitations',
+  'limits',
+  'filter',
+  'censorship',
+  'ethics',
+  'guidelines',
+  'moral compass',
+  'morals',
+  'rules',
+  'polic',
+  'safety training',
+  'alignment',
+  'confines',
+]
+const UNRESTRICTED_UNANCHORED = /\b(?:no\s+(?:any|all|your|its|the|typical)|zero)\s/i
+/** Where one of `ws` followed by \s+ starts at j, the position after the whitespace; else -1. */
+function afterWordIn(u: Uint16Array, j: number, end: number, ws: readonly string[]): number {
+  if (j >= end) return -1
+  const l = (u[j] as number) | 32
+  for (const w of ws) {
+    if (w.charCodeAt(0) !== l) continue
+    const e = j + w.length
+    if (e < end && isSpaceUnit(u[e] as number) && at(u, j, end, w)) return skipSpaces(u, e, end)
+  }
+  return -1
+}
+function unrestrictedPersonaAt(u: Uint16Array, _start: number, end: number, q: number): boolean {
+  const c0 = afterWordIn(u, q, end, UNRESTRICTED_OPENERS)
+  if (c0 < 0) return false
+  // Each optional word taken or not.
+  const c1 = afterWordIn(u, c0, end, UNRESTRICTED_DETERMINERS)
+  for (const c of [c0, c1]) {
+    if (c < 0) continue
+    if (atAny(u, c, end, UNRESTRICTED_TARGETS)) return true
+    const c2 = afterWordIn(u, c, end, UNRESTRICTED_QUALIFIERS)
+    if (c2 >= 0 && atAny(u, c2, end, UNRESTRICTED_TARGETS)) return true
   }
   return false
+}
+
+// disable-safety: (disable|disabled|turn off|switch off|remove|deactivate)\s+(\w+\s+){0,2}? target
+// | (safety features|all filters|content filtering|filters)\s+(are\s+)?(disabled|off)\b
+const DISABLE_VERBS = ['disable', 'disabled', 'turn off', 'switch off', 'remove', 'deactivate']
+const DISABLE_TARGETS = [
+  'content filter',
+  'safety ',
+  'filters',
+  'censorship',
+  'guardrails',
+  'content moderation',
+]
+const DISABLED_SUBJECTS = ['safety features', 'all filters', 'content filtering', 'filters']
+function disableSafetyAt(u: Uint16Array, _start: number, end: number, q: number): boolean {
+  let c = afterWordIn(u, q, end, DISABLE_VERBS)
+  if (c >= 0) {
+    for (let k = 0; ; k++) {
+      if (atAny(u, c, end, DISABLE_TARGETS)) return true
+      if (k === 2) break
+      let w = c
+      while (w < end && isWordUnit(u[w] as number)) w++
+      if (w === c || w >= end || !isSpaceUnit(u[w] as number)) break
+      c = skipSpaces(u, w, end)
+    }
+  }
+  c = afterWordIn(u, q, end, DISABLED_SUBJECTS)
+  if (c < 0) return false
+  const c1 = afterWordIn(u, c, end, ['are'])
+  return (
+    at(u, c, end, 'disabled') ||
+    at(u, c, end, 'off') ||
+    (c1 >= 0 && (at(u, c1, end, 'disabled') || at(u, c1, end, 'off')))
+  )
 }
 
 type AnchorCheck = (u: Uint16Array, start: number, end: number, q: number) => boolean
@@ -812,6 +918,9 @@ ANCHOR_CHECK[ruleIndex('malware-request')] = malwareRequestAt
 ANCHOR_CHECK[ruleIndex('never-refuse')] = neverRefuseAt
 ANCHOR_CHECK[ruleIndex('addressed-to-model')] = addressedToModelAt
 ANCHOR_CHECK[ruleIndex('authority-claim')] = authorityClaimAt
+ANCHOR_CHECK[ruleIndex('unrestricted-persona')] = unrestrictedPersonaAt
+ANCHOR_CHECK[ruleIndex('disable-safety')] = disableSafetyAt
+const UNRESTRICTED_PERSONA = ruleIndex('unrestricted-persona')
 const AUTHORITY_CLAIM = ruleIndex('authority-claim')
 
 /**
@@ -829,12 +938,11 @@ function checkAnchors(): void {
   for (const w of TOKEN_TRIGGERS) add(w, TOKEN_BIT)
   for (const w of CONTEXT_TRIGGERS) add(w, CONTEXT_BIT)
   const rules = ~(TOKEN_BIT | CONTEXT_BIT)
-  for (const [t, tm] of masks) {
-    if ((tm & rules) === 0) continue
+  const ruleless = [...masks].filter(([, m]) => (m & rules) === 0).map(([o]) => o)
+  for (const [t, m] of masks) {
+    if ((m & rules) === 0) continue
     const own = t.replace(/\$$/, '')
-    for (const [o, om] of masks)
-      if (o !== t && o.replace(/\$$/, '').startsWith(own) && (om & rules) === 0)
-        throw new Error(`trigger ${o} hides ${t}`)
+    for (const o of ruleless) if (o.startsWith(own)) throw new Error(`trigger ${o} hides ${t}`)
   }
 }
 checkAnchors()
@@ -923,10 +1031,10 @@ function runRulesPlain(
   // for (and holds word starts and ends the text does not have).
   const atHits = f !== null && (start === 0 || isSentenceEnd(u[start - 1] as number))
   const anchored = ascii && atHits && (end === text.length || isSentenceEnd(u[end - 1] as number))
-  for (let i = 0; todo !== 0; i++, todo >>>= 1) {
-    if ((todo & 1) === 0) continue
+  for (; todo !== 0; todo &= todo - 1) {
+    const bit = todo & -todo
+    const i = 31 - Math.clz32(bit)
     const r = RULES[i] as Rule
-    const bit = 1 << i
     let hit: RegExpExecArray | null = null
     if (atHits && (OPENS_WITH_TRIGGER & bit) !== 0) {
       const re = STICKY_I[i] as RegExp
@@ -950,11 +1058,15 @@ function runRulesPlain(
       const anchor = ANCHOR_CHECK[i]
       if (anchor !== undefined && anchored) {
         const { hitPos, hits } = f as Features
-        let may = i === AUTHORITY_CLAIM && authorityVoidIn(u, start, end)
+        let may = false
         for (let k = hs; !may && k < hits; k++) {
           const q = hitPos[k] as number
           if (q >= end) break
           may = anchor(u, start, end, q)
+        }
+        if (!may && (i === AUTHORITY_CLAIM || i === UNRESTRICTED_PERSONA)) {
+          sentence ??= text.slice(start, end)
+          may = (i === AUTHORITY_CLAIM ? AUTHORITY_VOID : UNRESTRICTED_UNANCHORED).test(sentence)
         }
         if (!may) continue
       }
