@@ -8,7 +8,6 @@ import type { Violation } from './violation.ts'
  */
 
 // Zero-width and invisible formatting characters (ZWJ only counts between letters: emoji use it).
-const INVISIBLE = /(?:\u200d|[\u200b\u200c\u2060-\u2064\ufeff\u00ad\u180e])/g
 const INVISIBLE_BETWEEN_LETTERS = /\p{L}(?:\u200d|[\u200b\u200c\u2060-\u2064\ufeff\u00ad\u180e])+\p{L}/u
 
 /** Lookalike letters folded onto Latin (Cyrillic, Greek, full-width and a few symbols). */
@@ -77,7 +76,6 @@ const CONFUSABLES: Record<string, string> = {
   Υ: 'Y',
   Χ: 'X',
 }
-const CONFUSABLE_CLASS = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'g')
 // Runs of Greek or Cyrillic letters; a run with a Latin letter right before or after it, where
 // the touching letter is a lookalike, is a mixed word. (One scan; texts in those scripts have one
 // match per word, texts without them none.)
@@ -99,9 +97,51 @@ function mixedWord(text: string): [number, number] | undefined {
 // Full-width Latin letters and digits (CJK text uses full-width punctuation legitimately).
 const FULLWIDTH = /[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]/g
 
+// Code unit → its Latin letter when it is a lookalike or full-width Latin (else itself).
+const HOMOGLYPH_FOLD = new Uint16Array(65_536)
+for (let c = 0; c < 65_536; c++) HOMOGLYPH_FOLD[c] = c
+for (const [k, v] of Object.entries(CONFUSABLES)) HOMOGLYPH_FOLD[k.charCodeAt(0)] = v.charCodeAt(0)
+for (const [from, to] of [
+  [0xff10, 0xff19],
+  [0xff21, 0xff3a],
+  [0xff41, 0xff5a],
+])
+  for (let c = from as number; c <= (to as number); c++) HOMOGLYPH_FOLD[c] = c - 0xfee0
+let foldUnitBytes = Buffer.alloc(8192)
+
+/** `text` with every code unit c replaced by table[c]. */
+function foldUnits(text: string, table: Uint16Array): string {
+  const size = text.length * 2
+  if (size > foldUnitBytes.length) foldUnitBytes = Buffer.alloc(Math.max(size, 2 * foldUnitBytes.length))
+  const bytes = foldUnitBytes
+  bytes.write(text, 0, 'utf16le')
+  const u = new Uint16Array(bytes.buffer, bytes.byteOffset, text.length)
+  for (let i = 0; i < u.length; i++) u[i] = table[u[i] as number] as number
+  return bytes.toString('utf16le', 0, size)
+}
+
 export interface Normalised {
   text: string
   violation: Violation
+}
+
+// The code units INVISIBLE_ANY matches.
+const IS_INVISIBLE = new Uint8Array(65_536)
+for (let c = 0; c < 65_536; c++) if (INVISIBLE_ANY.test(String.fromCharCode(c))) IS_INVISIBLE[c] = 1
+
+/** `text` without its invisible characters. */
+function dropInvisible(text: string): string {
+  const size = text.length * 2
+  if (size > foldUnitBytes.length) foldUnitBytes = Buffer.alloc(Math.max(size, 2 * foldUnitBytes.length))
+  const bytes = foldUnitBytes
+  bytes.write(text, 0, 'utf16le')
+  const u = new Uint16Array(bytes.buffer, bytes.byteOffset, text.length)
+  let k = 0
+  for (let i = 0; i < u.length; i++) {
+    const c = u[i] as number
+    if (IS_INVISIBLE[c] === 0) u[k++] = c
+  }
+  return bytes.toString('utf16le', 0, 2 * k)
 }
 
 /** Zero-width characters between letters: the stripped text and one finding, or undefined. */
@@ -110,7 +150,7 @@ export function stripInvisible(text: string): Normalised | undefined {
   const m = INVISIBLE_BETWEEN_LETTERS.exec(text)
   if (m === null) return undefined
   return {
-    text: text.replace(INVISIBLE, ''),
+    text: dropInvisible(text),
     violation: {
       category: 'obfuscation',
       rule: 'zero-width',
@@ -130,9 +170,7 @@ export function foldHomoglyphs(text: string, script = true, wideLatin = true): N
   const wide = mixed === undefined && wideLatin ? FULLWIDTH.test(text) : false
   FULLWIDTH.lastIndex = 0
   if (mixed === undefined && !wide) return undefined
-  const folded = text
-    .replace(CONFUSABLE_CLASS, (c) => CONFUSABLES[c] ?? c)
-    .replace(FULLWIDTH, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
+  const folded = foldUnits(text, HOMOGLYPH_FOLD)
   return {
     text: folded,
     violation: {
@@ -289,10 +327,15 @@ export function decodeBase64Runs(
 }
 
 function readable(s: string): boolean {
-  let good = 0
-  for (let i = 0; i < s.length; i++) {
+  // At least 90% printable: stop once too many are not for that to hold.
+  const n = s.length
+  const need = n * 0.9
+  let bad = 0
+  for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i)
-    if ((c >= 32 && c < 127) || c === 10 || c === 13 || c === 9 || (c >= 0xa0 && c !== 0xfffd)) good++
+    if ((c >= 32 && c < 127) || c === 10 || c === 13 || c === 9 || (c >= 0xa0 && c !== 0xfffd)) continue
+    bad++
+    if (n - bad < need) return false
   }
-  return good >= s.length * 0.9
+  return n - bad >= need
 }
