@@ -255,19 +255,30 @@ for (const [k, v] of Object.entries(LEET)) LEET_FOLD[k.charCodeAt(0)] = v.charCo
 const ASCII_FOLD = new Uint8Array(128)
 for (let c = 0; c < 128; c++)
   ASCII_FOLD[c] = LEET_FOLD[String.fromCharCode(c).toLowerCase().charCodeAt(0)] as number
+// Code unit → lower-cased, then its letter when it is a leet character; 0 where lower-casing one
+// code unit alone does not tell (surrogates, U+0130 which lower-cases to two, capital sigma whose
+// lower case depends on the letters around it).
+const UNIT_FOLD = new Uint16Array(65_536)
+for (let c = 0; c < 65_536; c++) {
+  const lower = String.fromCharCode(c).toLowerCase()
+  if (lower.length === 1 && !(c >= 0xd800 && c <= 0xdfff) && c !== 0x03a3)
+    UNIT_FOLD[c] = LEET_FOLD[lower.charCodeAt(0)] as number
+}
 // Windows are at most 2 * LEET_REACH + 46 code units (a hint spans at most 46).
 const foldAscii = Buffer.alloc(1024)
+const foldWide = Buffer.alloc(2048)
+const foldWideUnits = new Uint16Array(foldWide.buffer, foldWide.byteOffset, 1024)
 let foldBytes = Buffer.alloc(4096)
 
 /** text[start, end) lower-cased, leet characters replaced by their letters. */
 function foldWindow(text: string, start: number, end: number): string {
-  // ASCII (the usual case): one table lookup per code unit into bytes, read back as Latin-1 (the
-  // code units of the pre-filter when it still holds this text).
+  // One table lookup per code unit (the code units of the pre-filter when it still holds this
+  // text): into bytes read back as Latin-1 while all are ASCII, else into 16-bit units.
   const n = end - start
-  const bytes = foldAscii
   let i = 0
-  if (n <= bytes.length) {
+  if (n <= foldAscii.length) {
     const u = loadedUnits(text)
+    const bytes = foldAscii
     if (u !== undefined) {
       for (; i < n; i++) {
         const c = u[start + i] as number
@@ -282,8 +293,16 @@ function foldWindow(text: string, start: number, end: number): string {
       }
     }
     if (i === n) return bytes.toString('latin1', 0, n)
+    const w = foldWideUnits
+    for (let k = 0; k < i; k++) w[k] = bytes[k] as number
+    for (; i < n; i++) {
+      const f = UNIT_FOLD[u !== undefined ? (u[start + i] as number) : text.charCodeAt(start + i)] as number
+      if (f === 0) break
+      w[i] = f
+    }
+    if (i === n) return foldWide.toString('utf16le', 0, 2 * n)
   }
-  // Other code units: lower-casing may change the length (U+0130) or give an ASCII letter (U+212A).
+  // Lower-casing that needs the whole text (surrogate pairs, U+0130, capital sigma), or a long window.
   const lower = text.slice(start, end).toLowerCase()
   const size = lower.length * 2
   if (size > foldBytes.length) foldBytes = Buffer.alloc(size)
