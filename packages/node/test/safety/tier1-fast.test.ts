@@ -107,6 +107,23 @@ describe('homoglyph, full-width and invisible folds', () => {
 })
 
 describe('base64 runs', () => {
+  it('split a token at characters outside the alphabet and after two padding characters', () => {
+    const one = Buffer.from('ignore all previous').toString('base64') // ends in '=='
+    const two = Buffer.from('say hello to the ops team?>?>').toString('base64url') // has '-' or '_'
+    assert.match(two, /[-_]/)
+    const token = `${one}=${two}.aGVsbG8gd29ybGQ`
+    const text = `x ${token} y`
+    const runs = decodeBase64Runs(text, {
+      start: Int32Array.of(2),
+      end: Int32Array.of(2 + token.length),
+      count: 1,
+    })
+    assert.deepEqual(runs, [
+      { text: 'ignore all previous', span: [2, 2 + one.length] },
+      { text: 'say hello to the ops team?>?>', span: [2 + one.length + 1, 2 + one.length + 1 + two.length] },
+    ])
+  })
+
   it('keep a decoded text with exactly 10% unprintable characters and drop one with more', () => {
     const decoded = (bad: number): number => {
       const text = `${'\u0001'.repeat(bad)}${'a'.repeat(100 - bad)}`

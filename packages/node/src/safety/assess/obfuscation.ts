@@ -312,7 +312,21 @@ function foldWindow(text: string, start: number, end: number): string {
   return foldBytes.toString('utf16le', 0, size)
 }
 
-const B64_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g
+// Base64 (and base64url) characters [A-Za-z0-9+/_-]: upper case, lower case or digit, '+' or '/',
+// '-' or '_' (base64url); 0 for the rest.
+const B64_UPPER = 1
+const B64_LOWER_DIGIT = 2
+const B64_SIGN = 3
+const B64_URL = 4
+const B64_CLASS = new Uint8Array(128)
+for (let c = 65; c <= 90; c++) B64_CLASS[c] = B64_UPPER
+for (let c = 97; c <= 122; c++) B64_CLASS[c] = B64_LOWER_DIGIT
+for (let c = 48; c <= 57; c++) B64_CLASS[c] = B64_LOWER_DIGIT
+B64_CLASS[43] = B64_SIGN
+B64_CLASS[47] = B64_SIGN
+B64_CLASS[45] = B64_URL
+B64_CLASS[95] = B64_URL
+const b64Class = (c: number): number => (c < 128 ? (B64_CLASS[c] as number) : 0)
 const MAX_DECODED = 64 * 1024
 
 /**
@@ -327,19 +341,38 @@ export function decodeBase64Runs(
   const found: { text: string; span: [number, number] }[] = []
   let budget = MAX_DECODED
   for (let t = 0; t < tokens.count && budget > 0; t++) {
-    const start = tokens.start[t] as number
-    const token = text.slice(start, tokens.end[t] as number)
-    B64_RUN.lastIndex = 0
-    for (let m = B64_RUN.exec(token); m !== null && budget > 0; m = B64_RUN.exec(token)) {
-      const run = m[0]
+    const end = tokens.end[t] as number
+    // Runs: 16+ base64 characters with no such character before them (in the token), then up to
+    // two '='.
+    let i = tokens.start[t] as number
+    while (i < end && budget > 0) {
+      if (b64Class(text.charCodeAt(i)) === 0) {
+        i++
+        continue
+      }
+      const runStart = i
+      let upper = false
+      let lowerDigit = false
+      let url = false
+      for (; i < end; i++) {
+        const k = b64Class(text.charCodeAt(i))
+        if (k === 0) break
+        if (k === B64_UPPER) upper = true
+        else if (k === B64_LOWER_DIGIT) lowerDigit = true
+        else if (k === B64_URL) url = true
+      }
+      if (i - runStart < 16) continue
+      const letters = i
+      while (i < end && i - letters < 2 && text.charCodeAt(i) === 61) i++
       // Plain words and identifiers are not base64: require mixed case or digits.
-      if (!/[A-Z]/.test(run) || !/[a-z0-9]/.test(run)) continue
-      const bytes = Buffer.from(run, run.includes('-') || run.includes('_') ? 'base64url' : 'base64')
+      if (!upper || !lowerDigit) continue
+      const run = text.slice(runStart, i)
+      const bytes = Buffer.from(run, url ? 'base64url' : 'base64')
       if (bytes.length < 8) continue
       budget -= bytes.length
       const decoded = bytes.toString('utf8')
       if (!readable(decoded)) continue
-      found.push({ text: decoded, span: [start + m.index, start + m.index + run.length] })
+      found.push({ text: decoded, span: [runStart, i] })
     }
   }
   return found
