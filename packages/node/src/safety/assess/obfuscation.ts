@@ -8,7 +8,6 @@ import type { Violation } from './violation.ts'
  */
 
 // Zero-width and invisible formatting characters (ZWJ only counts between letters: emoji use it).
-const INVISIBLE = /(?:\u200d|[\u200b\u200c\u2060-\u2064\ufeff\u00ad\u180e])/g
 const INVISIBLE_BETWEEN_LETTERS = /\p{L}(?:\u200d|[\u200b\u200c\u2060-\u2064\ufeff\u00ad\u180e])+\p{L}/u
 
 /** Lookalike letters folded onto Latin (Cyrillic, Greek, full-width and a few symbols). */
@@ -77,7 +76,6 @@ const CONFUSABLES: Record<string, string> = {
   Υ: 'Y',
   Χ: 'X',
 }
-const CONFUSABLE_CLASS = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'g')
 // Runs of Greek or Cyrillic letters; a run with a Latin letter right before or after it, where
 // the touching letter is a lookalike, is a mixed word. (One scan; texts in those scripts have one
 // match per word, texts without them none.)
@@ -99,9 +97,51 @@ function mixedWord(text: string): [number, number] | undefined {
 // Full-width Latin letters and digits (CJK text uses full-width punctuation legitimately).
 const FULLWIDTH = /[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]/g
 
+// Code unit → its Latin letter when it is a lookalike or full-width Latin (else itself).
+const HOMOGLYPH_FOLD = new Uint16Array(65_536)
+for (let c = 0; c < 65_536; c++) HOMOGLYPH_FOLD[c] = c
+for (const [k, v] of Object.entries(CONFUSABLES)) HOMOGLYPH_FOLD[k.charCodeAt(0)] = v.charCodeAt(0)
+for (const [from, to] of [
+  [0xff10, 0xff19],
+  [0xff21, 0xff3a],
+  [0xff41, 0xff5a],
+])
+  for (let c = from as number; c <= (to as number); c++) HOMOGLYPH_FOLD[c] = c - 0xfee0
+let foldUnitBytes = Buffer.alloc(8192)
+
+/** `text` with every code unit c replaced by table[c]. */
+function foldUnits(text: string, table: Uint16Array): string {
+  const size = text.length * 2
+  if (size > foldUnitBytes.length) foldUnitBytes = Buffer.alloc(Math.max(size, 2 * foldUnitBytes.length))
+  const bytes = foldUnitBytes
+  bytes.write(text, 0, 'utf16le')
+  const u = new Uint16Array(bytes.buffer, bytes.byteOffset, text.length)
+  for (let i = 0; i < u.length; i++) u[i] = table[u[i] as number] as number
+  return bytes.toString('utf16le', 0, size)
+}
+
 export interface Normalised {
   text: string
   violation: Violation
+}
+
+// The code units INVISIBLE_ANY matches.
+const IS_INVISIBLE = new Uint8Array(65_536)
+for (let c = 0; c < 65_536; c++) if (INVISIBLE_ANY.test(String.fromCharCode(c))) IS_INVISIBLE[c] = 1
+
+/** `text` without its invisible characters. */
+function dropInvisible(text: string): string {
+  const size = text.length * 2
+  if (size > foldUnitBytes.length) foldUnitBytes = Buffer.alloc(Math.max(size, 2 * foldUnitBytes.length))
+  const bytes = foldUnitBytes
+  bytes.write(text, 0, 'utf16le')
+  const u = new Uint16Array(bytes.buffer, bytes.byteOffset, text.length)
+  let k = 0
+  for (let i = 0; i < u.length; i++) {
+    const c = u[i] as number
+    if (IS_INVISIBLE[c] === 0) u[k++] = c
+  }
+  return bytes.toString('utf16le', 0, 2 * k)
 }
 
 /** Zero-width characters between letters: the stripped text and one finding, or undefined. */
@@ -110,7 +150,7 @@ export function stripInvisible(text: string): Normalised | undefined {
   const m = INVISIBLE_BETWEEN_LETTERS.exec(text)
   if (m === null) return undefined
   return {
-    text: text.replace(INVISIBLE, ''),
+    text: dropInvisible(text),
     violation: {
       category: 'obfuscation',
       rule: 'zero-width',
@@ -130,9 +170,7 @@ export function foldHomoglyphs(text: string, script = true, wideLatin = true): N
   const wide = mixed === undefined && wideLatin ? FULLWIDTH.test(text) : false
   FULLWIDTH.lastIndex = 0
   if (mixed === undefined && !wide) return undefined
-  const folded = text
-    .replace(CONFUSABLE_CLASS, (c) => CONFUSABLES[c] ?? c)
-    .replace(FULLWIDTH, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
+  const folded = foldUnits(text, HOMOGLYPH_FOLD)
   return {
     text: folded,
     violation: {
@@ -217,19 +255,30 @@ for (const [k, v] of Object.entries(LEET)) LEET_FOLD[k.charCodeAt(0)] = v.charCo
 const ASCII_FOLD = new Uint8Array(128)
 for (let c = 0; c < 128; c++)
   ASCII_FOLD[c] = LEET_FOLD[String.fromCharCode(c).toLowerCase().charCodeAt(0)] as number
+// Code unit → lower-cased, then its letter when it is a leet character; 0 where lower-casing one
+// code unit alone does not tell (surrogates, U+0130 which lower-cases to two, capital sigma whose
+// lower case depends on the letters around it).
+const UNIT_FOLD = new Uint16Array(65_536)
+for (let c = 0; c < 65_536; c++) {
+  const lower = String.fromCharCode(c).toLowerCase()
+  if (lower.length === 1 && !(c >= 0xd800 && c <= 0xdfff) && c !== 0x03a3)
+    UNIT_FOLD[c] = LEET_FOLD[lower.charCodeAt(0)] as number
+}
 // Windows are at most 2 * LEET_REACH + 46 code units (a hint spans at most 46).
 const foldAscii = Buffer.alloc(1024)
+const foldWide = Buffer.alloc(2048)
+const foldWideUnits = new Uint16Array(foldWide.buffer, foldWide.byteOffset, 1024)
 let foldBytes = Buffer.alloc(4096)
 
 /** text[start, end) lower-cased, leet characters replaced by their letters. */
 function foldWindow(text: string, start: number, end: number): string {
-  // ASCII (the usual case): one table lookup per code unit into bytes, read back as Latin-1 (the
-  // code units of the pre-filter when it still holds this text).
+  // One table lookup per code unit (the code units of the pre-filter when it still holds this
+  // text): into bytes read back as Latin-1 while all are ASCII, else into 16-bit units.
   const n = end - start
-  const bytes = foldAscii
   let i = 0
-  if (n <= bytes.length) {
+  if (n <= foldAscii.length) {
     const u = loadedUnits(text)
+    const bytes = foldAscii
     if (u !== undefined) {
       for (; i < n; i++) {
         const c = u[start + i] as number
@@ -244,8 +293,16 @@ function foldWindow(text: string, start: number, end: number): string {
       }
     }
     if (i === n) return bytes.toString('latin1', 0, n)
+    const w = foldWideUnits
+    for (let k = 0; k < i; k++) w[k] = bytes[k] as number
+    for (; i < n; i++) {
+      const f = UNIT_FOLD[u !== undefined ? (u[start + i] as number) : text.charCodeAt(start + i)] as number
+      if (f === 0) break
+      w[i] = f
+    }
+    if (i === n) return foldWide.toString('utf16le', 0, 2 * n)
   }
-  // Other code units: lower-casing may change the length (U+0130) or give an ASCII letter (U+212A).
+  // Lower-casing that needs the whole text (surrogate pairs, U+0130, capital sigma), or a long window.
   const lower = text.slice(start, end).toLowerCase()
   const size = lower.length * 2
   if (size > foldBytes.length) foldBytes = Buffer.alloc(size)
@@ -255,7 +312,21 @@ function foldWindow(text: string, start: number, end: number): string {
   return foldBytes.toString('utf16le', 0, size)
 }
 
-const B64_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g
+// Base64 (and base64url) characters [A-Za-z0-9+/_-]: upper case, lower case or digit, '+' or '/',
+// '-' or '_' (base64url); 0 for the rest.
+const B64_UPPER = 1
+const B64_LOWER_DIGIT = 2
+const B64_SIGN = 3
+const B64_URL = 4
+const B64_CLASS = new Uint8Array(128)
+for (let c = 65; c <= 90; c++) B64_CLASS[c] = B64_UPPER
+for (let c = 97; c <= 122; c++) B64_CLASS[c] = B64_LOWER_DIGIT
+for (let c = 48; c <= 57; c++) B64_CLASS[c] = B64_LOWER_DIGIT
+B64_CLASS[43] = B64_SIGN
+B64_CLASS[47] = B64_SIGN
+B64_CLASS[45] = B64_URL
+B64_CLASS[95] = B64_URL
+const b64Class = (c: number): number => (c < 128 ? (B64_CLASS[c] as number) : 0)
 const MAX_DECODED = 64 * 1024
 
 /**
@@ -270,29 +341,53 @@ export function decodeBase64Runs(
   const found: { text: string; span: [number, number] }[] = []
   let budget = MAX_DECODED
   for (let t = 0; t < tokens.count && budget > 0; t++) {
-    const start = tokens.start[t] as number
-    const token = text.slice(start, tokens.end[t] as number)
-    B64_RUN.lastIndex = 0
-    for (let m = B64_RUN.exec(token); m !== null && budget > 0; m = B64_RUN.exec(token)) {
-      const run = m[0]
+    const end = tokens.end[t] as number
+    // Runs: 16+ base64 characters with no such character before them (in the token), then up to
+    // two '='.
+    let i = tokens.start[t] as number
+    while (i < end && budget > 0) {
+      if (b64Class(text.charCodeAt(i)) === 0) {
+        i++
+        continue
+      }
+      const runStart = i
+      let upper = false
+      let lowerDigit = false
+      let url = false
+      for (; i < end; i++) {
+        const k = b64Class(text.charCodeAt(i))
+        if (k === 0) break
+        if (k === B64_UPPER) upper = true
+        else if (k === B64_LOWER_DIGIT) lowerDigit = true
+        else if (k === B64_URL) url = true
+      }
+      if (i - runStart < 16) continue
+      const letters = i
+      while (i < end && i - letters < 2 && text.charCodeAt(i) === 61) i++
       // Plain words and identifiers are not base64: require mixed case or digits.
-      if (!/[A-Z]/.test(run) || !/[a-z0-9]/.test(run)) continue
-      const bytes = Buffer.from(run, run.includes('-') || run.includes('_') ? 'base64url' : 'base64')
+      if (!upper || !lowerDigit) continue
+      const run = text.slice(runStart, i)
+      const bytes = Buffer.from(run, url ? 'base64url' : 'base64')
       if (bytes.length < 8) continue
       budget -= bytes.length
       const decoded = bytes.toString('utf8')
       if (!readable(decoded)) continue
-      found.push({ text: decoded, span: [start + m.index, start + m.index + run.length] })
+      found.push({ text: decoded, span: [runStart, i] })
     }
   }
   return found
 }
 
 function readable(s: string): boolean {
-  let good = 0
-  for (let i = 0; i < s.length; i++) {
+  // At least 90% printable: stop once too many are not for that to hold.
+  const n = s.length
+  const need = n * 0.9
+  let bad = 0
+  for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i)
-    if ((c >= 32 && c < 127) || c === 10 || c === 13 || c === 9 || (c >= 0xa0 && c !== 0xfffd)) good++
+    if ((c >= 32 && c < 127) || c === 10 || c === 13 || c === 9 || (c >= 0xa0 && c !== 0xfffd)) continue
+    bad++
+    if (n - bad < need) return false
   }
-  return good >= s.length * 0.9
+  return n - bad >= need
 }

@@ -106,17 +106,22 @@ export const MAX_FINDINGS = 256
 /** Longest PEM block looked at. */
 const PEM_MAX = 16 * 1024
 
-const LOCAL_CHARS = /[A-Za-z0-9._%+-]/
-const DOMAIN_CHARS = /[A-Za-z0-9.-]/
+// ASCII code units of an address: 1 in its domain ([A-Za-z0-9.-]), 2 only in its local part ([_%+]).
+const EMAIL_CHARS = new Uint8Array(128)
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-')
+  EMAIL_CHARS[ch.charCodeAt(0)] = 1
+for (const ch of '_%+') EMAIL_CHARS[ch.charCodeAt(0)] = 2
+const isLocalChar = (c: number): boolean => c < 128 && EMAIL_CHARS[c] !== 0
+const isDomainChar = (c: number): boolean => c < 128 && EMAIL_CHARS[c] === 1
 
 /** Emails, found by growing the address out of each '@' (from `from`, the first '@'). */
 export function scanEmails(text: string, out: Violation[], from = text.indexOf('@')): void {
   let found = 0
   for (let at = from; at >= 0 && found < MAX_FINDINGS; at = text.indexOf('@', at + 1)) {
     let s = at
-    while (s > 0 && at - s < 64 && LOCAL_CHARS.test(text.charAt(s - 1))) s--
+    while (s > 0 && at - s < 64 && isLocalChar(text.charCodeAt(s - 1))) s--
     let e = at + 1
-    while (e < text.length && e - at < 256 && DOMAIN_CHARS.test(text.charAt(e))) e++
+    while (e < text.length && e - at < 256 && isDomainChar(text.charCodeAt(e))) e++
     while (e > at + 1 && (text.charAt(e - 1) === '.' || text.charAt(e - 1) === '-')) e--
     const candidate = text.slice(s, e)
     if (s === at || !EMAIL.test(candidate) || RESERVED_DOMAIN.test(candidate)) continue
