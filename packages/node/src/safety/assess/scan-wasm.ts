@@ -194,7 +194,7 @@ export function wordFilter(gate: Int32Array): Uint8Array {
 function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Array<ArrayBuffer> {
   // Parameters: 0 text (byte address), 1 n (code units), 2 out (byte address), 3 acts (byte
   // address), 4 bitmap (byte address: a 16-bit mask per sixteen code units). Locals: i32 5..16,
-  // i64 17, v128 18..28 and the constants after them.
+  // i64 17, v128 18..31 and the constants after them.
   const [text, n, out, acts, bitmap, i, p, w, e, g1, g2, g3, c0, k, base, end, x] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
   ]
@@ -202,6 +202,8 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
   const [b, upper, lower, letters, pairs, lastLetters, lastLower, lastPairs, signs, lastSigns, temp] = [
     18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
   ]
+  // The next sixteen code units as bytes, and the word filter's indices of these and the next.
+  const [bNext, idx, idxNext] = [29, 30, 31]
   const get = (x: number): number[] => [LOCAL_GET, x]
   const set = (x: number): number[] => [LOCAL_SET, x]
   const c = (v: number): number[] => [I32_CONST, ...sleb(v)]
@@ -218,7 +220,7 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
     const key = bytes.join(',')
     let entry = constants.get(key)
     if (entry === undefined) {
-      entry = { local: temp + 1 + constants.size, bytes }
+      entry = { local: idxNext + 1 + constants.size, bytes }
       constants.set(key, entry)
     }
     return get(entry.local)
@@ -258,15 +260,29 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
   // in the table's two 16-byte halves (a swizzle gives 0 for an index past 15).
   const half = (x: number, h: number): number[] =>
     konst(Array.from(filter.subarray(x * 32 + h * 16, x * 32 + h * 16 + 16)))
-  const lookup = (x: number, bytes: number[]): number[] => [
-    ...half(x, 0),
-    ...bytes,
+  // The word filter's index of each byte of the sixteen units at byte offset `offset` past p:
+  // (byte | 0x20) - 0x60, 1..26 for an ASCII letter, capped at 27 for any other byte.
+  const indexAt = (offset: number): number[] => [
+    ...unitsAt(offset),
     ...bytes16(0x20),
     ...op(V128_OR),
     ...bytes16(0x60),
     ...op(I8X16_SUB),
     ...bytes16(27),
     ...op(I8X16_MIN_U),
+  ]
+  // Lanes `from`.. of `cur` then `next` (the code unit `from` places after each lane).
+  const ahead = (cur: number, next: number, from: number): number[] => [
+    ...get(cur),
+    ...get(next),
+    ...op(I8X16_SHUFFLE),
+    ...Array.from({ length: 16 }, (_, x) => x + from),
+  ]
+  // The bucket bits of word-filter table `x` for the indices on the stack, looked up in the
+  // table's two 16-byte halves (a swizzle gives 0 for an index past 15).
+  const lookup = (x: number, indices: number[]): number[] => [
+    ...half(x, 0),
+    ...indices,
     LOCAL_TEE,
     temp,
     ...op(I8X16_SWIZZLE),
@@ -278,6 +294,12 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
     ...op(V128_OR),
   ]
   const firstPass = [
+    ...get(text),
+    ...set(p),
+    ...unitsAt(0),
+    ...set(bNext),
+    ...indexAt(0),
+    ...set(idxNext),
     BLOCK,
     VOID,
     LOOP,
@@ -301,10 +323,18 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
     ...get(p),
     ...vload(16),
     ...op(I8X16_NARROW_I16X8_S),
-    ...unitsAt(0),
+    ...get(bNext),
     LOCAL_TEE,
     b,
     ...op(V128_OR),
+    // The next sixteen (their first two are this block's look ahead; past the text's sentinels
+    // they only meet lanes that hold no letter).
+    ...unitsAt(32),
+    ...set(bNext),
+    ...get(idxNext),
+    ...set(idx),
+    ...indexAt(32),
+    ...set(idxNext),
     ...inRange(b, 65, 26),
     ...set(upper),
     ...inRange(b, 97, 26),
@@ -331,10 +361,10 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
     ...get(letters),
     ...before(lastLetters, letters),
     ...op(V128_ANDNOT),
-    ...lookup(0, get(b)),
-    ...lookup(1, unitsAt(2)),
+    ...lookup(0, get(idx)),
+    ...lookup(1, ahead(idx, idxNext, 1)),
     ...op(V128_AND),
-    ...lookup(2, unitsAt(4)),
+    ...lookup(2, ahead(idx, idxNext, 2)),
     ...op(V128_AND),
     ...bytes16(0),
     ...op(I8X16_EQ),
@@ -588,7 +618,7 @@ function assemble(t: ScanTables, filter: Uint8Array, minPages: number): Uint8Arr
     ...vec([
       [12, I32],
       [1, I64],
-      [11 + constants.size, V128],
+      [14 + constants.size, V128],
     ]),
     ...code,
   ]
