@@ -2,6 +2,9 @@
  * bench:safety — tier-1 assessments per second on one core (this process, one thread) for
  * 1 KB prompts and 10 KB documents, with p50/p99 latency per assessment.
  *
+ * Each measurement follows a warm-up of at least one second (and 20,000 calls), so that V8 has
+ * finished optimising the code on its background threads, whose CPU time the process figure counts.
+ *
  * Inputs are built from the repository's corpora: benign cases concatenated to the target size,
  * with one in ten inputs also carrying a malicious case (so the slow paths — matches, checksum
  * validation, base64 decoding, redaction — are part of the figure). The baseline, measured in the
@@ -69,20 +72,27 @@ function keywordBaseline(text: string): number {
 }
 
 let sink = 0
+/** Warm-up before each measurement: V8 tiers the JavaScript, the regular expressions and the WebAssembly pass up on background threads, whose CPU time would otherwise count. */
+const WARM_UP_MS = 1_000
+const threadCpu = (process as { threadCpuUsage?: (prev?: NodeJS.CpuUsage) => NodeJS.CpuUsage }).threadCpuUsage
 /**
- * Assessments per second of wall time and per second of this process's CPU time (user + system).
- * On a shared machine the CPU-time figure is the one-core throughput; wall time also counts the
- * time other processes held the core.
+ * Assessments per second of wall time and per second of this process's CPU time (user + system,
+ * all threads), after a warm-up; `mainThread` is the share of that CPU time spent on the thread
+ * running the assessments. On a shared machine the CPU-time figure is the one-core throughput;
+ * wall time also counts the time other processes held the core.
  */
 function throughput(
   inputs: string[],
   fn: (t: string) => unknown,
   minMs: number,
-): { wall: number; cpu: number } {
-  for (let i = 0; i < 20_000; i++) sink ^= fn(inputs[i % inputs.length] as string) ? 1 : 0
+): { wall: number; cpu: number; mainThread: number } {
+  const warm = performance.now()
+  for (let i = 0; i < 20_000 || performance.now() - warm < WARM_UP_MS; i++)
+    sink ^= fn(inputs[i % inputs.length] as string) ? 1 : 0
   let n = 0
   const start = performance.now()
   const cpu0 = process.cpuUsage()
+  const thread0 = threadCpu?.call(process)
   let now = start
   while (now - start < minMs) {
     for (let i = 0; i < 5_000; i++) sink ^= fn(inputs[(n + i) % inputs.length] as string) ? 1 : 0
@@ -90,7 +100,13 @@ function throughput(
     now = performance.now()
   }
   const cpu = process.cpuUsage(cpu0)
-  return { wall: (n * 1000) / (now - start), cpu: (n * 1e6) / (cpu.user + cpu.system) }
+  const thread = thread0 === undefined ? undefined : threadCpu?.call(process, thread0)
+  const total = cpu.user + cpu.system
+  return {
+    wall: (n * 1000) / (now - start),
+    cpu: (n * 1e6) / total,
+    mainThread: thread === undefined ? 1 : (thread.user + thread.system) / total,
+  }
 }
 
 function latencies(inputs: string[], fn: (t: string) => unknown, count: number): number[] {
@@ -125,6 +141,7 @@ const figures = {
   flaggedShare1k: Number((flagged1k / p1k.length).toFixed(3)),
   assessPerCpuSec1k: Math.round(ours1k.cpu),
   assessPerSec1k: Math.round(ours1k.wall),
+  mainThreadCpuShare1k: Number(ours1k.mainThread.toFixed(3)),
   p50Ms1k: Number(pct(lat1k, 50).toFixed(4)),
   p99Ms1k: Number(pct(lat1k, 99).toFixed(4)),
   assessPerCpuSec10k: Math.round(ours10k.cpu),
@@ -144,6 +161,7 @@ const row = (name: string, value: string | number): void =>
 console.log(`PRSM safety tier 1 — one core (load average ${figures.loadAverage})`)
 row('1 KB prompts: assessments/CPU-s', figures.assessPerCpuSec1k)
 row('  per wall-clock second', figures.assessPerSec1k)
+row('  share of CPU on the assessing thread', figures.mainThreadCpuShare1k)
 row('  p50 / p99 latency (ms)', `${figures.p50Ms1k} / ${figures.p99Ms1k}`)
 row('  share of inputs with findings', figures.flaggedShare1k)
 row('10 KB documents: assessments/CPU-s', figures.assessPerCpuSec10k)
