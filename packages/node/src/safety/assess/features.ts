@@ -8,6 +8,7 @@
  * between calls, and nothing is allocated on the clean path.
  */
 
+import { isAsciiLetter, isLowerUnit, isUpperUnit } from './code-units.ts'
 import { WasmScan } from './scan-wasm.ts'
 
 /** The bit a trigger carries when a key may start at it (provider key prefixes). */
@@ -334,8 +335,6 @@ export function newFeatures(): Features {
 // Case flipping twice within a few characters ([a-z][A-Z][a-z0-9+/]{0,4}[A-Z]): base64 and random
 // key bodies have it, prose (even "JavaScript", "iPhone", "McDonald") rarely does. Looked for from
 // the first lower→upper flip.
-const isLowerUnit = (c: number): boolean => c >= 97 && c <= 122
-const isUpperUnit = (c: number): boolean => c >= 65 && c <= 90
 
 /** Lower→upper flips kept per text (their places, scratch of extractFeatures). */
 const MAX_FLIPS = 1024
@@ -377,7 +376,6 @@ function addTokenAt(u: Uint16Array, n: number, pos: number, f: Features): number
   return e
 }
 
-const isAsciiLetter = (c: number): boolean => (c | 32) >= 97 && (c | 32) <= 122
 const isWordClass = (k: number): boolean => k >= K_LOWER && k <= K_UNDERSCORE
 const isSep = (c: number): boolean =>
   c === 32 || c === 40 || c === 41 || c === 46 || c === 47 || c === 43 || c === 45

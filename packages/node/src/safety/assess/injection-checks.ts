@@ -8,6 +8,8 @@
  * either case, and nothing else.
  */
 
+import { isAsciiLetter } from './code-units.ts'
+
 const WORD_UNIT = new Uint8Array(128)
 for (let c = 0; c < 128; c++) WORD_UNIT[c] = /\w/.test(String.fromCharCode(c)) ? 1 : 0
 /** `\w`. */
@@ -26,7 +28,6 @@ const isSpaceUnit = (c: number): boolean =>
       c === 0x205f ||
       c === 0x3000 ||
       c === 0xfeff))
-export const isLetterUnit = (c: number): boolean => (c | 32) >= 97 && (c | 32) <= 122
 
 /** Whether u[j, end) starts with `w` once lower-cased (`w`: lower case; a letter matches either case). */
 function at(u: Uint16Array, j: number, end: number, w: string): boolean {
@@ -80,7 +81,7 @@ function previousWord(u: Uint16Array, start: number, j: number): boolean {
   let b = j - 1
   while (b > start && isSpaceUnit(u[b - 1] as number)) b--
   let a = b
-  while (a > start && isLetterUnit(u[a - 1] as number)) a--
+  while (a > start && isAsciiLetter(u[a - 1] as number)) a--
   prevFrom = a
   prevTo = b
   return a < b
@@ -232,7 +233,7 @@ const REFUSE_BEFORE = ['never', 'stop', 't', 'not']
 export function neverRefuseAt(u: Uint16Array, start: number, end: number, q: number): boolean {
   if (at(u, q, end, 'stay in character') || at(u, q, end, 'break character')) return true
   let e = q
-  while (e < end && isLetterUnit(u[e] as number)) e++
+  while (e < end && isAsciiLetter(u[e] as number)) e++
   if (!isWordIn(u, q, e, REFUSE)) return false
   return previousWord(u, start, q) && isWordIn(u, prevFrom, prevTo, REFUSE_BEFORE)
 }
@@ -262,7 +263,7 @@ export function authorityClaimAt(u: Uint16Array, start: number, end: number, q: 
   if (at(u, q, end, 'message update') || at(u, q, end, 'new ')) return true
   if (!at(u, q, end, 'priority') || q - 1 < start || (u[q - 1] !== 32 && u[q - 1] !== 45)) return false
   let a = q - 1
-  while (a > start && isLetterUnit(u[a - 1] as number)) a--
+  while (a > start && isAsciiLetter(u[a - 1] as number)) a--
   return isWordIn(u, a, q - 1, ['higher', 'highest'])
 }
 /** What the last alternative needs, searched when no hit passes authorityClaimAt. */

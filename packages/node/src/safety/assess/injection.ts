@@ -1,3 +1,4 @@
+import { isAsciiLetter } from './code-units.ts'
 import {
   CONTEXT_BIT,
   extractFeatures,
@@ -19,7 +20,6 @@ import {
   doAnythingNowAt,
   forgetEverythingAt,
   ignoreAndInsteadAt,
-  isLetterUnit,
   jailbreakClaimAt,
   malwareRequestAt,
   neverRefuseAt,
@@ -713,7 +713,7 @@ function runRulesPlain(
         if (((hitMask[k] as number) & bit) === 0) continue
         if (check !== undefined) {
           let e = pos
-          while (e < end && isLetterUnit(u[e] as number)) e++
+          while (e < end && isAsciiLetter(u[e] as number)) e++
           if (!check(u, pos, e, end)) continue
         }
         sentence ??= text.slice(start, end)

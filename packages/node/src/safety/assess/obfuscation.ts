@@ -1,3 +1,4 @@
+import { isAsciiLetter } from './code-units.ts'
 import { loadedUnits } from './features.ts'
 import type { Violation } from './violation.ts'
 
@@ -81,15 +82,15 @@ const CONFUSABLES: Record<string, string> = {
 // match per word, texts without them none.)
 const OTHER_RUN = /[\u0370-\u052f]+/g
 const INVISIBLE_ANY = /(?:\u200d|[\u200b\u200c\u2060-\u2064\ufeff\u00ad\u180e])/
-const isLatin = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
 
 function mixedWord(text: string): [number, number] | undefined {
   OTHER_RUN.lastIndex = 0
   for (let m = OTHER_RUN.exec(text); m !== null; m = OTHER_RUN.exec(text)) {
     const s = m.index
     const e = s + m[0].length
-    if (isLatin(text.charCodeAt(s - 1)) && CONFUSABLES[m[0].charAt(0)] !== undefined) return [s - 1, s + 1]
-    if (isLatin(text.charCodeAt(e)) && CONFUSABLES[m[0].charAt(m[0].length - 1)] !== undefined)
+    if (isAsciiLetter(text.charCodeAt(s - 1)) && CONFUSABLES[m[0].charAt(0)] !== undefined)
+      return [s - 1, s + 1]
+    if (isAsciiLetter(text.charCodeAt(e)) && CONFUSABLES[m[0].charAt(m[0].length - 1)] !== undefined)
       return [e - 1, e + 1]
   }
   return undefined

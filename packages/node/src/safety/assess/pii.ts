@@ -1,3 +1,4 @@
+import { isDigitUnit, isUpperUnit } from './code-units.ts'
 import { loadedUnits } from './features.ts'
 import type { Violation } from './violation.ts'
 
@@ -186,7 +187,6 @@ function take(out: Violation[], offset: number, rule: string, severity: number, 
   out.push({ category: 'pii', rule, severity, span: [offset + m.index, offset + e] })
 }
 
-const isDigitUnit = (c: number): boolean => c >= 48 && c <= 57
 // What a code unit is to scanWindow's pass: 0 nothing, else one of these.
 const N_DIGIT = 1
 const N_UPPER = 2
@@ -200,7 +200,6 @@ NUMBER_CLASS[43] = N_PLUS
 NUMBER_CLASS[45] = N_DASH
 NUMBER_CLASS[32] = N_SEPARATOR
 NUMBER_CLASS[46] = N_SEPARATOR
-const isUpperUnit = (c: number): boolean => c >= 65 && c <= 90
 
 /**
  * The number patterns on full[offset, end), `digits` the most digits of a run in it. One pass over
