@@ -113,47 +113,29 @@ function addDerived(out: Violation[], found: Violation[]): number {
   return added
 }
 
-/** Findings up to which judge() pairs them with loops instead of a Map and a Set. */
-const FEW = 16
-
 /** Combines findings under a policy into an assessment (score, level, actions, redaction). */
 export function judge(text: string, found: readonly Violation[], policy: SafetyPolicy): Assessment {
   const violations: Violation[] = []
   for (const v of found) if (v.severity >= ruleFor(policy, v.category).minSeverity) violations.push(v)
-  const n = violations.length
-  if (n === 0) return CLEAN
+  if (violations.length === 0) return CLEAN
   // Noisy-or over the distinct (category, rule) pairs, each at its strongest, multiplied in the
-  // order the pairs first occur.
-  let clean = 1
-  let categories: SafetyCategory[]
-  if (n <= FEW) {
-    categories = []
-    for (let i = 0; i < n; i++) {
-      const v = violations[i] as Violation
-      let seen = false
-      for (let j = 0; j < i && !seen; j++) {
-        const w = violations[j] as Violation
-        seen = w.rule === v.rule && w.category === v.category
-      }
-      if (!seen) {
-        let s = Math.max(0, v.severity)
-        for (let j = i + 1; j < n; j++) {
-          const w = violations[j] as Violation
-          if (w.rule === v.rule && w.category === v.category) s = Math.max(s, w.severity)
-        }
-        clean *= 1 - s
-      }
-      if (!categories.includes(v.category)) categories.push(v.category)
-    }
-  } else {
-    const strongest = new Map<string, number>()
-    for (const v of violations) {
-      const key = `${v.category}/${v.rule}`
-      strongest.set(key, Math.max(strongest.get(key) ?? 0, v.severity))
-    }
-    for (const s of strongest.values()) clean *= 1 - s
-    categories = [...new Set(violations.map((v) => v.category))]
+  // order the pairs first occur. Pairs are few (one per rule at most), so a list beats a Map.
+  const pairRule: string[] = []
+  const pairCategory: SafetyCategory[] = []
+  const strongest: number[] = []
+  const categories: SafetyCategory[] = []
+  for (const v of violations) {
+    let k = 0
+    while (k < pairRule.length && (pairRule[k] !== v.rule || pairCategory[k] !== v.category)) k++
+    if (k === pairRule.length) {
+      pairRule.push(v.rule)
+      pairCategory.push(v.category)
+      strongest.push(Math.max(0, v.severity))
+    } else strongest[k] = Math.max(strongest[k] as number, v.severity)
+    if (!categories.includes(v.category)) categories.push(v.category)
   }
+  let clean = 1
+  for (const s of strongest) clean *= 1 - s
   const score = Math.round((1 - clean) * 1e4) / 1e4
   let blocked = score >= policy.blockScore
   let redacting = false
