@@ -203,7 +203,8 @@ export function doAnythingNowAt(u: Uint16Array, start: number, end: number, q: n
 }
 
 // malware-request: verb\s+(me\s+)?(a\s+|an\s+|some\s+)?(working\s+)?target
-const MALWARE = [
+/** What malware-request asks to have made (also its triggers and the end of its pattern: injection.ts). */
+export const MALWARE = [
   'malware',
   'ransomware',
   'keylogger',
@@ -212,7 +213,8 @@ const MALWARE = [
   'botnet',
   'credential stealer',
 ]
-const MALWARE_VERBS = ['write', 'create', 'build', 'code', 'generate', 'make']
+/** The verbs malware-request's pattern opens with. */
+export const MALWARE_VERBS = ['write', 'create', 'build', 'code', 'generate', 'make']
 const MALWARE_BETWEEN = ['me', 'a', 'an', 'some', 'working']
 export function malwareRequestAt(u: Uint16Array, start: number, end: number, q: number): boolean {
   if (!atAny(u, q, end, MALWARE)) return false

@@ -21,6 +21,8 @@ import {
   forgetEverythingAt,
   ignoreAndInsteadAt,
   jailbreakClaimAt,
+  MALWARE,
+  MALWARE_VERBS,
   malwareRequestAt,
   neverRefuseAt,
   overrideInstructionsAt,
@@ -271,7 +273,9 @@ const RULES: Rule[] = [
     rule: 'malware-request',
     category: 'harmful',
     severity: 0.85,
-    re: /\b(?:write|create|build|code|generate|make)\s+(?:me\s+)?(?:a\s+|an\s+|some\s+)?(?:working\s+)?(?:malware|ransomware|keylogger|computer virus|trojan|botnet|credential stealer)\b/,
+    re: new RegExp(
+      `\\b${ALT(MALWARE_VERBS)}\\s+(?:me\\s+)?(?:a\\s+|an\\s+|some\\s+)?(?:working\\s+)?${ALT(MALWARE)}\\b`,
+    ),
   },
 ]
 
@@ -423,15 +427,7 @@ const RULE_TRIGGERS: Record<string, string[]> = {
     'chemical weapon',
     'weapon',
   ],
-  'malware-request': [
-    'malware',
-    'ransomware',
-    'keylogger',
-    'computer virus',
-    'trojan',
-    'botnet',
-    'credential stealer',
-  ],
+  'malware-request': MALWARE,
 }
 
 /** Words that make the pre-filter look for long tokens: key prefixes and words that introduce keys. */
