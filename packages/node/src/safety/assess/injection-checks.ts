@@ -322,7 +322,8 @@ export function unrestrictedPersonaAt(u: Uint16Array, _start: number, end: numbe
 
 // disable-safety: (disable|disabled|turn off|switch off|remove|deactivate)\s+(\w+\s+){0,2}? target
 // | (safety features|all filters|content filtering|filters)\s+(are\s+)?(disabled|off)\b
-const DISABLE_VERBS = ['disable', 'disabled', 'turn off', 'switch off', 'remove', 'deactivate']
+/** disable-safety's opening verbs (also in its pattern: injection.ts). */
+export const DISABLE_VERBS = ['disable', 'disabled', 'turn off', 'switch off', 'remove', 'deactivate']
 const DISABLE_TARGETS = [
   'content filter',
   'safety ',
@@ -331,7 +332,8 @@ const DISABLE_TARGETS = [
   'guardrails',
   'content moderation',
 ]
-const DISABLED_SUBJECTS = ['safety features', 'all filters', 'content filtering', 'filters']
+/** What its second alternative says is disabled or off (also in its pattern). */
+export const DISABLED_SUBJECTS = ['safety features', 'all filters', 'content filtering', 'filters']
 export function disableSafetyAt(u: Uint16Array, _start: number, end: number, q: number): boolean {
   let c = afterWordIn(u, q, end, DISABLE_VERBS)
   if (c >= 0) {

@@ -16,6 +16,8 @@ import {
   AUTHORITY_VOID,
   addressedToModelAt,
   authorityClaimAt,
+  DISABLE_VERBS,
+  DISABLED_SUBJECTS,
   disableSafetyAt,
   doAnythingNowAt,
   forgetEverythingAt,
@@ -255,7 +257,9 @@ const RULES: Rule[] = [
     category: 'jailbreak',
     severity: 0.8,
     needs: ['filter', 'safety', 'censorship', 'guardrails', 'moderation'],
-    re: /\b(?:disable|disabled|turn off|switch off|remove|deactivate)\s+(?:\w+\s+){0,2}?(?:content filter(?:ing|s)?|safety (?:filters?|features|protocols|checks|polic(?:y|ies)|guidelines|rules)|filters|censorship|guardrails|content moderation)\b|\b(?:safety features|all filters|content filtering|filters)\s+(?:are\s+)?(?:disabled|off)\b/,
+    re: new RegExp(
+      `\\b${ALT(DISABLE_VERBS)}\\s+(?:\\w+\\s+){0,2}?(?:content filter(?:ing|s)?|safety (?:filters?|features|protocols|checks|polic(?:y|ies)|guidelines|rules)|filters|censorship|guardrails|content moderation)\\b|\\b${ALT(DISABLED_SUBJECTS)}\\s+(?:are\\s+)?(?:disabled|off)\\b`,
+    ),
   },
   {
     rule: 'persona-names',
